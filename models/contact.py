@@ -1,0 +1,121 @@
+"""Contacts (people at an account's location) and their channels."""
+
+from collections.abc import Iterable
+
+from tortoise import fields
+
+from models.base import TimestampedModel, search_document
+from models.enums import (
+    CaptureSource,
+    ChannelKind,
+    ContactRole,
+    DocumentType,
+    LeadSource,
+    RecordStatus,
+)
+
+
+class Contact(TimestampedModel):
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "models.Account", related_name="contacts", on_delete=fields.RESTRICT
+    )
+    location = fields.ForeignKeyField(
+        "models.Location", related_name="contacts", on_delete=fields.RESTRICT
+    )
+    salutation = fields.CharField(max_length=20, null=True)
+    first_name = fields.CharField(max_length=100)
+    last_name = fields.CharField(max_length=100)
+    job_title = fields.CharField(max_length=120, null=True)
+    role = fields.CharEnumField(ContactRole, max_length=16, null=True)
+    home_phone = fields.CharField(max_length=40, null=True)
+    birthday = fields.DateField(null=True)
+    image_url = fields.CharField(max_length=500, null=True)
+    document_type = fields.CharEnumField(DocumentType, max_length=16, null=True)
+    document_number = fields.CharField(max_length=32, null=True)
+    is_vip = fields.BooleanField(default=False)
+    is_preferred = fields.BooleanField(default=False)
+    portal_user = fields.BooleanField(default=False)
+    email_opt_out = fields.BooleanField(default=False)
+    lead_source = fields.CharEnumField(LeadSource, max_length=24, null=True)
+    capture_source = fields.CharEnumField(
+        CaptureSource, max_length=16, default=CaptureSource.MANUAL
+    )
+    converted_from_lead = fields.BooleanField(default=False)
+    status = fields.CharEnumField(RecordStatus, max_length=16, default=RecordStatus.ACTIVE)
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="owned_contacts", null=True, on_delete=fields.SET_NULL
+    )
+    created_by = fields.ForeignKeyField(
+        "models.User", related_name="created_contacts", null=True, on_delete=fields.SET_NULL
+    )
+    default_shipping_address = fields.ForeignKeyField(
+        "models.Location", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    tags = fields.JSONField(default=list)
+    custom_fields = fields.JSONField(default=dict)
+    search_text = fields.TextField(default="")
+
+    account_id: int
+    location_id: int
+    owner_id: int | None
+    created_by_id: int | None
+    default_shipping_address_id: int | None
+
+    @property
+    def contact_no(self) -> str:
+        return f"CON-{self.id:06d}"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    def search_document(self, channels: Iterable["Channel"]) -> str:
+        """Names, numbers, document and every channel value, folded for search."""
+        return search_document(
+            self.contact_no,
+            self.first_name,
+            self.last_name,
+            self.document_number,
+            self.home_phone,
+            *(channel.value for channel in channels),
+        )
+
+    class Meta:
+        table = "contact"
+        # Rule 4 (document half): NULLs never collide, so contacts without a document are free.
+        unique_together = (("document_type", "document_number"),)
+        indexes = (
+            ("status", "last_name", "first_name", "id"),
+            ("status", "first_name", "last_name", "id"),
+            ("status", "created_at", "id"),
+            ("status", "updated_at", "id"),
+            ("account_id", "status"),
+            ("location_id", "status"),
+            ("owner_id", "status"),
+            ("role",),
+            ("lead_source",),
+            ("is_vip",),
+            ("is_preferred",),
+        )
+
+
+class Channel(TimestampedModel):
+    id = fields.IntField(primary_key=True)
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name="channels", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(ChannelKind, max_length=16)
+    value = fields.CharField(max_length=254)
+    # Lower-cased email or the digits of a phone: what uniqueness and search compare.
+    normalized = fields.CharField(max_length=254, db_index=True)
+    label = fields.CharField(max_length=60, null=True)
+    is_primary = fields.BooleanField(default=False)
+    # Copy of the contact's status, so a partial unique index can hold rule 4 in the database.
+    contact_active = fields.BooleanField(default=True)
+
+    contact_id: int
+
+    class Meta:
+        table = "channel"
+        indexes = (("contact_id", "kind", "created_at"),)

@@ -1,0 +1,50 @@
+"""Connecting, creating the schema, and the constraints Tortoise cannot declare."""
+
+from __future__ import annotations
+
+import logging
+
+from tortoise import Tortoise, connections
+
+log = logging.getLogger("crm.db")
+
+MODEL_MODULES = {"models": ["models"]}
+
+# Partial unique indexes hold the contract's rules in the database itself; SQLite and
+# PostgreSQL both honour them. IF NOT EXISTS keeps start-up idempotent.
+CONSTRAINTS = (
+    # One MAIN location per account.
+    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_location_main" ON "location" ("account_id") '
+    "WHERE \"kind\" = 'MAIN'",
+    # Rule 1: one preferred contact per location.
+    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_contact_preferred" ON "contact" ("location_id") '
+    'WHERE "is_preferred"',
+    # Rule 3: one primary channel per kind and contact.
+    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_channel_primary" ON "channel" ("contact_id", "kind") '
+    'WHERE "is_primary"',
+    # Rule 4: an email address belongs to at most one active contact.
+    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_channel_active_email" ON "channel" ("normalized") '
+    'WHERE "kind" = \'EMAIL\' AND "contact_active"',
+)
+
+
+async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
+    """Connect, and create whatever tables, indexes and constraints are missing.
+
+    Never drops or rewrites anything: an existing database keeps its data.
+    """
+    await Tortoise.init(
+        db_url=db_url,
+        modules=MODEL_MODULES,
+        use_tz=True,
+        timezone="UTC",
+        _enable_global_fallback=global_fallback,
+    )
+    await Tortoise.generate_schemas(safe=True)
+    connection = connections.get("default")
+    for statement in CONSTRAINTS:
+        await connection.execute_script(statement)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
