@@ -1,0 +1,95 @@
+"""What every root list shares: free-text search and ``orderBy`` turned into sort keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+from tortoise import connections
+from tortoise.expressions import Q, RawSQL
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from models.base import fold
+from resolvers.errors import BadInput
+from resolvers.ids import decode_id
+from resolvers.pagination import Ordering, SortKey
+
+M = TypeVar("M", bound=Model)
+
+MAX_SEARCH_LENGTH = 200
+MAX_SEARCH_WORDS = 8
+MAX_ORDER_KEYS = 3
+_NUMBERED = re.compile(r"^(acc|con)-?0*(\d{1,9})$")
+
+
+def search_filter(search: str | None, number_prefix: str | None = None) -> Q | None:
+    """Every word must appear in ``search_text`` (folded: "jose" finds "José").
+
+    A word like ``CON-000123`` also matches the record with that number.
+    """
+    if search is None:
+        return None
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise BadInput(
+            f"`search` is {len(search)} characters; at most {MAX_SEARCH_LENGTH}.",
+            argument="search",
+        )
+    words = fold(search).split()
+    if len(words) > MAX_SEARCH_WORDS:
+        raise BadInput(f"`search` has more than {MAX_SEARCH_WORDS} words.", argument="search")
+    condition = Q()
+    for word in words:
+        match = _NUMBERED.match(word)
+        if match and number_prefix == match.group(1):
+            condition &= Q(id=int(match.group(2)))
+            continue
+        digits_only = word.replace("+", "").replace("-", "")
+        term = digits_only if digits_only.isdigit() else word
+        condition &= Q(search_text__contains=term)
+    return condition
+
+
+def ordering(
+    order_by: Iterable[tuple[str, bool]] | None,
+    keys_by_field: Mapping[str, tuple[SortKey, ...]],
+    default: str,
+    default_descending: bool = False,
+) -> Ordering:
+    """``[(FIELD, descending)]`` to sort keys; each field brings its tie-breakers."""
+    requested = list(order_by or [(default, default_descending)])
+    if not requested:
+        requested = [(default, default_descending)]
+    if len(requested) > MAX_ORDER_KEYS:
+        raise BadInput(f"`orderBy` takes at most {MAX_ORDER_KEYS} entries.", argument="orderBy")
+    keys: list[SortKey] = []
+    seen: set[str] = set()
+    for field, descending in requested:
+        for key in keys_by_field[field]:
+            if key.column not in seen:
+                seen.add(key.column)
+                keys.append(SortKey(key.column, descending, key.kind, key.nullable))
+    if "id" not in seen:
+        keys.append(SortKey("id", requested[-1][1], int))
+    return Ordering(tuple(keys))
+
+
+def with_tag(query: QuerySet[M], tag: str) -> QuerySet[M]:
+    """``query`` narrowed to rows whose JSON ``tags`` list holds ``tag`` as a whole element."""
+    if connections.get("default").capabilities.dialect == "postgres":
+        return query.filter(tags__contains=[tag])  # JSONB containment, GIN-indexable
+    # SQLite keeps JSON as text and Tortoise has no JSON lookup for it: ask json_each. The tag
+    # is a SQL string literal; SQLite literals know no escapes but the doubled quote.
+    table = query.model._meta.db_table
+    literal = "'" + tag.replace("'", "''") + "'"
+    exists = f'EXISTS (SELECT 1 FROM json_each("{table}"."tags") WHERE value = {literal})'
+    return query.annotate(_has_tag=RawSQL(exists)).filter(_has_tag=True)
+
+
+def filter_id(global_id: str, type_name: str) -> int:
+    """The key of a filter's id; an id that is not a ``type_name`` one is refused."""
+    decoded = decode_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        raise BadInput(f"'{global_id}' is not the id of a {type_name}.", argument="filter")
+    return decoded[1]

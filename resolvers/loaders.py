@@ -1,0 +1,260 @@
+"""DataLoaders, built once per request: each batches one kind of lookup into one statement."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+from tortoise.expressions import Q
+from tortoise.functions import Count, Max, Min
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from models import (
+    Account,
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Channel,
+    Contact,
+    Location,
+    Team,
+    User,
+)
+from models.enums import (
+    EVENT_KINDS,
+    TODO_KINDS,
+    ActivityStatus,
+    LocationKind,
+    RecordStatus,
+)
+from resolvers.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
+
+
+@dataclass(frozen=True, slots=True)
+class ContactStats:
+    activities_total: int = 0
+    activities_not_started: int = 0
+    activities_completed: int = 0
+    first_activity_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    events_total: int = 0
+    events_planned: int = 0
+    events_held: int = 0
+    events_not_held: int = 0
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
+
+
+def _by_id(model: type[Model]) -> DataLoader[int, Any]:
+    async def load(ids: Sequence[int]) -> list[Any]:
+        rows = {row.pk: row for row in await model.filter(id__in=list(ids))}
+        return [rows.get(pk) for pk in ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def _stats(contact_ids: Sequence[int]) -> list[ContactStats]:
+    """Every KPI of every contact in one GROUP BY: always what the activities say."""
+    todo = Q(kind__in=list(TODO_KINDS))
+    event = Q(kind__in=list(EVENT_KINDS))
+    rows = (
+        await Activity.filter(contact_id__in=list(contact_ids))
+        .group_by("contact_id")
+        .annotate(
+            activities_total=Count("id"),
+            activities_not_started=Count("id", _filter=todo & Q(status=ActivityStatus.NOT_STARTED)),
+            activities_completed=Count("id", _filter=todo & Q(status=ActivityStatus.COMPLETED)),
+            first_activity_at=Min("created_at"),
+            last_activity_at=Max("created_at"),
+            events_total=Count("id", _filter=event),
+            events_planned=Count("id", _filter=event & Q(status=ActivityStatus.PLANNED)),
+            events_held=Count("id", _filter=event & Q(status=ActivityStatus.HELD)),
+            events_not_held=Count("id", _filter=event & Q(status=ActivityStatus.NOT_HELD)),
+            first_event_at=Min("starts_at", _filter=event),
+            last_event_at=Max("starts_at", _filter=event),
+        )
+        .values(
+            "contact_id",
+            "activities_total",
+            "activities_not_started",
+            "activities_completed",
+            "first_activity_at",
+            "last_activity_at",
+            "events_total",
+            "events_planned",
+            "events_held",
+            "events_not_held",
+            "first_event_at",
+            "last_event_at",
+        )
+    )
+    by_contact = {}
+    for row in rows:
+        contact_id = row.pop("contact_id")
+        for key in ("first_activity_at", "last_activity_at", "first_event_at", "last_event_at"):
+            row[key] = _as_datetime(row[key])
+        by_contact[contact_id] = ContactStats(**row)
+    return [by_contact.get(pk, ContactStats()) for pk in contact_ids]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    # Aggregates bypass field conversion, and SQLite hands back text.
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _grouped(model: type[Model], column: str, order: Sequence[str], **filters: Any):
+    async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
+        groups: dict[int, list[Any]] = defaultdict(list)
+        query = model.filter(**{f"{column}__in": list(parent_ids)}, **filters).order_by(*order)
+        for row in await query:
+            groups[getattr(row, column)].append(row)
+        return [groups.get(pk, []) for pk in parent_ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _single(model: type[Model], column: str, **filters: Any):
+    async def load(parent_ids: Sequence[int]) -> list[Any]:
+        query = model.filter(**{f"{column}__in": list(parent_ids)}, **filters)
+        rows = {getattr(row, column): row for row in await query}
+        return [rows.get(pk) for pk in parent_ids]
+
+    return DataLoader(load_fn=load)
+
+
+_OTHER_MODELS: dict[str, type[Model]] = {
+    "Channel": Channel,
+    "Activity": Activity,
+    "AuditEvent": AuditEvent,
+    "ApiToken": ApiToken,
+}
+
+
+class Loaders:
+    """The request's loaders; each is created on first use."""
+
+    def __init__(self) -> None:
+        self._pages: dict[Hashable, DataLoader] = {}
+        self._counts: dict[Hashable, DataLoader] = {}
+        self._other_by_id: dict[str, DataLoader] = {}
+
+    def by_type(self, type_name: str) -> DataLoader[int, Any]:
+        """The by-id loader of any node type (``node`` and ``nodes`` use it)."""
+        named = {
+            "Account": "account_by_id",
+            "Location": "location_by_id",
+            "Contact": "contact_by_id",
+            "User": "user_by_id",
+            "Team": "team_by_id",
+        }
+        if type_name in named:
+            return getattr(self, named[type_name])
+        if type_name not in self._other_by_id:
+            model = _OTHER_MODELS[type_name]
+            self._other_by_id[type_name] = _by_id(model)
+        return self._other_by_id[type_name]
+
+    @cached_property
+    def account_by_id(self) -> DataLoader[int, Account | None]:
+        return _by_id(Account)
+
+    @cached_property
+    def location_by_id(self) -> DataLoader[int, Location | None]:
+        return _by_id(Location)
+
+    @cached_property
+    def contact_by_id(self) -> DataLoader[int, Contact | None]:
+        return _by_id(Contact)
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, User | None]:
+        return _by_id(User)
+
+    @cached_property
+    def team_by_id(self) -> DataLoader[int, Team | None]:
+        return _by_id(Team)
+
+    @cached_property
+    def channels_by_contact(self) -> DataLoader[int, list[Channel]]:
+        return _grouped(Channel, "contact_id", ("kind", "-is_primary", "created_at", "id"))
+
+    @cached_property
+    def addresses_by_contact(self) -> DataLoader[int, list[Location]]:
+        return _grouped(Location, "contact_id", ("-is_default", "kind", "id"))
+
+    @cached_property
+    def main_location_by_account(self) -> DataLoader[int, Location | None]:
+        return _single(Location, "account_id", kind=LocationKind.MAIN)
+
+    @cached_property
+    def preferred_contact_by_location(self) -> DataLoader[int, Contact | None]:
+        return _single(Contact, "location_id", is_preferred=True, status=RecordStatus.ACTIVE)
+
+    @cached_property
+    def stats_by_contact(self) -> DataLoader[int, ContactStats]:
+        return DataLoader(load_fn=_stats)
+
+    def page_by_parent(
+        self,
+        name: str,
+        queryset: Callable[[], QuerySet],
+        parent_column: str,
+        ordering: Ordering,
+        args: PageArgs,
+        filter_key: Hashable = None,
+    ) -> DataLoader[int, Page]:
+        """One loader per (list, arguments): all parents asking alike share one statement."""
+        key = (name, ordering, args, filter_key)
+        if key not in self._pages:
+            counter = self.count_by_parent(name, queryset, parent_column, filter_key)
+
+            async def load(parent_ids: Sequence[int]) -> list[Page]:
+                rows = await paginate_per_parent(
+                    queryset(), parent_column, parent_ids, ordering, args
+                )
+                return [
+                    page_from_rows(rows[pk], ordering, args, _count_of(counter, pk))
+                    for pk in parent_ids
+                ]
+
+            self._pages[key] = DataLoader(load_fn=load)
+        return self._pages[key]
+
+    def count_by_parent(
+        self,
+        name: str,
+        queryset: Callable[[], QuerySet],
+        parent_column: str,
+        filter_key: Hashable = None,
+    ) -> DataLoader[int, int]:
+        key = (name, filter_key)
+        if key not in self._counts:
+
+            async def load(parent_ids: Sequence[int]) -> list[int]:
+                rows = (
+                    await queryset()
+                    .filter(**{f"{parent_column}__in": list(parent_ids)})
+                    .group_by(parent_column)
+                    .annotate(total=Count("id"))
+                    .values(parent_column, "total")
+                )
+                totals = {row[parent_column]: row["total"] for row in rows}
+                return [totals.get(pk, 0) for pk in parent_ids]
+
+            self._counts[key] = DataLoader(load_fn=load)
+        return self._counts[key]
+
+
+def _count_of(counter: DataLoader[int, int], parent_id: int):
+    async def count() -> int:
+        return await counter.load(parent_id)
+
+    return count

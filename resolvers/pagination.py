@@ -1,0 +1,261 @@
+"""Keyset pagination: the one implementation behind every connection.
+
+Cursors carry the sort values of their row (never an offset), so they stay valid when rows
+are inserted. A cursor also names the ordering it was made for; using it with another
+ordering is an error, not a silent jump.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q, RawSQL
+from tortoise.functions import Coalesce
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from resolvers.errors import BadInput
+
+M = TypeVar("M", bound=Model)
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    column: str
+    descending: bool = False
+    kind: type = str  # str, int or datetime: how the cursor value is read back
+    nullable: bool = False  # a text column that may be NULL sorts (and pages) as ''
+
+    @property
+    def field(self) -> str:
+        """What the query orders and filters on: the column, or its NULL-free annotation."""
+        return f"sort_{self.column}" if self.nullable else self.column
+
+    def sql(self, quote: Callable[[str], str]) -> str:
+        if self.nullable:
+            return f"COALESCE({quote(self.column)}, '')"
+        return quote(self.column)
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    """Sort keys; the last one is always the primary key, so the order is total."""
+
+    keys: tuple[SortKey, ...]
+
+    @staticmethod
+    def of(*keys: SortKey) -> Ordering:
+        if not keys or keys[-1].column != "id":
+            keys = (*keys, SortKey("id", keys[0].descending if keys else False, int))
+        return Ordering(tuple(keys))
+
+    @property
+    def signature(self) -> str:
+        return ",".join(f"{'-' if k.descending else ''}{k.column}" for k in self.keys)
+
+    def reversed(self) -> Ordering:
+        return Ordering(
+            tuple(SortKey(k.column, not k.descending, k.kind, k.nullable) for k in self.keys)
+        )
+
+    def prepared(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        """``queryset`` with the annotations the nullable keys order and filter on."""
+        nullable = {k.field: Coalesce(k.column, "") for k in self.keys if k.nullable}
+        return queryset.annotate(**nullable) if nullable else queryset
+
+    def order_by(self) -> list[str]:
+        return [f"{'-' if k.descending else ''}{k.field}" for k in self.keys]
+
+    def sql(self, quote: Callable[[str], str]) -> str:
+        return ", ".join(f"{k.sql(quote)} {'DESC' if k.descending else 'ASC'}" for k in self.keys)
+
+    def after(self, values: Sequence[Any]) -> Q:
+        """Rows strictly after the row with these sort values."""
+        alternatives = []
+        for i, key in enumerate(self.keys):
+            equal = {k.field: v for k, v in zip(self.keys[:i], values[:i], strict=True)}
+            op = "lt" if key.descending else "gt"
+            alternatives.append(Q(**equal, **{f"{key.field}__{op}": values[i]}))
+        return Q(*alternatives, join_type="OR")
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def validated(self, max_size: int = MAX_PAGE_SIZE) -> PageArgs:
+        """Check the Relay arguments; raises BadInput naming the argument at fault."""
+        if self.first is not None and self.last is not None:
+            raise BadInput("Use either `first` or `last`, not both.", argument="first")
+        for name in ("first", "last"):
+            size = getattr(self, name)
+            if size is not None and size < 0:
+                raise BadInput(f"`{name}` must not be negative (got {size}).", argument=name)
+            if size is not None and size > max_size:
+                raise BadInput(
+                    f"`{name}` is {size}; the largest page is {max_size}. "
+                    "Page through with `after`/`before` instead.",
+                    argument=name,
+                )
+        if self.after is not None and self.before is not None:
+            raise BadInput("Use either `after` or `before`, not both.", argument="after")
+        if self.last is not None and self.after is not None:
+            raise BadInput("`last` pages backwards: combine it with `before`.", argument="after")
+        if self.first is not None and self.before is not None:
+            raise BadInput("`first` pages forwards: combine it with `after`.", argument="before")
+        return self
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None or self.before is not None
+
+    @property
+    def size(self) -> int:
+        size = self.last if self.backwards else self.first
+        return DEFAULT_PAGE_SIZE if size is None else size
+
+    @property
+    def cursor(self) -> str | None:
+        return self.before if self.backwards else self.after
+
+
+def encode_cursor(ordering: Ordering, row: Model) -> str:
+    values = []
+    for key in ordering.keys:
+        value = getattr(row, key.column)
+        if value is None and key.nullable:
+            value = ""
+        values.append(value.isoformat() if isinstance(value, datetime) else value)
+    raw = json.dumps([ordering.signature, values], separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(ordering: Ordering, cursor: str, argument: str) -> list[Any]:
+    invalid = BadInput(f"`{argument}` is not a cursor of this list.", argument=argument)
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        signature, raw_values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    if signature != ordering.signature or not isinstance(raw_values, list):
+        raise invalid
+    if len(raw_values) != len(ordering.keys):
+        raise invalid
+    values: list[Any] = []
+    for key, value in zip(ordering.keys, raw_values, strict=True):
+        try:
+            if key.kind is datetime:
+                values.append(datetime.fromisoformat(value))
+            elif key.kind is int:
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise TypeError
+                values.append(value)
+            else:
+                if not isinstance(value, str):
+                    raise TypeError
+                values.append(value)
+        except (TypeError, ValueError):
+            raise invalid from None
+    return values
+
+
+@dataclass(slots=True)
+class Page(Generic[M]):
+    """One page of rows, in the requested order, with what the connection reports."""
+
+    rows: list[M]
+    ordering: Ordering
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]]
+
+    def cursor(self, row: M) -> str:
+        return encode_cursor(self.ordering, row)
+
+
+def _cut(rows: list[M], args: PageArgs, ordering: Ordering, count) -> Page[M]:
+    size = args.size
+    more = len(rows) > size
+    rows = rows[:size]
+    if args.backwards:
+        rows.reverse()
+        return Page(rows, ordering, args.before is not None, more, count)
+    return Page(rows, ordering, more, args.after is not None, count)
+
+
+async def paginate(queryset: QuerySet[M], ordering: Ordering, args: PageArgs) -> Page[M]:
+    """One page of ``queryset``: a single SELECT, plus a COUNT only if ``count`` is awaited."""
+    args = args.validated()
+    walk = ordering.reversed() if args.backwards else ordering
+    page_query = ordering.prepared(queryset)
+    if args.cursor is not None:
+        name = "before" if args.backwards else "after"
+        page_query = page_query.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
+    rows = list(await page_query.order_by(*walk.order_by()).limit(args.size + 1))
+
+    async def count() -> int:
+        return await queryset.count()
+
+    return _cut(rows, args, ordering, count)
+
+
+async def paginate_per_parent(
+    queryset: QuerySet[M],
+    parent_column: str,
+    parent_ids: Sequence[int],
+    ordering: Ordering,
+    args: PageArgs,
+) -> dict[int, list[M]]:
+    """The first rows of each parent's list, for many parents in one statement.
+
+    ``ROW_NUMBER() OVER (PARTITION BY parent)`` cuts every parent's list at the page size in
+    the database (SQLite and PostgreSQL both have window functions), so the work grows with
+    the page, not with the number of children.
+    """
+    args = args.validated()
+    walk = ordering.reversed() if args.backwards else ordering
+
+    def quoted(column: str) -> str:
+        return f'"{column}"'  # SQLite and PostgreSQL both quote identifiers this way
+
+    filtered = ordering.prepared(queryset).filter(**{f"{parent_column}__in": list(parent_ids)})
+    if args.cursor is not None:
+        name = "before" if args.backwards else "after"
+        filtered = filtered.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
+    window = RawSQL(
+        f"ROW_NUMBER() OVER (PARTITION BY {quoted(parent_column)} ORDER BY {walk.sql(quoted)})"
+    )
+    inner = filtered.annotate(page_row=window)
+    inner._choose_db_if_not_chosen()
+    db = inner._db
+    inner._make_query()
+    sql, params = inner.query.get_parameterized_sql()
+    limit = int(args.size) + 1
+    statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {limit}"
+    result = await db.execute_query_dict(statement, params)
+    by_parent: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
+    for record in sorted(result, key=lambda r: r["page_row"]):
+        record.pop("page_row")
+        for key in ordering.keys:
+            if key.nullable:
+                record.pop(key.field)
+        row = queryset.model._init_from_db(**record)
+        by_parent[record[parent_column]].append(row)
+    return by_parent
+
+
+def page_from_rows(rows: list[M], ordering: Ordering, args: PageArgs, count) -> Page[M]:
+    """A Page from the (size + 1) rows ``paginate_per_parent`` gave one parent."""
+    return _cut(rows, args.validated(), ordering, count)

@@ -1,0 +1,156 @@
+"""Input checks shared by every mutation. Each records a Problem and returns the clean value."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from strawberry import UNSET
+
+from models.base import digits
+from resolvers.errors import ProblemCode, Problems
+
+Path = str | tuple[str, ...]
+
+_EMAIL = re.compile(r"^[^@\s,;<>()\[\]\"]+@[^@\s,;<>()\[\]\"]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]+$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+MAX_CUSTOM_FIELDS = 50
+MAX_CUSTOM_FIELDS_BYTES = 8192
+
+
+def given(value: Any) -> bool:
+    """Whether an input field was sent at all (``UNSET`` means: leave it as it is)."""
+    return value is not UNSET
+
+
+def text(
+    problems: Problems, path: Path, value: str | None, max_length: int, *, required: bool = False
+) -> str | None:
+    """Trimmed text; whitespace-only counts as empty (an error when ``required``)."""
+    if value is None or value is UNSET:
+        if required:
+            problems.add(ProblemCode.REQUIRED, path, "This value is required.")
+        return None
+    cleaned = " ".join(value.split()) if "\n" not in value else value.strip()
+    if not cleaned:
+        if required:
+            problems.add(ProblemCode.BLANK, path, "This value must not be blank.")
+        return None
+    if len(cleaned) > max_length:
+        problems.add(
+            ProblemCode.TOO_LONG, path, f"At most {max_length} characters (got {len(cleaned)})."
+        )
+        return None
+    return cleaned
+
+
+def email(problems: Problems, path: Path, value: str | None, *, required: bool = False):
+    cleaned = text(problems, path, value, 254, required=required)
+    if cleaned is not None and not _EMAIL.match(cleaned):
+        problems.add(ProblemCode.INVALID_EMAIL, path, f"'{cleaned}' is not an email address.")
+        return None
+    return cleaned
+
+
+def phone(problems: Problems, path: Path, value: str | None, *, required: bool = False):
+    cleaned = text(problems, path, value, 40, required=required)
+    if cleaned is None:
+        return None
+    if not _PHONE.match(cleaned) or not 6 <= len(digits(cleaned)) <= 15:
+        problems.add(
+            ProblemCode.INVALID_PHONE,
+            path,
+            f"'{cleaned}' is not a phone number: use 6 to 15 digits, with optional +, spaces, "
+            "dashes or parentheses.",
+        )
+        return None
+    return cleaned
+
+
+def url(problems: Problems, path: Path, value: str | None, max_length: int = 255):
+    cleaned = text(problems, path, value, max_length)
+    if cleaned is not None and not _URL.match(cleaned):
+        problems.add(ProblemCode.INVALID_FORMAT, path, "Use an http:// or https:// address.")
+        return None
+    return cleaned
+
+
+def country(problems: Problems, path: Path, value: str | None):
+    cleaned = text(problems, path, value, 2)
+    if cleaned is not None and not _COUNTRY.match(cleaned.upper()):
+        problems.add(ProblemCode.INVALID_FORMAT, path, "Use an ISO 3166-1 alpha-2 code: PE, MX.")
+        return None
+    return cleaned.upper() if cleaned else None
+
+
+def birthday(problems: Problems, path: Path, value: date | None, today: date | None = None):
+    if value is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    if value > today:
+        problems.add(ProblemCode.INVALID_DATE, path, "A birthday cannot be in the future.")
+        return None
+    if value.year < 1900:
+        problems.add(ProblemCode.INVALID_DATE, path, "A birthday before 1900 is not plausible.")
+        return None
+    return value
+
+
+def integer(problems: Problems, path: Path, value: int | None, low: int, high: int):
+    if value is not None and not low <= value <= high:
+        problems.add(ProblemCode.OUT_OF_RANGE, path, f"Must be between {low} and {high}.")
+        return None
+    return value
+
+
+def tags(problems: Problems, path: Path, value: list[str] | None) -> list[str]:
+    if not value:
+        return []
+    if len(value) > MAX_TAGS:
+        problems.add(ProblemCode.OUT_OF_RANGE, path, f"At most {MAX_TAGS} tags.")
+        return []
+    cleaned: list[str] = []
+    for index, tag in enumerate(value):
+        item = text(problems, (*_as_tuple(path), str(index)), tag, MAX_TAG_LENGTH, required=True)
+        if item is not None and item not in cleaned:
+            cleaned.append(item)
+    return cleaned
+
+
+def custom_fields(problems: Problems, path: Path, value: Any) -> dict[str, Any]:
+    """A flat JSON object of scalars, small enough to keep on every row."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(ProblemCode.INVALID_FORMAT, path, "Custom fields must be a JSON object.")
+        return {}
+    if len(value) > MAX_CUSTOM_FIELDS:
+        problems.add(ProblemCode.OUT_OF_RANGE, path, f"At most {MAX_CUSTOM_FIELDS} fields.")
+        return {}
+    for key, item in value.items():
+        if not key.strip() or len(key) > 64:
+            problems.add(ProblemCode.INVALID_FORMAT, path, f"Bad custom field name '{key[:64]}'.")
+            return {}
+        if item is not None and not isinstance(item, str | int | float | bool):
+            problems.add(
+                ProblemCode.INVALID_FORMAT,
+                (*_as_tuple(path), key),
+                "Custom field values are strings, numbers, booleans or null.",
+            )
+            return {}
+    if len(json.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
+        problems.add(
+            ProblemCode.TOO_LONG, path, f"At most {MAX_CUSTOM_FIELDS_BYTES} bytes of custom fields."
+        )
+        return {}
+    return value
+
+
+def _as_tuple(path: Path) -> tuple[str, ...]:
+    return (path,) if isinstance(path, str) else path
