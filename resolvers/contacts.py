@@ -1,0 +1,706 @@
+"""Contacts and their channels: lists, the rules the contract names, and the mutations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models import Account, Channel, Contact, Location, User
+from models.base import digits
+from models.enums import (
+    CONTACT_ADDRESS_KINDS,
+    PHONE_CHANNEL_KINDS,
+    AuditAction,
+    CaptureSource,
+    ChannelKind,
+    RecordStatus,
+)
+from resolvers import audit
+from resolvers import validation as check
+from resolvers.errors import Problem, ProblemCode, Problems, Rejected
+from resolvers.ids import encode_id, expect_id
+from resolvers.listing import filter_id, ordering, search_filter, with_tag
+from resolvers.loaders import Loaders
+from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
+
+CONTACT_ORDER_KEYS = {
+    "LAST_NAME": (SortKey("last_name"), SortKey("first_name")),
+    "FIRST_NAME": (SortKey("first_name"), SortKey("last_name")),
+    "CONTACT_NO": (SortKey("id", kind=int),),
+    "CREATED_AT": (SortKey("created_at", kind=datetime),),
+    "UPDATED_AT": (SortKey("updated_at", kind=datetime),),
+}
+NESTED_CONTACT_ORDER = ordering(None, CONTACT_ORDER_KEYS, "LAST_NAME")
+
+# Fields whose changes the audit trail records.
+AUDITED_FIELDS = (
+    "salutation", "first_name", "last_name", "job_title", "role", "home_phone", "birthday",
+    "image_url", "document_type", "document_number", "is_vip", "is_preferred", "portal_user",
+    "email_opt_out", "lead_source", "converted_from_lead", "status", "account_id",
+    "location_id", "owner_id", "default_shipping_address_id", "tags", "custom_fields",
+)  # fmt: skip
+
+# What a shorthand input field writes: Contact.email is the primary EMAIL channel, etc.
+SHORTHAND_KINDS = {"email": ChannelKind.EMAIL, "phone": ChannelKind.PHONE,
+                   "mobile": ChannelKind.MOBILE}  # fmt: skip
+MAX_CHANNELS = 30
+
+
+# ---------------------------------------------------------------- reading
+
+
+def contacts_queryset(filter: Any, search: str | None) -> QuerySet[Contact]:
+    """The root ``contacts`` list: filters, search, and rule 5 (inactive hidden by default)."""
+    query = Contact.all()
+    f = filter
+    status = getattr(f, "status", None)
+    if status is not None:
+        query = query.filter(status=status)
+    elif not getattr(f, "include_inactive", False):
+        query = query.filter(status=RecordStatus.ACTIVE)
+    if f is not None:
+        exact = {
+            "account_id": ("account_id", "Account"),
+            "location_id": ("location_id", "Location"),
+            "owner_id": ("owner_id", "User"),
+        }
+        for attribute, (column, type_name) in exact.items():
+            value = getattr(f, attribute, None)
+            if value is not None:
+                query = query.filter(**{column: filter_id(value, type_name)})
+        for attribute in ("role", "is_vip", "is_preferred", "lead_source"):
+            value = getattr(f, attribute, None)
+            if value is not None:
+                query = query.filter(**{attribute: value})
+        if f.tag is not None:
+            query = with_tag(query, f.tag)
+        if f.created_after is not None:
+            query = query.filter(created_at__gte=f.created_after)
+        if f.created_before is not None:
+            query = query.filter(created_at__lt=f.created_before)
+    condition = search_filter(search, number_prefix="con")
+    if condition is not None:
+        query = query.filter(condition)
+    return query
+
+
+async def list_contacts(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
+    return await paginate(contacts_queryset(filter, search), order, args)
+
+
+def contacts_page_of(
+    loaders: Loaders, parent_column: str, parent_id: int, args: PageArgs, include_inactive: bool
+):
+    """Contacts of one account or location, batched with its siblings."""
+
+    def queryset() -> QuerySet[Contact]:
+        if include_inactive:
+            return Contact.all()
+        return Contact.filter(status=RecordStatus.ACTIVE)
+
+    loader = loaders.page_by_parent(
+        f"contacts.{parent_column}",
+        queryset,
+        parent_column,
+        NESTED_CONTACT_ORDER,
+        args,
+        filter_key=include_inactive,
+    )
+    return loader.load(parent_id)
+
+
+# ---------------------------------------------------------------- rules
+
+
+async def make_preferred(contact: Contact) -> None:
+    """Rule 1: one preferred contact per location; the previous one is un-preferred.
+
+    Call inside a transaction. Locking the location row serialises concurrent calls on
+    PostgreSQL; SQLite serialises every transaction. The partial unique index
+    ``uq_contact_preferred`` holds the rule even if a writer forgets this function.
+    """
+    await Location.filter(id=contact.location_id).select_for_update().first()
+    await (
+        Contact.filter(location_id=contact.location_id, is_preferred=True)
+        .exclude(id=contact.id)
+        .update(is_preferred=False)
+    )
+    await Contact.filter(id=contact.id).update(is_preferred=True)
+    contact.is_preferred = True
+
+
+def normalize_channel(kind: ChannelKind, value: str) -> str:
+    if kind in PHONE_CHANNEL_KINDS:
+        return digits(value)
+    return value.casefold()
+
+
+def check_channel_value(problems: Problems, path: tuple[str, ...], kind, value) -> str | None:
+    if kind == ChannelKind.EMAIL:
+        return check.email(problems, path, value, required=True)
+    if kind in PHONE_CHANNEL_KINDS:
+        return check.phone(problems, path, value, required=True)
+    return check.text(problems, path, value, 254, required=True)
+
+
+async def add_channel_row(
+    contact: Contact, kind: ChannelKind, value: str, label: str | None, primary: bool
+) -> Channel:
+    """Rule 3: the first channel of a kind is primary; a new primary demotes the old one."""
+    has_primary = await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).exists()
+    if primary and has_primary:
+        await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).update(
+            is_primary=False
+        )
+    return await Channel.create(
+        contact_id=contact.id,
+        kind=kind,
+        value=value,
+        normalized=normalize_channel(kind, value),
+        label=label,
+        is_primary=primary or not has_primary,
+        contact_active=contact.status == RecordStatus.ACTIVE,
+    )
+
+
+async def promote_oldest(contact_id: int, kind: ChannelKind) -> None:
+    """Rule 3: when the primary goes, the oldest remaining channel of its kind takes over."""
+    if await Channel.filter(contact_id=contact_id, kind=kind, is_primary=True).exists():
+        return
+    oldest = await Channel.filter(contact_id=contact_id, kind=kind).order_by("created_at", "id")
+    if oldest:
+        await Channel.filter(id=oldest[0].id).update(is_primary=True)
+
+
+async def duplicate_problems(
+    emails: dict[str, tuple[str, ...]],
+    document: tuple[Any, str | None],
+    exclude_contact: int | None,
+    document_path: tuple[str, ...] = ("documentNumber",),
+) -> list[Problem]:
+    """Rule 4: an email belongs to one active contact; a document pair to one contact."""
+    problems = Problems()
+    if emails:
+        taken = Channel.filter(
+            kind=ChannelKind.EMAIL, normalized__in=list(emails), contact_active=True
+        )
+        if exclude_contact is not None:
+            taken = taken.exclude(contact_id=exclude_contact)
+        for channel in await taken:
+            owner = await Contact.get(id=channel.contact_id)
+            problems.add(
+                ProblemCode.DUPLICATE_EMAIL,
+                emails[channel.normalized],
+                f"{channel.value} already belongs to {owner.full_name} ({owner.contact_no}, "
+                f"id {encode_id('Contact', owner.id)}).",
+            )
+    document_type, document_number = document
+    if document_type is not None and document_number:
+        same = Contact.filter(document_type=document_type, document_number=document_number)
+        if exclude_contact is not None:
+            same = same.exclude(id=exclude_contact)
+        owner = await same.first()
+        if owner is not None:
+            problems.add(
+                ProblemCode.DUPLICATE_DOCUMENT,
+                document_path,
+                f"{document_type} {document_number} already belongs to {owner.full_name} "
+                f"({owner.contact_no}, id {encode_id('Contact', owner.id)}).",
+            )
+    return problems.items
+
+
+async def refresh_search(contact: Contact) -> None:
+    channels = await Channel.filter(contact_id=contact.id)
+    contact.search_text = contact.search_document(channels)
+    await Contact.filter(id=contact.id).update(search_text=contact.search_text)
+
+
+# ---------------------------------------------------------------- input checks
+
+
+@dataclass(slots=True)
+class ChannelSpec:
+    kind: ChannelKind
+    value: str
+    label: str | None
+    primary: bool
+    path: tuple[str, ...]
+
+
+def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, Any]:
+    """Validated column values of a create or update input (only the fields sent)."""
+    values: dict[str, Any] = {}
+
+    def sent(name: str) -> bool:
+        return check.given(getattr(data, name, None)) and (
+            creating is False or getattr(data, name, None) is not None
+        )
+
+    for name, limit, required in (
+        ("first_name", 100, True),
+        ("last_name", 100, True),
+        ("salutation", 20, False),
+        ("job_title", 120, False),
+        ("document_number", 32, False),
+    ):
+        raw = getattr(data, name, None)
+        if creating or check.given(raw):
+            path = _camel(name)
+            values[name] = check.text(problems, path, None if raw is None else raw, limit,
+                                      required=required)  # fmt: skip
+    if sent("home_phone"):
+        values["home_phone"] = check.phone(problems, "homePhone", data.home_phone)
+    if sent("image_url"):
+        values["image_url"] = check.url(problems, "imageUrl", data.image_url, 500)
+    if sent("birthday"):
+        values["birthday"] = check.birthday(problems, "birthday", data.birthday)
+    if sent("tags"):
+        values["tags"] = check.tags(problems, "tags", data.tags)
+    if sent("custom_fields"):
+        values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
+    for name in ("role", "document_type", "lead_source"):
+        if sent(name):
+            values[name] = getattr(data, name)
+    for name in ("is_vip", "portal_user", "email_opt_out", "converted_from_lead"):
+        raw = getattr(data, name, None)
+        if check.given(raw) and raw is not None:
+            values[name] = raw
+    if values.get("document_number") and "document_type" not in values and creating:
+        problems.add(ProblemCode.REQUIRED, "documentType", "Give the type of the document.")
+    return values
+
+
+def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
+    """Channels of the input: the ``channels`` list, then the email/phone/mobile shorthands.
+
+    Returns None when neither was sent (on update: leave the channels as they are).
+    """
+    specs: list[ChannelSpec] = []
+    sent_any = False
+    channels = getattr(data, "channels", None)
+    if check.given(channels) and channels is not None:
+        sent_any = True
+        if len(channels) > MAX_CHANNELS:
+            problems.add(ProblemCode.OUT_OF_RANGE, "channels", f"At most {MAX_CHANNELS}.")
+            channels = []
+        for index, item in enumerate(channels):
+            path = ("channels", str(index), "value")
+            value = check_channel_value(problems, path, item.kind, item.value)
+            label = check.text(problems, ("channels", str(index), "label"), item.label, 60)
+            if value is not None:
+                specs.append(ChannelSpec(item.kind, value, label, bool(item.is_primary), path))
+    for name, kind in SHORTHAND_KINDS.items():
+        raw = getattr(data, name, None)
+        if check.given(raw) and raw is not None:
+            sent_any = True
+            value = check_channel_value(problems, (name,), kind, raw)
+            if value is not None:
+                specs = [s for s in specs if not (s.kind == kind and s.primary)]
+                specs.insert(0, ChannelSpec(kind, value, None, True, (name,)))
+    return specs if sent_any else None
+
+
+def _cleared_kinds(data: Any) -> list[ChannelKind]:
+    """Shorthands sent as null: ``email: null`` removes the primary email."""
+    return [
+        kind
+        for name, kind in SHORTHAND_KINDS.items()
+        if check.given(getattr(data, name)) and getattr(data, name) is None
+    ]
+
+
+def _emails_of(specs: list[ChannelSpec]) -> dict[str, tuple[str, ...]]:
+    return {
+        normalize_channel(s.kind, s.value): s.path for s in specs if s.kind == ChannelKind.EMAIL
+    }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+async def _resolve_placement(
+    problems: Problems, account_gid: Any, location_gid: Any, current: Contact | None
+) -> tuple[Account | None, Location | None]:
+    """Account and location of a contact; rule 7: the location is one of the account's."""
+    account = None
+    if check.given(account_gid) and account_gid is not None:
+        pk = expect_id(account_gid, "Account", "accountId", problems)
+        if pk is not None:
+            account = await Account.get_or_none(id=pk)
+            if account is None:
+                problems.add(ProblemCode.NOT_FOUND, "accountId", "No account has this id.")
+    elif current is not None:
+        account = await Account.get(id=current.account_id)
+    elif not check.given(account_gid) or account_gid is None:
+        problems.add(ProblemCode.REQUIRED, "accountId", "A contact belongs to an account.")
+    location = None
+    if check.given(location_gid) and location_gid is not None:
+        pk = expect_id(location_gid, "Location", "locationId", problems)
+        if pk is not None:
+            location = await Location.get_or_none(id=pk)
+            if location is None:
+                problems.add(ProblemCode.NOT_FOUND, "locationId", "No location has this id.")
+    elif current is not None and account is not None and account.id == current.account_id:
+        location = await Location.get(id=current.location_id)
+    elif account is not None:
+        location = await Location.get_or_none(account_id=account.id, kind="MAIN")
+    if account is not None and location is not None:
+        if location.account_id != account.id:
+            problems.add(
+                ProblemCode.LOCATION_MISMATCH,
+                "locationId",
+                f"This location belongs to another account, not to {account.name}.",
+            )
+        elif location.kind in CONTACT_ADDRESS_KINDS and location.contact_id is not None:
+            problems.add(
+                ProblemCode.INVALID_KIND,
+                "locationId",
+                "This is a contact's own address, not a site of the account.",
+            )
+    return account, location
+
+
+async def _resolve_user(problems: Problems, path: str, gid: Any) -> int | None:
+    if not check.given(gid) or gid is None:
+        return None
+    pk = expect_id(gid, "User", path, problems)
+    if pk is not None and not await User.filter(id=pk).exists():
+        problems.add(ProblemCode.NOT_FOUND, path, "No user has this id.")
+        return None
+    return pk
+
+
+async def load_contact(problems: Problems, gid: str, path: str = "id") -> Contact | None:
+    pk = expect_id(gid, "Contact", path, problems)
+    if pk is None:
+        return None
+    contact = await Contact.get_or_none(id=pk)
+    if contact is None:
+        problems.add(ProblemCode.NOT_FOUND, path, "No contact has this id.")
+    return contact
+
+
+async def _write_channels(contact: Contact, specs: list[ChannelSpec]) -> None:
+    # A primary asked for explicitly wins; otherwise the first of each kind (rule 3).
+    ordered = sorted(specs, key=lambda s: not s.primary)
+    for spec in ordered:
+        await add_channel_row(contact, spec.kind, spec.value, spec.label, spec.primary)
+
+
+async def _guard_unique(action):
+    """Run a write; a unique index that fires under a race becomes the same Problem."""
+    try:
+        return await action()
+    except IntegrityError as error:
+        message = str(error).lower()
+        if "email" in message or "normalized" in message:
+            code, path, text = ProblemCode.DUPLICATE_EMAIL, ("email",), "email address"
+        elif "documen" in message:  # PostgreSQL truncates the index name to "documen"
+            code, path, text = ProblemCode.DUPLICATE_DOCUMENT, ("documentNumber",), "document"
+        else:
+            raise
+        raise Rejected.one(code, path, f"Another contact took this {text} a moment ago.") from None
+
+
+# ---------------------------------------------------------------- mutations
+
+
+async def create_contact(viewer: User, data: Any) -> Contact:
+    """createContact; raises Rejected with every problem found, having written nothing."""
+    problems = Problems()
+    values = _check_fields(problems, data, creating=True)
+    specs = _check_channels(problems, data) or []
+    account, location = await _resolve_placement(problems, data.account_id, data.location_id, None)
+    owner_id = await _resolve_user(problems, "ownerId", data.owner_id)
+    if problems:
+        raise Rejected(problems.items)
+    duplicates = await duplicate_problems(
+        _emails_of(specs), (values.get("document_type"), values.get("document_number")), None
+    )
+    if duplicates:
+        raise Rejected(duplicates)
+
+    async def write() -> Contact:
+        async with in_transaction():
+            contact = await Contact.create(
+                **values,
+                account_id=account.id,
+                location_id=location.id,
+                owner_id=owner_id if owner_id is not None else account.owner_id,
+                created_by_id=viewer.id,
+                capture_source=CaptureSource.API,
+            )
+            if data.is_preferred:
+                await make_preferred(contact)
+            await _write_channels(contact, specs)
+            await refresh_search(contact)
+            await audit.record(
+                AuditAction.CREATED, "Contact", contact.id, contact.full_name, viewer,
+                audit.diff({}, audit.snapshot(contact, AUDITED_FIELDS)),
+            )  # fmt: skip
+            return contact
+
+    return await _guard_unique(write)
+
+
+async def update_contact(viewer: User, data: Any) -> Contact:
+    problems = Problems()
+    contact = await load_contact(problems, data.id)
+    if contact is None:
+        raise Rejected(problems.items)
+    values = _check_fields(problems, data, creating=False)
+    specs = _check_channels(problems, data)
+    moving = check.given(data.account_id) or check.given(data.location_id)
+    account, location = (
+        await _resolve_placement(problems, data.account_id, data.location_id, contact)
+        if moving
+        else (None, None)
+    )
+    if check.given(data.owner_id):
+        values["owner_id"] = await _resolve_user(problems, "ownerId", data.owner_id)
+    if values.get("document_number") and not (values.get("document_type") or contact.document_type):
+        problems.add(ProblemCode.REQUIRED, "documentType", "Give the type of the document.")
+    if problems:
+        raise Rejected(problems.items)
+    document = (
+        values.get("document_type", contact.document_type),
+        values.get("document_number", contact.document_number),
+    )
+    emails = _emails_of(specs or [])
+    duplicates = await duplicate_problems(
+        emails if contact.status == RecordStatus.ACTIVE else {}, document, contact.id
+    )
+    if duplicates:
+        raise Rejected(duplicates)
+
+    async def write() -> Contact:
+        async with in_transaction():
+            before = audit.snapshot(contact, AUDITED_FIELDS)
+            if moving and location.id != contact.location_id:
+                # Moving away un-prefers: rule 1 is per location.
+                values["is_preferred"] = False
+            if moving:
+                values["account_id"] = account.id
+                values["location_id"] = location.id
+            for name, value in values.items():
+                setattr(contact, name, value)
+            await contact.save()
+            if check.given(data.is_preferred) and data.is_preferred is not None:
+                if data.is_preferred:
+                    await make_preferred(contact)
+                else:
+                    await Contact.filter(id=contact.id).update(is_preferred=False)
+                    contact.is_preferred = False
+            if specs is not None:
+                await _replace_channels(contact, data, specs)
+            for kind in _cleared_kinds(data):
+                await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).delete()
+                await promote_oldest(contact.id, kind)
+            await refresh_search(contact)
+            changes = audit.diff(before, audit.snapshot(contact, AUDITED_FIELDS))
+            await audit.record(
+                AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer, changes
+            )
+            return contact
+
+    return await _guard_unique(write)
+
+
+async def _replace_channels(contact: Contact, data: Any, specs: list[ChannelSpec]) -> None:
+    """``channels`` replaces the whole set; a shorthand alone replaces its kind's primary."""
+    if check.given(getattr(data, "channels", None)) and data.channels is not None:
+        await Channel.filter(contact_id=contact.id).delete()
+        await _write_channels(contact, specs)
+        return
+    for spec in specs:
+        current = await Channel.get_or_none(contact_id=contact.id, kind=spec.kind, is_primary=True)
+        if current is not None:
+            current.value = spec.value
+            current.normalized = normalize_channel(spec.kind, spec.value)
+            await current.save()
+        else:
+            await add_channel_row(contact, spec.kind, spec.value, None, True)
+
+
+async def set_status(viewer: User, gid: str, active: bool) -> Contact:
+    """deactivateContact / activateContact; rule 5: nothing is deleted either way."""
+    problems = Problems()
+    contact = await load_contact(problems, gid)
+    if contact is None:
+        raise Rejected(problems.items)
+    target = RecordStatus.ACTIVE if active else RecordStatus.INACTIVE
+    if contact.status == target:
+        raise Rejected.one(
+            ProblemCode.ALREADY_IN_STATE, "id", f"The contact is already {target.value}."
+        )
+    if active:
+        emails = {
+            channel.normalized: ("id",)
+            for channel in await Channel.filter(contact_id=contact.id, kind=ChannelKind.EMAIL)
+        }
+        duplicates = await duplicate_problems(emails, (None, None), contact.id)
+        if duplicates:
+            raise Rejected(duplicates)
+
+    async def write() -> Contact:
+        async with in_transaction():
+            contact.status = target
+            if not active:
+                contact.is_preferred = False  # an inactive contact cannot be the default one
+            await contact.save()
+            await Channel.filter(contact_id=contact.id).update(contact_active=active)
+            await audit.record(
+                AuditAction.ACTIVATED if active else AuditAction.DEACTIVATED,
+                "Contact", contact.id, contact.full_name, viewer,
+                {"status": {"from": "INACTIVE" if active else "ACTIVE", "to": target.value}},
+            )  # fmt: skip
+            return contact
+
+    return await _guard_unique(write)
+
+
+async def set_preferred(viewer: User, gid: str) -> Contact:
+    problems = Problems()
+    contact = await load_contact(problems, gid)
+    if contact is None:
+        raise Rejected(problems.items)
+    if contact.status != RecordStatus.ACTIVE:
+        raise Rejected.one(ProblemCode.INACTIVE, "id", "An inactive contact cannot be preferred.")
+    async with in_transaction():
+        was = contact.is_preferred
+        await make_preferred(contact)
+        await audit.record(
+            AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer,
+            {"isPreferred": {"from": was, "to": True}},
+        )  # fmt: skip
+    return contact
+
+
+# ---------------------------------------------------------------- channel mutations
+
+
+async def _load_channel(problems: Problems, gid: str) -> Channel | None:
+    pk = expect_id(gid, "Channel", "id", problems)
+    if pk is None:
+        return None
+    channel = await Channel.get_or_none(id=pk)
+    if channel is None:
+        problems.add(ProblemCode.NOT_FOUND, "id", "No channel has this id.")
+    return channel
+
+
+async def _record_channel_change(viewer: User, contact: Contact, changes: dict) -> None:
+    await refresh_search(contact)
+    await audit.record(
+        AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer, changes
+    )
+
+
+async def add_channel(viewer: User, data: Any) -> tuple[Channel, Contact]:
+    problems = Problems()
+    contact = await load_contact(problems, data.contact_id, "contactId")
+    value = check_channel_value(problems, ("value",), data.kind, data.value)
+    label = check.text(problems, "label", data.label, 60)
+    if problems:
+        raise Rejected(problems.items)
+    if contact.status == RecordStatus.ACTIVE and data.kind == ChannelKind.EMAIL:
+        emails = {normalize_channel(data.kind, value): ("value",)}
+        duplicates = await duplicate_problems(emails, (None, None), None)
+        if duplicates:
+            raise Rejected(duplicates)
+    if await Channel.filter(contact_id=contact.id).count() >= MAX_CHANNELS:
+        raise Rejected.one(ProblemCode.OUT_OF_RANGE, "contactId", f"At most {MAX_CHANNELS}.")
+
+    async def write() -> tuple[Channel, Contact]:
+        async with in_transaction():
+            await Contact.filter(id=contact.id).select_for_update().first()
+            channel = await add_channel_row(contact, data.kind, value, label, bool(data.is_primary))
+            await _record_channel_change(
+                viewer, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
+            )
+            return channel, contact
+
+    return await _guard_unique(write)
+
+
+async def update_channel(viewer: User, data: Any) -> tuple[Channel, Contact]:
+    problems = Problems()
+    channel = await _load_channel(problems, data.id)
+    if channel is None:
+        raise Rejected(problems.items)
+    value = (
+        check_channel_value(problems, ("value",), channel.kind, data.value)
+        if check.given(data.value)
+        else channel.value
+    )
+    label = check.text(problems, "label", data.label, 60) if check.given(data.label) else None
+    if problems:
+        raise Rejected(problems.items)
+    contact = await Contact.get(id=channel.contact_id)
+    if channel.kind == ChannelKind.EMAIL and channel.contact_active:
+        emails = {normalize_channel(channel.kind, value): ("value",)}
+        duplicates = await duplicate_problems(emails, (None, None), contact.id)
+        if duplicates:
+            raise Rejected(duplicates)
+
+    async def write() -> tuple[Channel, Contact]:
+        async with in_transaction():
+            before = channel.value
+            channel.value = value
+            channel.normalized = normalize_channel(channel.kind, value)
+            if check.given(data.label):
+                channel.label = label
+            await channel.save()
+            await _record_channel_change(
+                viewer, contact, {"channels": {"from": before, "to": channel.value}}
+            )
+            return channel, contact
+
+    return await _guard_unique(write)
+
+
+async def remove_channel(viewer: User, gid: str) -> tuple[Channel, Contact]:
+    problems = Problems()
+    channel = await _load_channel(problems, gid)
+    if channel is None:
+        raise Rejected(problems.items)
+    contact = await Contact.get(id=channel.contact_id)
+    async with in_transaction():
+        await Contact.filter(id=contact.id).select_for_update().first()
+        await Channel.filter(id=channel.id).delete()
+        await promote_oldest(contact.id, channel.kind)
+        await _record_channel_change(
+            viewer, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
+                                           "to": None}}
+        )  # fmt: skip
+    return channel, contact
+
+
+async def set_primary_channel(viewer: User, gid: str) -> tuple[Channel, Contact]:
+    problems = Problems()
+    channel = await _load_channel(problems, gid)
+    if channel is None:
+        raise Rejected(problems.items)
+    contact = await Contact.get(id=channel.contact_id)
+    async with in_transaction():
+        await Contact.filter(id=contact.id).select_for_update().first()
+        await (
+            Channel.filter(contact_id=contact.id, kind=channel.kind, is_primary=True)
+            .exclude(id=channel.id)
+            .update(is_primary=False)
+        )
+        await Channel.filter(id=channel.id).update(is_primary=True)
+        channel.is_primary = True
+        await audit.record(
+            AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer,
+            {"primary" + channel.kind.value.title(): {"from": None, "to": channel.value}},
+        )  # fmt: skip
+    return channel, contact

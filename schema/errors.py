@@ -1,0 +1,54 @@
+"""Errors a mutation reports in its payload."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.errors import Problem, ProblemCode
+from schema.base import documented_enum
+
+UserErrorCode = documented_enum(
+    ProblemCode,
+    "Why an input was refused. Stable: clients may branch on it.",
+    {
+        "REQUIRED": "A required value is missing.",
+        "BLANK": "The value is empty or only whitespace.",
+        "TOO_LONG": "The value is longer than the field allows.",
+        "INVALID_FORMAT": "The value does not have the expected format.",
+        "INVALID_EMAIL": "The value is not an email address.",
+        "INVALID_PHONE": "The value is not a phone number (digits, spaces, +, -, parentheses).",
+        "INVALID_DATE": "The date is impossible here (for example a birthday in the future).",
+        "INVALID_ID": "The id is malformed or names an object of another type.",
+        "NOT_FOUND": "No object has this id.",
+        "OUT_OF_RANGE": "The number is outside the allowed range.",
+        "DUPLICATE_EMAIL": "Another active contact already has this email address.",
+        "DUPLICATE_DOCUMENT": "Another contact already has this document type and number.",
+        "DUPLICATE_NAME": "Another object already has this name.",
+        "LOCATION_MISMATCH": "The location belongs to another account.",
+        "CONTACT_MISMATCH": "The contact is not at the given account or location.",
+        "LOCATION_IN_USE": "The location still has contacts.",
+        "MAIN_LOCATION": "The main location of an account cannot be deleted or changed in kind.",
+        "TARGET_REQUIRED": "At least one of account, location or contact is needed.",
+        "INVALID_STATUS": "The status does not fit the activity's kind.",
+        "INVALID_KIND": "The kind is not allowed here.",
+        "INACTIVE": "The object is inactive and cannot take part in this change.",
+        "ALREADY_IN_STATE": "The object is already in the requested state.",
+    },
+)
+
+
+@strawberry.type(description="A validation or business-rule failure; nothing was written.")
+class UserError:
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault, from the mutation's `input`."
+    )
+    message: str = strawberry.field(description="Human-readable explanation.")
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> UserError:
+        return cls(code=problem.code, field=list(problem.field) or None, message=problem.message)
+
+
+def user_errors(problems: list[Problem]) -> list[UserError]:
+    return [UserError.from_problem(p) for p in problems]

@@ -1,0 +1,51 @@
+"""``node``, ``nodes`` and ``viewer``: reaching any object by its global id."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers.errors import BadInput
+from resolvers.ids import decode_id
+from schema.base import GraphInfo, Node
+from schema.types import User, resolve_node
+
+MAX_NODES = 100
+
+
+def _decode(global_id: str, argument: str) -> tuple[str, int]:
+    decoded = decode_id(global_id)
+    if decoded is None:
+        raise BadInput(f"'{global_id[:80]}' is not a valid id.", argument=argument)
+    return decoded
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global id; null if there is none.")
+    async def node(
+        self,
+        info: GraphInfo,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
+        info.context.viewer  # noqa: B018 - signed-in callers only
+        return await resolve_node(info, *_decode(id, "id"))
+
+    @strawberry.field(description="Objects by global id, in the same order; null where none.")
+    async def nodes(
+        self,
+        info: GraphInfo,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description=f"At most {MAX_NODES} ids.")
+        ],
+    ) -> list[Node | None]:
+        info.context.viewer  # noqa: B018 - signed-in callers only
+        if len(ids) > MAX_NODES:
+            raise BadInput(f"`ids` has {len(ids)} ids; at most {MAX_NODES}.", argument="ids")
+        decoded = [_decode(global_id, "ids") for global_id in ids]
+        return [await resolve_node(info, type_name, pk) for type_name, pk in decoded]
+
+    @strawberry.field(description="The signed-in user.")
+    def viewer(self, info: GraphInfo) -> User:
+        return User.from_row(info.context.viewer)

@@ -1,0 +1,129 @@
+"""Test harness: the real app over HTTP (httpx + ASGITransport) on a fresh database.
+
+SQLite (a temporary file) by default. With ``CRM_TEST_POSTGRES_URL`` set (``.ci/run`` sets
+it), the same suite runs on that PostgreSQL database and fails if it cannot be reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tortoise import connections
+
+from server import build_app
+from settings import Settings
+
+ADMIN_TOKEN = "test-admin-token"
+TABLES = ("audit_event", "activity", "channel", "contact", "location", "account", "api_token",
+          "crm_user", "team")  # fmt: skip
+
+
+def database_url(tmp_dir: Path) -> str:
+    postgres = os.environ.get("CRM_TEST_POSTGRES_URL")
+    if postgres:
+        return postgres
+    return f"sqlite://{tmp_dir / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    url = database_url(tmp_path_factory.mktemp("db"))
+    settings = Settings(database_url=url, admin_token=ADMIN_TOKEN)
+    application = build_app(settings)
+    async with application.router.lifespan_context(application):
+        await wipe()
+        yield application
+
+
+async def wipe() -> None:
+    db = connections.get("default")
+    if db.capabilities.dialect == "postgres":
+        await db.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await db.execute_script(f'DELETE FROM "{table}"')
+        await db.execute_script("DELETE FROM sqlite_sequence")  # ids restart, as on PostgreSQL
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on an empty database holding only the bootstrap admin."""
+    from resolvers.users import ensure_admin
+
+    await wipe()
+    await ensure_admin(ADMIN_TOKEN)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = ADMIN_TOKEN,
+) -> dict[str, Any]:
+    """POST a GraphQL request; returns the decoded body."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code in (200, 400), response.text
+    return response.json()
+
+
+async def ok(client: httpx.AsyncClient, query: str, variables: dict | None = None) -> dict:
+    """Data of a request that must succeed, with no GraphQL errors."""
+    body = await gql(client, query, variables)
+    assert "errors" not in body, body.get("errors")
+    return body["data"]
+
+
+class StatementCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.statements.append(message)
+
+
+@contextmanager
+def count_statements() -> Iterator[StatementCounter]:
+    """Counts the SQL statements Tortoise sends while the block runs."""
+    logger = logging.getLogger("tortoise.db_client")
+    counter = StatementCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)
+
+
+async def make_account(name: str = "Distribuidora Andina S.A.C.", **fields: Any):
+    """An account with its MAIN location, written directly (for tests of other domains)."""
+    from models import Account, Location
+
+    account = await Account.create(name=name, **fields)
+    account.search_text = account.search_document()
+    await account.save()
+    main = await Location.create(account_id=account.id, kind="MAIN", name=name)
+    return account, main
+
+
+def gid(type_name: str, pk: int) -> str:
+    from resolvers.ids import encode_id
+
+    return encode_id(type_name, pk)
