@@ -1,0 +1,169 @@
+"""Accounts: lists, and the mutations that create and change them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models import Account, User
+from models.enums import AuditAction, LocationKind, RecordStatus
+from resolvers import audit
+from resolvers import validation as check
+from resolvers.errors import ProblemCode, Problems, Rejected
+from resolvers.ids import expect_id
+from resolvers.listing import filter_id, search_filter, with_tag
+from resolvers.locations import check_address, load_account, new_location
+from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
+
+ACCOUNT_ORDER_KEYS = {
+    "NAME": (SortKey("name"),),
+    "ACCOUNT_NO": (SortKey("id", kind=int),),
+    "CREATED_AT": (SortKey("created_at", kind=datetime),),
+    "UPDATED_AT": (SortKey("updated_at", kind=datetime),),
+}
+
+
+def accounts_queryset(filter: Any, search: str | None) -> QuerySet[Account]:
+    query = Account.all()
+    status = getattr(filter, "status", None)
+    if status is not None:
+        query = query.filter(status=status)
+    elif not getattr(filter, "include_inactive", False):
+        query = query.filter(status=RecordStatus.ACTIVE)
+    if filter is not None:
+        if filter.owner_id is not None:
+            query = query.filter(owner_id=filter_id(filter.owner_id, "User"))
+        for attribute in ("is_vip", "industry"):
+            value = getattr(filter, attribute)
+            if value is not None:
+                query = query.filter(**{attribute: value})
+        if filter.tag is not None:
+            query = with_tag(query, filter.tag)
+        if filter.created_after is not None:
+            query = query.filter(created_at__gte=filter.created_after)
+        if filter.created_before is not None:
+            query = query.filter(created_at__lt=filter.created_before)
+    condition = search_filter(search, number_prefix="acc")
+    if condition is not None:
+        query = query.filter(condition)
+    return query
+
+
+async def list_accounts(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
+    return await paginate(accounts_queryset(filter, search), order, args)
+
+
+# ---------------------------------------------------------------- mutations
+
+# Fields whose changes the audit trail records.
+AUDITED_FIELDS = (
+    "name", "legal_name", "tax_id", "industry", "website", "email", "phone", "is_vip",
+    "status", "owner_id", "tags", "custom_fields",
+)  # fmt: skip
+
+
+def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, Any]:
+    """Validated column values of a create or update input (on update only the fields sent)."""
+    values: dict[str, Any] = {}
+
+    def sent(name: str) -> bool:
+        return creating or check.given(getattr(data, name))
+
+    if sent("name"):
+        values["name"] = check.text(problems, "name", data.name, 200, required=True)
+    for name, path, limit in (
+        ("legal_name", "legalName", 200),
+        ("tax_id", "taxId", 32),
+        ("industry", "industry", 100),
+    ):
+        if sent(name):
+            values[name] = check.text(problems, path, getattr(data, name), limit)
+    if sent("website"):
+        values["website"] = check.url(problems, "website", data.website)
+    if sent("email"):
+        values["email"] = check.email(problems, "email", data.email)
+    if sent("phone"):
+        values["phone"] = check.phone(problems, "phone", data.phone)
+    if sent("tags"):
+        values["tags"] = check.tags(problems, "tags", data.tags)
+    if sent("custom_fields"):
+        values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
+    for name in ("is_vip", "status"):
+        raw = getattr(data, name, None)
+        if check.given(raw) and raw is not None:
+            values[name] = raw
+    return values
+
+
+async def _owner_id(problems: Problems, gid: Any) -> int | None:
+    pk = expect_id(gid, "User", "ownerId", problems)
+    if pk is not None and not await User.filter(id=pk).exists():
+        problems.add(ProblemCode.NOT_FOUND, "ownerId", "No user has this id.")
+        return None
+    return pk
+
+
+async def _save_search_text(account: Account) -> None:
+    # The account number is in the search text, and the number comes from the id.
+    account.search_text = account.search_document()
+    await Account.filter(id=account.id).update(search_text=account.search_text)
+
+
+async def create_account(viewer: User, data: Any) -> Account:
+    """createAccount: the account and its MAIN location, in one transaction, or nothing."""
+    problems = Problems()
+    values = _check_fields(problems, data, creating=True)
+    owner_id = viewer.id if data.owner_id is None else await _owner_id(problems, data.owner_id)
+    main = data.main_location
+    address = check_address(problems, main, ("mainLocation",), creating=True) if main else {}
+    main_name = None
+    if main is not None and main.name is not None:
+        main_name = check.text(problems, ("mainLocation", "name"), main.name, 200, required=True)
+    if problems:
+        raise Rejected(problems.items)
+    async with in_transaction():
+        account = await Account.create(**values, owner_id=owner_id)
+        await _save_search_text(account)
+        await audit.record(
+            AuditAction.CREATED, "Account", account.id, account.name, viewer,
+            audit.diff({}, audit.snapshot(account, AUDITED_FIELDS)),
+        )  # fmt: skip
+        await new_location(
+            viewer,
+            {
+                **address,
+                "account_id": account.id,
+                "kind": LocationKind.MAIN,
+                "name": main_name or account.name,
+                "is_default": True,
+            },
+        )
+    return account
+
+
+async def update_account(viewer: User, data: Any) -> Account:
+    problems = Problems()
+    account = await load_account(problems, data.id, "id")
+    if account is None:
+        raise Rejected(problems.items)
+    values = _check_fields(problems, data, creating=False)
+    if check.given(data.owner_id):
+        values["owner_id"] = (
+            None if data.owner_id is None else await _owner_id(problems, data.owner_id)
+        )
+    if problems:
+        raise Rejected(problems.items)
+    async with in_transaction():
+        before = audit.snapshot(account, AUDITED_FIELDS)
+        for name, value in values.items():
+            setattr(account, name, value)
+        account.search_text = account.search_document()
+        await account.save()
+        changes = audit.diff(before, audit.snapshot(account, AUDITED_FIELDS))
+        await audit.record(
+            AuditAction.UPDATED, "Account", account.id, account.name, viewer, changes
+        )
+    return account

@@ -1,0 +1,287 @@
+"""Locations: an account's sites and a contact's own addresses; lists and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models import Account, Contact, Location, User
+from models.enums import CONTACT_ADDRESS_KINDS, AuditAction, LocationKind
+from resolvers import audit
+from resolvers import validation as check
+from resolvers.errors import ProblemCode, Problems, Rejected
+from resolvers.ids import expect_id
+from resolvers.listing import filter_id, search_filter
+from resolvers.loaders import Loaders
+from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
+
+LOCATION_ORDER_KEYS = {
+    "NAME": (SortKey("name"),),
+    "CITY": (SortKey("city", nullable=True), SortKey("name")),
+    "CREATED_AT": (SortKey("created_at", kind=datetime),),
+}
+# The account's sites in creation order: the MAIN location, made with the account, comes first.
+SITE_ORDER = Ordering.of(SortKey("id", kind=int))
+
+
+def locations_queryset(filter: Any, search: str | None) -> QuerySet[Location]:
+    query = Location.all()
+    if filter is not None:
+        for attribute in ("kind", "country", "city", "state"):
+            value = getattr(filter, attribute, None)
+            if value is not None:
+                query = query.filter(**{attribute: value})
+        if filter.account_id is not None:
+            query = query.filter(account_id=filter_id(filter.account_id, "Account"))
+    condition = search_filter(search)
+    if condition is not None:
+        query = query.filter(condition)
+    return query
+
+
+async def list_locations(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
+    return await paginate(locations_queryset(filter, search), order, args)
+
+
+def locations_page_of(loaders: Loaders, account_id: int, args: PageArgs):
+    """An account's sites (not its contacts' own addresses), batched across accounts."""
+    loader = loaders.page_by_parent(
+        "locations.account_id",
+        lambda: Location.filter(contact_id=None),
+        "account_id",
+        SITE_ORDER,
+        args,
+    )
+    return loader.load(account_id)
+
+
+# ---------------------------------------------------------------- input checks
+
+# Address columns and their lengths; every one is optional free text except the country.
+ADDRESS_FIELDS = (
+    ("street", 255), ("exterior_number", 20), ("interior_number", 20), ("neighborhood", 120),
+    ("district", 120), ("city", 120), ("province", 120), ("state", 120), ("postal_code", 12),
+    ("reference", 255),
+)  # fmt: skip
+
+# Fields whose changes the audit trail records.
+AUDITED_FIELDS = (
+    "account_id", "contact_id", "kind", "name", *(name for name, _ in ADDRESS_FIELDS),
+    "country", "is_default",
+)  # fmt: skip
+
+
+def check_address(
+    problems: Problems, data: Any, prefix: tuple[str, ...] = (), *, creating: bool
+) -> dict[str, Any]:
+    """Validated address columns of an input; on update only the fields sent.
+
+    ``prefix`` is the input path of a nested address (``mainLocation`` of createAccount).
+    """
+    values: dict[str, Any] = {}
+    for name, limit in ADDRESS_FIELDS:
+        raw = getattr(data, name, None)
+        if creating or check.given(raw):
+            values[name] = check.text(problems, (*prefix, _camel(name)), raw, limit)
+    raw_country = getattr(data, "country", None)
+    if creating or check.given(raw_country):
+        values["country"] = check.country(problems, (*prefix, "country"), raw_country)
+    return values
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+async def load_account(problems: Problems, gid: Any, path: str) -> Account | None:
+    pk = expect_id(gid, "Account", path, problems)
+    if pk is None:
+        return None
+    account = await Account.get_or_none(id=pk)
+    if account is None:
+        problems.add(ProblemCode.NOT_FOUND, path, "No account has this id.")
+    return account
+
+
+async def load_location(problems: Problems, gid: Any, path: str = "id") -> Location | None:
+    pk = expect_id(gid, "Location", path, problems)
+    if pk is None:
+        return None
+    location = await Location.get_or_none(id=pk)
+    if location is None:
+        problems.add(ProblemCode.NOT_FOUND, path, "No location has this id.")
+    return location
+
+
+def check_kind(problems: Problems, kind: LocationKind, contact_id: int | None) -> None:
+    """The MAIN location comes only with its account; only a contact's own kinds take one."""
+    if kind == LocationKind.MAIN:
+        problems.add(
+            ProblemCode.INVALID_KIND,
+            "kind",
+            "An account has exactly one MAIN location, created with the account.",
+        )
+    elif contact_id is not None and kind not in CONTACT_ADDRESS_KINDS:
+        kinds = ", ".join(sorted(k.value for k in CONTACT_ADDRESS_KINDS))
+        problems.add(
+            ProblemCode.INVALID_KIND, "kind", f"A contact's own address is one of {kinds}."
+        )
+
+
+async def _contact_of(problems: Problems, gid: Any, account: Account | None) -> int | None:
+    """The contact whose own address this is; it must work for the location's account."""
+    if gid is None:
+        return None
+    pk = expect_id(gid, "Contact", "contactId", problems)
+    if pk is None:
+        return None
+    contact = await Contact.get_or_none(id=pk)
+    if contact is None:
+        problems.add(ProblemCode.NOT_FOUND, "contactId", "No contact has this id.")
+        return None
+    if account is not None and contact.account_id != account.id:
+        problems.add(
+            ProblemCode.CONTACT_MISMATCH,
+            "contactId",
+            f"{contact.full_name} works for another account, not for {account.name}.",
+        )
+        return None
+    return pk
+
+
+async def make_default(location: Location) -> None:
+    """One default location per kind, among the account's sites or one contact's addresses.
+
+    Call inside a transaction.
+    """
+    await (
+        Location.filter(
+            account_id=location.account_id, contact_id=location.contact_id, kind=location.kind,
+            is_default=True,
+        )
+        .exclude(id=location.id)
+        .update(is_default=False)
+    )  # fmt: skip
+
+
+async def new_location(viewer: User, values: dict[str, Any]) -> Location:
+    """Insert a location with its search text and audit event; call inside a transaction."""
+    location = Location(**values)
+    location.search_text = location.search_document()
+    await location.save()
+    if location.is_default:
+        await make_default(location)
+    await audit.record(
+        AuditAction.CREATED, "Location", location.id, location.name, viewer,
+        audit.diff({}, audit.snapshot(location, AUDITED_FIELDS)),
+    )  # fmt: skip
+    return location
+
+
+# ---------------------------------------------------------------- mutations
+
+
+async def create_location(viewer: User, data: Any) -> Location:
+    """createLocation; raises Rejected with every problem found, having written nothing."""
+    problems = Problems()
+    account = await load_account(problems, data.account_id, "accountId")
+    name = check.text(problems, "name", data.name, 200, required=True)
+    address = check_address(problems, data, creating=True)
+    contact_id = await _contact_of(problems, data.contact_id, account)
+    check_kind(problems, data.kind, contact_id)
+    if problems:
+        raise Rejected(problems.items)
+    async with in_transaction():
+        return await new_location(
+            viewer,
+            {
+                **address,
+                "account_id": account.id,
+                "contact_id": contact_id,
+                "kind": data.kind,
+                "name": name,
+                "is_default": bool(data.is_default),
+            },
+        )
+
+
+async def update_location(viewer: User, data: Any) -> Location:
+    problems = Problems()
+    location = await load_location(problems, data.id)
+    if location is None:
+        raise Rejected(problems.items)
+    values = check_address(problems, data, creating=False)
+    if check.given(data.name):
+        values["name"] = check.text(problems, "name", data.name, 200, required=True)
+    if check.given(data.kind) and data.kind is not None and data.kind != location.kind:
+        if LocationKind.MAIN in (data.kind, location.kind):
+            problems.add(
+                ProblemCode.MAIN_LOCATION,
+                "kind",
+                "The MAIN location stays MAIN, and no other location can become MAIN.",
+            )
+        else:
+            check_kind(problems, data.kind, location.contact_id)
+            values["kind"] = data.kind
+    if check.given(data.is_default) and data.is_default is not None:
+        values["is_default"] = data.is_default
+    if problems:
+        raise Rejected(problems.items)
+    async with in_transaction():
+        before = audit.snapshot(location, AUDITED_FIELDS)
+        for name, value in values.items():
+            setattr(location, name, value)
+        location.search_text = location.search_document()
+        await location.save()
+        if location.is_default:
+            await make_default(location)
+        changes = audit.diff(before, audit.snapshot(location, AUDITED_FIELDS))
+        await audit.record(
+            AuditAction.UPDATED, "Location", location.id, location.name, viewer, changes
+        )
+    return location
+
+
+async def delete_location(viewer: User, gid: str) -> Location:
+    """deleteLocation: never the MAIN one, never one with contacts (active or not).
+
+    Activities that pointed at it keep their account and lose only the location (the
+    foreign key sets it to NULL).
+    """
+    problems = Problems()
+    location = await load_location(problems, gid)
+    if location is None:
+        raise Rejected(problems.items)
+    if location.kind == LocationKind.MAIN:
+        raise Rejected.one(
+            ProblemCode.MAIN_LOCATION, "id", "The MAIN location of an account cannot be deleted."
+        )
+    try:
+        async with in_transaction():
+            in_use = await Contact.filter(location_id=location.id).count()
+            if in_use:
+                raise _in_use(in_use)
+            snapshot = audit.snapshot(location, AUDITED_FIELDS)
+            await Location.filter(id=location.id).delete()
+            await audit.record(
+                AuditAction.DELETED, "Location", location.id, location.name, viewer,
+                {name: {"from": value, "to": None} for name, value in snapshot.items()},
+            )  # fmt: skip
+    except IntegrityError:
+        # A contact was placed here between the check and the delete (contact.location RESTRICT).
+        raise _in_use(await Contact.filter(location_id=location.id).count()) from None
+    return location
+
+
+def _in_use(count: int) -> Rejected:
+    noun = "contact" if count == 1 else "contacts"
+    return Rejected.one(
+        ProblemCode.LOCATION_IN_USE,
+        "id",
+        f"{count} {noun} (active or not) belong to this location; move them first.",
+    )
