@@ -1,0 +1,221 @@
+"""Activities: the root list, inputs, payloads and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry import UNSET
+
+from resolvers import activities as work
+from resolvers.activities import ACTIVITY_ORDER_KEYS
+from resolvers.errors import Rejected
+from resolvers.listing import ordering
+from schema.base import GraphInfo, documented_enum
+from schema.contacts import Search, sort_keys
+from schema.errors import UserError, user_errors
+from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
+from schema.types import Activity, ActivityKind, ActivityStatus, CallDirection
+
+field = strawberry.field
+
+
+class ActivityOrderField(Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+
+
+documented_enum(
+    ActivityOrderField,
+    "What activities can be sorted by; ties break on the activity's id.",
+    {"CREATED_AT": "When the activity was recorded.", "UPDATED_AT": "Time of the last change."},
+)
+assert {f.value for f in ActivityOrderField} == ACTIVITY_ORDER_KEYS.keys()
+
+
+@strawberry.input(description="One sort key of the activity list.")
+class ActivityOrder:
+    field: ActivityOrderField = strawberry.field(description="What to sort by.")
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Ascending (default) or descending."
+    )
+
+
+@strawberry.input(description="Which activities to list; every condition given must hold.")
+class ActivityFilter:
+    account_id: strawberry.ID | None = field(default=None, description="Only this account's.")
+    location_id: strawberry.ID | None = field(default=None, description="Only this location's.")
+    contact_id: strawberry.ID | None = field(default=None, description="Only this contact's.")
+    owner_id: strawberry.ID | None = field(default=None, description="Only this user's.")
+    kind: ActivityKind | None = field(default=None, description="Only activities of this kind.")
+    status: ActivityStatus | None = field(default=None, description="Only with this status.")
+    call_direction: CallDirection | None = field(
+        default=None, description="Only calls in this direction."
+    )
+    created_after: datetime | None = field(default=None, description="Recorded at or after.")
+    created_before: datetime | None = field(default=None, description="Recorded before.")
+
+
+@strawberry.input(
+    description="A new activity. Give at least one of accountId, locationId, contactId: a "
+    "contact brings its account and location, a location its account, an account alone its "
+    "main location; without a contact, the location's preferred contact is used."
+)
+class CreateActivityInput:
+    account_id: strawberry.ID | None = field(
+        default=None, description="The account; must be the contact's if both are given."
+    )
+    location_id: strawberry.ID | None = field(
+        default=None, description="The location; must be one of the account's."
+    )
+    contact_id: strawberry.ID | None = field(
+        default=None, description="The contact; default: the location's preferred contact."
+    )
+    kind: ActivityKind = field(description="Call, meeting, task, note or email.")
+    subject: str = field(description="Short title; required, at most 200 characters.")
+    body: str | None = field(default=None, description="Details; at most 10000 characters.")
+    status: ActivityStatus | None = field(
+        default=None,
+        description="Must fit the kind; default PLANNED for calls and meetings, NOT_STARTED "
+        "for tasks and emails, none for notes.",
+    )
+    starts_at: datetime | None = field(default=None, description="Start of a call or meeting.")
+    ends_at: datetime | None = field(default=None, description="End; not before `startsAt`.")
+    due_at: datetime | None = field(default=None, description="Due date of a task or email.")
+    completed_at: datetime | None = field(
+        default=None, description="Completion time; default now when the status is COMPLETED."
+    )
+    duration_seconds: int | None = field(
+        default=None, description="Length in seconds, 0 to 604800 (one week)."
+    )
+    call_direction: CallDirection | None = field(
+        default=None, description="Direction of a call; calls only."
+    )
+    owner_id: strawberry.ID | None = field(
+        default=None, description="Responsible user; default: the signed-in user."
+    )
+
+
+@strawberry.input(
+    description="Changes to an activity; fields left out stay as they are. Sending any of "
+    "accountId, locationId, contactId places the activity anew from the ids sent, exactly as "
+    "createActivity does."
+)
+class UpdateActivityInput:
+    id: strawberry.ID = field(description="The activity to change.")
+    account_id: strawberry.ID | None = field(default=UNSET, description="Move to this account.")
+    location_id: strawberry.ID | None = field(
+        default=UNSET, description="Move to this location of the account."
+    )
+    contact_id: strawberry.ID | None = field(default=UNSET, description="Move to this contact.")
+    kind: ActivityKind | None = field(
+        default=UNSET,
+        description="New kind; a status that no longer fits becomes the new kind's default.",
+    )
+    subject: str | None = field(default=UNSET, description="Short title; not blank.")
+    body: str | None = field(default=UNSET, description="Details.")
+    status: ActivityStatus | None = field(default=UNSET, description="Must fit the kind.")
+    starts_at: datetime | None = field(default=UNSET, description="Start of a call or meeting.")
+    ends_at: datetime | None = field(default=UNSET, description="End; not before `startsAt`.")
+    due_at: datetime | None = field(default=UNSET, description="Due date of a task or email.")
+    completed_at: datetime | None = field(default=UNSET, description="Completion time.")
+    duration_seconds: int | None = field(default=UNSET, description="Length in seconds.")
+    call_direction: CallDirection | None = field(
+        default=UNSET, description="Direction of a call; calls only."
+    )
+    owner_id: strawberry.ID | None = field(
+        default=UNSET, description="Responsible user; null for none."
+    )
+
+
+@strawberry.input(description="Names an activity to delete.")
+class DeleteActivityInput:
+    id: strawberry.ID = field(description="The activity.")
+
+
+def _payload(name: str, description: str):
+    """An ``{ activity, errors }`` payload type."""
+
+    @strawberry.type(name=name, description=description)
+    class ActivityPayload:
+        activity: Activity | None = field(description="The activity after the change.")
+        errors: list[UserError] = field(
+            default_factory=list, description="Why nothing was written, if so."
+        )
+
+    return ActivityPayload
+
+
+CreateActivityPayload = _payload("CreateActivityPayload", "Result of createActivity.")
+UpdateActivityPayload = _payload("UpdateActivityPayload", "Result of updateActivity.")
+DeleteActivityPayload = _payload(
+    "DeleteActivityPayload", "Result of deleteActivity: the activity as it was."
+)
+
+OrderBy = Annotated[
+    list[ActivityOrder] | None,
+    strawberry.argument(description="Sort keys, first wins; default CREATED_AT, newest first."),
+]
+FilterArg = Annotated[ActivityFilter | None, strawberry.argument(description="Which activities.")]
+
+
+@strawberry.type
+class ActivityQuery:
+    @field(description="Calls, meetings, tasks, notes and emails, newest first by default.")
+    async def activities(
+        self, info: GraphInfo, filter: FilterArg = None, order_by: OrderBy = None,
+        search: Search = None, first: First = None, after: After = None, last: Last = None,
+        before: Before = None,
+    ) -> Connection[Activity]:  # fmt: skip
+        info.context.viewer  # noqa: B018 - signed-in callers only
+        order = ordering(
+            sort_keys(order_by), ACTIVITY_ORDER_KEYS, "CREATED_AT", default_descending=True
+        )
+        page = await work.list_activities(
+            filter, search, order, page_args(first, after, last, before)
+        )
+        return Connection.of(page, Activity.from_row)
+
+
+def _input(description: str):
+    return strawberry.argument(description=description)
+
+
+async def _activity_change(payload, action) -> object:
+    try:
+        row = await action()
+    except Rejected as rejected:
+        return payload(activity=None, errors=user_errors(rejected.problems))
+    return payload(activity=Activity.from_row(row))
+
+
+@strawberry.type
+class ActivityMutation:
+    @strawberry.mutation(description="Record a call, meeting, task, note or email.")
+    async def create_activity(
+        self, info: GraphInfo, input: Annotated[CreateActivityInput, _input("The new activity.")]
+    ) -> CreateActivityPayload:
+        viewer = info.context.viewer
+        return await _activity_change(
+            CreateActivityPayload, lambda: work.create_activity(viewer, input)
+        )
+
+    @strawberry.mutation(description="Change an activity; only the fields sent change.")
+    async def update_activity(
+        self, info: GraphInfo, input: Annotated[UpdateActivityInput, _input("The changes.")]
+    ) -> UpdateActivityPayload:
+        viewer = info.context.viewer
+        return await _activity_change(
+            UpdateActivityPayload, lambda: work.update_activity(viewer, input)
+        )
+
+    @strawberry.mutation(description="Delete an activity; its audit event keeps its values.")
+    async def delete_activity(
+        self, info: GraphInfo, input: Annotated[DeleteActivityInput, _input("The activity.")]
+    ) -> DeleteActivityPayload:
+        viewer = info.context.viewer
+        return await _activity_change(
+            DeleteActivityPayload, lambda: work.delete_activity(viewer, input.id)
+        )
