@@ -1,0 +1,73 @@
+"""Reading the audit trail: the root list and each record's own history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.queryset import QuerySet
+
+from models import AuditEvent
+from resolvers.errors import BadInput
+from resolvers.listing import search_filter
+from resolvers.loaders import Loaders
+from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
+
+NEWEST_FIRST = Ordering.of(SortKey("occurred_at", True, datetime), SortKey("id", True, int))
+AUDIT_ORDER_KEYS = {"OCCURRED_AT": (SortKey("occurred_at", kind=datetime),)}
+
+
+def period_start(period: str, now: datetime | None = None) -> datetime:
+    """Start of TODAY, THIS_WEEK (Monday), THIS_MONTH or THIS_YEAR, in UTC."""
+    now = now or datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "TODAY":
+        return today
+    if period == "THIS_WEEK":
+        return today - timedelta(days=today.weekday())
+    if period == "THIS_MONTH":
+        return today.replace(day=1)
+    if period == "THIS_YEAR":
+        return today.replace(month=1, day=1)
+    raise ValueError(period)
+
+
+def events_queryset(filter: Any, search: str | None) -> QuerySet[AuditEvent]:
+    query = AuditEvent.all()
+    if filter is not None:
+        if filter.action is not None:
+            query = query.filter(action=filter.action)
+        if filter.resource_type is not None:
+            query = query.filter(resource_type=filter.resource_type)
+        if filter.occurred_after is not None:
+            query = query.filter(occurred_at__gte=filter.occurred_after)
+        if filter.occurred_before is not None:
+            query = query.filter(occurred_at__lt=filter.occurred_before)
+        if filter.period is not None:
+            query = query.filter(occurred_at__gte=period_start(filter.period.value))
+        if (
+            filter.occurred_after is not None
+            and filter.occurred_before is not None
+            and filter.occurred_after > filter.occurred_before
+        ):
+            raise BadInput("`occurredAfter` is later than `occurredBefore`.", argument="filter")
+    # Text search covers the actor's and the resource's names, as the audit screen does.
+    condition = search_filter(search)
+    if condition is not None:
+        query = query.filter(condition)
+    return query
+
+
+async def list_events(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
+    return await paginate(events_queryset(filter, search), order, args)
+
+
+def events_page_of(loaders: Loaders, resource_type: str, resource_id: int, args: PageArgs):
+    loader = loaders.page_by_parent(
+        f"audit.{resource_type}",
+        lambda: AuditEvent.filter(resource_type=resource_type),
+        "resource_id",
+        NEWEST_FIRST,
+        args,
+    )
+    return loader.load(resource_id)

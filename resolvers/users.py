@@ -1,0 +1,348 @@
+"""Users, teams and API tokens: lists, sign-in by token, the start-up admin, and the
+admin-only mutations that manage them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models import ApiToken, Team, User
+from models.enums import AuditAction, Role
+from resolvers import audit
+from resolvers import validation as check
+from resolvers.errors import Forbidden, ProblemCode, Problems, Rejected
+from resolvers.ids import expect_id
+from resolvers.listing import filter_id, ordering, search_filter
+from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
+
+USER_ORDER_KEYS = {
+    "NAME": (SortKey("name"),),
+    "EMAIL": (SortKey("email"),),
+    "CREATED_AT": (SortKey("created_at", kind=datetime),),
+}
+TEAM_ORDER = ordering(None, {"NAME": (SortKey("name"),)}, "NAME")
+TOKEN_PREFIX = "crm_"
+SCOPE_AREAS = ("accounts", "contacts", "activities", "audit", "users")
+SCOPES = frozenset(f"{area}:{access}" for area in SCOPE_AREAS for access in ("read", "write"))
+MAX_SCOPES = len(SCOPES)
+# Fields whose changes the audit trail records; never a token's secret or its hash.
+USER_AUDITED = ("name", "email", "role", "team_id", "is_active")
+TOKEN_AUDITED = ("name", "user_id", "scopes", "expires_at")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
+    """The active user and live token behind a bearer secret, or None."""
+    token = await ApiToken.get_or_none(secret_hash=hash_secret(secret)).prefetch_related("user")
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        return None
+    if not token.user.is_active:
+        return None
+    return token.user, token
+
+
+async def ensure_admin(admin_token: str | None) -> str | None:
+    """Start-up: make sure an admin can sign in.
+
+    With ``admin_token`` set, an admin whose token is that value exists afterwards. Without
+    it, and with no users at all, a new admin is created; its new secret is returned so the
+    caller can print it once.
+    """
+    if admin_token:
+        token_hash = hash_secret(admin_token)
+        if await ApiToken.filter(secret_hash=token_hash).exists():
+            return None
+        async with in_transaction():
+            admin = await User.filter(role=Role.ADMIN, is_active=True).order_by("id").first()
+            if admin is None:
+                admin = await _create_admin()
+            await ApiToken.create(user_id=admin.id, name="CRM_ADMIN_TOKEN", secret_hash=token_hash)
+        return None
+    if await User.exists():
+        return None
+    secret = new_secret()
+    async with in_transaction():
+        admin = await _create_admin()
+        await ApiToken.create(user_id=admin.id, name="bootstrap", secret_hash=hash_secret(secret))
+    return secret
+
+
+async def _create_admin() -> User:
+    admin = User(name="Administrador", email="admin@crm.local", role=Role.ADMIN)
+    admin.search_text = admin.search_document()
+    await admin.save()
+    await audit.record(AuditAction.CREATED, "User", admin.id, admin.name, None)
+    return admin
+
+
+def users_queryset(filter: Any, search: str | None) -> QuerySet[User]:
+    query = User.all()
+    if filter is not None:
+        if filter.role is not None:
+            query = query.filter(role=filter.role)
+        if filter.team_id is not None:
+            query = query.filter(team_id=filter_id(filter.team_id, "Team"))
+        if filter.is_active is not None:
+            query = query.filter(is_active=filter.is_active)
+    condition = search_filter(search)
+    if condition is not None:
+        query = query.filter(condition)
+    return query
+
+
+async def list_users(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
+    return await paginate(users_queryset(filter, search), order, args)
+
+
+async def list_teams(search: str | None, args: PageArgs) -> Page:
+    condition = search_filter(search)
+    query = Team.all() if condition is None else Team.filter(condition)
+    return await paginate(query, TEAM_ORDER, args)
+
+
+# ---------------------------------------------------------------- who may
+
+
+def require_admin(viewer: User) -> None:
+    """Users and teams are managed by admins only."""
+    if viewer.role != Role.ADMIN:
+        raise Forbidden("Only an admin may manage users and teams.")
+
+
+# ---------------------------------------------------------------- teams
+
+
+async def create_team(viewer: User, data: Any) -> Team:
+    """createTeam; team names are unique, compared without regard to case."""
+    require_admin(viewer)
+    problems = Problems()
+    name = check.text(problems, "name", data.name, 100, required=True)
+    if problems:
+        raise Rejected(problems.items)
+    if await Team.filter(name__iexact=name).exists():
+        raise _duplicate_name(name)
+    try:
+        async with in_transaction():
+            team = Team(name=name)
+            team.search_text = team.search_document()
+            await team.save()
+            await audit.record(
+                AuditAction.CREATED, "Team", team.id, team.name, viewer,
+                {"name": {"from": None, "to": team.name}},
+            )  # fmt: skip
+    except IntegrityError:
+        raise _duplicate_name(name) from None  # another request took the name a moment ago
+    return team
+
+
+def _duplicate_name(name: str) -> Rejected:
+    return Rejected.one(ProblemCode.DUPLICATE_NAME, "name", f"A team named '{name}' exists.")
+
+
+# ---------------------------------------------------------------- users
+
+
+async def create_user(viewer: User, data: Any) -> User:
+    """createUser; the email is stored lower-cased and unique among users."""
+    require_admin(viewer)
+    problems = Problems()
+    name = check.text(problems, "name", data.name, 150, required=True)
+    email = check.email(problems, "email", data.email, required=True)
+    if data.role is None:
+        problems.add(ProblemCode.REQUIRED, "role", "A user needs a role.")
+    team_id = await _team_of(problems, data.team_id)
+    if problems:
+        raise Rejected(problems.items)
+    email = email.lower()
+    await _guard_email(email, None)
+
+    async def write() -> User:
+        async with in_transaction():
+            user = User(name=name, email=email, role=data.role, team_id=team_id)
+            user.search_text = user.search_document()
+            await user.save()
+            await audit.record(
+                AuditAction.CREATED, "User", user.id, user.name, viewer,
+                audit.diff({}, audit.snapshot(user, USER_AUDITED)),
+            )  # fmt: skip
+            return user
+
+    return await _unique_email(write, email)
+
+
+async def update_user(viewer: User, data: Any) -> User:
+    """updateUser; only the fields sent change."""
+    require_admin(viewer)
+    problems = Problems()
+    pk = expect_id(data.id, "User", "id", problems)
+    user = await User.get_or_none(id=pk) if pk is not None else None
+    if pk is not None and user is None:
+        problems.add(ProblemCode.NOT_FOUND, "id", "No user has this id.")
+    values: dict[str, Any] = {}
+    if check.given(data.name):
+        values["name"] = check.text(problems, "name", data.name, 150, required=True)
+    if check.given(data.email):
+        email = check.email(problems, "email", data.email, required=True)
+        values["email"] = email.lower() if email else None
+    for name, path in (("role", "role"), ("is_active", "isActive")):
+        value = getattr(data, name)
+        if check.given(value):
+            if value is None:
+                problems.add(ProblemCode.REQUIRED, path, "This value is required.")
+            values[name] = value
+    if check.given(data.team_id):
+        values["team_id"] = await _team_of(problems, data.team_id)
+    if problems:
+        raise Rejected(problems.items)
+    if "email" in values:
+        await _guard_email(values["email"], user.id)
+
+    async def write() -> User:
+        async with in_transaction():
+            before = audit.snapshot(user, USER_AUDITED)
+            for name, value in values.items():
+                setattr(user, name, value)
+            user.search_text = user.search_document()
+            await user.save()
+            changes = audit.diff(before, audit.snapshot(user, USER_AUDITED))
+            await audit.record(AuditAction.UPDATED, "User", user.id, user.name, viewer, changes)
+            return user
+
+    return await _unique_email(write, values.get("email", ""))
+
+
+async def _team_of(problems: Problems, gid: Any) -> int | None:
+    """The key of an existing team, or None (no team, or a problem recorded)."""
+    if gid is None or not check.given(gid):
+        return None
+    pk = expect_id(gid, "Team", "teamId", problems)
+    if pk is not None and not await Team.filter(id=pk).exists():
+        problems.add(ProblemCode.NOT_FOUND, "teamId", "No team has this id.")
+        return None
+    return pk
+
+
+async def _guard_email(email: str, exclude_user: int | None) -> None:
+    """A user's email is unique, compared without regard to case."""
+    same = User.filter(email__iexact=email)
+    if exclude_user is not None:
+        same = same.exclude(id=exclude_user)
+    if await same.exists():
+        raise Rejected.one(
+            ProblemCode.DUPLICATE_EMAIL, "email", f"Another user already signs in as {email}."
+        )
+
+
+async def _unique_email(action, email: str):
+    try:
+        return await action()
+    except IntegrityError:
+        # The unique index fired: another request took the email between check and write.
+        raise Rejected.one(
+            ProblemCode.DUPLICATE_EMAIL, "email", f"Another user already signs in as {email}."
+        ) from None
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+async def create_api_token(
+    viewer: User, current: ApiToken | None, data: Any
+) -> tuple[ApiToken, str]:
+    """createApiToken: the new token and its secret, which is stored only as a hash.
+
+    Anyone may make tokens for themselves; only an admin for others. A scoped token cannot
+    mint a token with more rights than it has itself.
+    """
+    problems = Problems()
+    user = viewer
+    if data.user_id is not None:
+        pk = expect_id(data.user_id, "User", "userId", problems)
+        if pk is not None and pk != viewer.id:
+            require_admin(viewer)
+            user = await User.get_or_none(id=pk)
+            if user is None:
+                problems.add(ProblemCode.NOT_FOUND, "userId", "No user has this id.")
+            elif not user.is_active:
+                problems.add(ProblemCode.INACTIVE, "userId", "The user may not sign in.")
+    name = check.text(problems, "name", data.name, 100, required=True)
+    scopes = _check_scopes(problems, data.scopes)
+    expires_at = data.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)  # the wire speaks UTC
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        problems.add(ProblemCode.INVALID_DATE, "expiresAt", "The expiry must be in the future.")
+    if problems:
+        raise Rejected(problems.items)
+    if current is not None and current.scopes and not set(scopes or SCOPES) <= set(current.scopes):
+        raise Forbidden("A scoped token may only create tokens with a subset of its scopes.")
+    secret = new_secret()
+    async with in_transaction():
+        token = await ApiToken.create(
+            user_id=user.id,
+            name=name,
+            secret_hash=hash_secret(secret),
+            scopes=scopes,
+            expires_at=expires_at,
+        )
+        await audit.record(
+            AuditAction.CREATED, "ApiToken", token.id, token.name, viewer,
+            audit.diff({}, audit.snapshot(token, TOKEN_AUDITED)),
+        )  # fmt: skip
+    return token, secret
+
+
+def _check_scopes(problems: Problems, scopes: list[str] | None) -> list[str]:
+    """Each scope is ``<area>:read`` or ``<area>:write``; duplicates collapse."""
+    cleaned: list[str] = []
+    for index, scope in enumerate(scopes or []):
+        if scope not in SCOPES:
+            problems.add(
+                ProblemCode.INVALID_FORMAT,
+                ("scopes", str(index)),
+                f"'{scope[:40]}' is not a scope: use <area>:read or <area>:write with area "
+                f"one of {', '.join(SCOPE_AREAS)}.",
+            )
+        elif scope not in cleaned:
+            cleaned.append(scope)
+    return cleaned
+
+
+async def revoke_api_token(viewer: User, gid: str) -> ApiToken:
+    """revokeApiToken: the token stops working on the next request. Own tokens, or admin."""
+    problems = Problems()
+    pk = expect_id(gid, "ApiToken", "id", problems)
+    token = await ApiToken.get_or_none(id=pk) if pk is not None else None
+    if pk is not None and token is None:
+        problems.add(ProblemCode.NOT_FOUND, "id", "No API token has this id.")
+    if problems:
+        raise Rejected(problems.items)
+    if token.user_id != viewer.id:
+        require_admin(viewer)
+    now = datetime.now(UTC)
+    async with in_transaction():
+        # Conditional update: two concurrent revocations cannot both succeed.
+        revoked = await ApiToken.filter(id=token.id, revoked_at=None).update(revoked_at=now)
+        if not revoked:
+            raise Rejected.one(ProblemCode.ALREADY_IN_STATE, "id", "The token is already revoked.")
+        token.revoked_at = now
+        await audit.record(
+            AuditAction.DEACTIVATED, "ApiToken", token.id, token.name, viewer,
+            {"revokedAt": {"from": None, "to": now.isoformat()}},
+        )  # fmt: skip
+    return token

@@ -1,0 +1,247 @@
+"""Users, teams and API tokens: the root lists, inputs, payloads and admin mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry import UNSET
+
+from resolvers import users as work
+from resolvers.errors import Rejected
+from resolvers.listing import ordering
+from resolvers.users import USER_ORDER_KEYS
+from schema.base import GraphInfo, documented_enum
+from schema.contacts import sort_keys
+from schema.errors import UserError, user_errors
+from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
+from schema.types import ApiToken, Role, Team, User
+
+field = strawberry.field
+
+
+class UserOrderField(Enum):
+    NAME = "NAME"
+    EMAIL = "EMAIL"
+    CREATED_AT = "CREATED_AT"
+
+
+documented_enum(
+    UserOrderField,
+    "What users can be sorted by; ties break on the user's creation order.",
+    {"NAME": "Full name.", "EMAIL": "Email address.", "CREATED_AT": "Creation time."},
+)
+assert {f.value for f in UserOrderField} == USER_ORDER_KEYS.keys()
+
+
+@strawberry.input(description="One sort key of the user list.")
+class UserOrder:
+    field: UserOrderField = strawberry.field(description="What to sort by.")
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Ascending (default) or descending."
+    )
+
+
+@strawberry.input(description="Which users to list.")
+class UserFilter:
+    role: Role | None = field(default=None, description="Only users with this role.")
+    team_id: strawberry.ID | None = field(default=None, description="Only this team's members.")
+    is_active: bool | None = field(
+        default=None, description="Only users who may (true) or may not (false) sign in."
+    )
+
+
+@strawberry.input(description="A new team.")
+class CreateTeamInput:
+    name: str = field(description="Team name; unique, at most 100 characters.")
+
+
+@strawberry.input(description="A new internal user.")
+class CreateUserInput:
+    name: str = field(description="Full name; at most 150 characters.")
+    email: str = field(description="Email address; unique among users, stored lower-cased.")
+    role: Role = field(description="What the user may do.")
+    team_id: strawberry.ID | None = field(default=None, description="The user's team.")
+
+
+@strawberry.input(description="Changes to a user; fields left out stay as they are.")
+class UpdateUserInput:
+    id: strawberry.ID = field(description="The user to change.")
+    name: str | None = field(default=UNSET, description="Full name.")
+    email: str | None = field(default=UNSET, description="Email address; unique among users.")
+    role: Role | None = field(default=UNSET, description="What the user may do.")
+    team_id: strawberry.ID | None = field(
+        default=UNSET, description="The user's team; null removes the user from their team."
+    )
+    is_active: bool | None = field(
+        default=UNSET, description="Whether the user may sign in; false locks every token out."
+    )
+
+
+@strawberry.input(description="A new API token.")
+class CreateApiTokenInput:
+    user_id: strawberry.ID | None = field(
+        default=None,
+        description="The user the token acts as; default: the viewer. Admins only for others.",
+    )
+    name: str = field(description="What the token is for; at most 100 characters.")
+    scopes: list[str] | None = field(
+        default=None,
+        description="`<area>:read` or `<area>:write`, area one of accounts, contacts, "
+        "activities, audit, users. None: the user's full rights. Never more than the role.",
+    )
+    expires_at: datetime | None = field(
+        default=None, description="When the token stops working; in the future. None: never."
+    )
+
+
+@strawberry.input(description="Names an API token.")
+class RevokeApiTokenInput:
+    id: strawberry.ID = field(description="The token to revoke.")
+
+
+_ERRORS = "Why nothing was written, if so."
+
+
+@strawberry.type(description="Result of createTeam.")
+class CreateTeamPayload:
+    team: Team | None = field(description="The new team.")
+    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
+
+
+@strawberry.type(description="Result of createUser.")
+class CreateUserPayload:
+    user: User | None = field(description="The new user.")
+    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
+
+
+@strawberry.type(description="Result of updateUser.")
+class UpdateUserPayload:
+    user: User | None = field(description="The user after the change.")
+    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
+
+
+@strawberry.type(description="Result of createApiToken.")
+class CreateApiTokenPayload:
+    api_token: ApiToken | None = field(description="The new token.")
+    secret: str | None = field(
+        description="The token's secret, to send as `Authorization: Bearer <secret>`. "
+        "Shown only this once: it is stored as a hash and cannot be recovered."
+    )
+    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
+
+
+@strawberry.type(description="Result of revokeApiToken.")
+class RevokeApiTokenPayload:
+    api_token: ApiToken | None = field(description="The token, now revoked.")
+    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
+
+
+UserOrderBy = Annotated[
+    list[UserOrder] | None,
+    strawberry.argument(description="Sort keys, first wins; default NAME ascending."),
+]
+UserFilterArg = Annotated[UserFilter | None, strawberry.argument(description="Which users.")]
+UserSearch = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Free text over names and emails; accent- and case-insensitive."
+    ),
+]
+TeamSearch = Annotated[
+    str | None,
+    strawberry.argument(description="Free text over team names; accent- and case-insensitive."),
+]
+
+
+@strawberry.type
+class UserQuery:
+    @field(description="Internal users of the CRM.")
+    async def users(
+        self, info: GraphInfo, filter: UserFilterArg = None, order_by: UserOrderBy = None,
+        search: UserSearch = None, first: First = None, after: After = None, last: Last = None,
+        before: Before = None,
+    ) -> Connection[User]:  # fmt: skip
+        info.context.viewer  # noqa: B018 - signed-in callers only
+        order = ordering(sort_keys(order_by), USER_ORDER_KEYS, "NAME")
+        page = await work.list_users(filter, search, order, page_args(first, after, last, before))
+        return Connection.of(page, User.from_row)
+
+    @field(description="Teams of users, by name.")
+    async def teams(
+        self, info: GraphInfo, search: TeamSearch = None, first: First = None,
+        after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Team]:  # fmt: skip
+        info.context.viewer  # noqa: B018 - signed-in callers only
+        page = await work.list_teams(search, page_args(first, after, last, before))
+        return Connection.of(page, Team.from_row)
+
+
+def _input(description: str):
+    return strawberry.argument(description=description)
+
+
+@strawberry.type
+class UserMutation:
+    @strawberry.mutation(description="Create a team. Admins only.")
+    async def create_team(
+        self, info: GraphInfo, input: Annotated[CreateTeamInput, _input("The new team.")]
+    ) -> CreateTeamPayload:
+        viewer = info.context.viewer
+        try:
+            team = await work.create_team(viewer, input)
+        except Rejected as rejected:
+            return CreateTeamPayload(team=None, errors=user_errors(rejected.problems))
+        return CreateTeamPayload(team=Team.from_row(team))
+
+    @strawberry.mutation(description="Create an internal user. Admins only.")
+    async def create_user(
+        self, info: GraphInfo, input: Annotated[CreateUserInput, _input("The new user.")]
+    ) -> CreateUserPayload:
+        viewer = info.context.viewer
+        try:
+            user = await work.create_user(viewer, input)
+        except Rejected as rejected:
+            return CreateUserPayload(user=None, errors=user_errors(rejected.problems))
+        return CreateUserPayload(user=User.from_row(user))
+
+    @strawberry.mutation(description="Change a user; only the fields sent change. Admins only.")
+    async def update_user(
+        self, info: GraphInfo, input: Annotated[UpdateUserInput, _input("The changes.")]
+    ) -> UpdateUserPayload:
+        viewer = info.context.viewer
+        try:
+            user = await work.update_user(viewer, input)
+        except Rejected as rejected:
+            return UpdateUserPayload(user=None, errors=user_errors(rejected.problems))
+        return UpdateUserPayload(user=User.from_row(user))
+
+    @strawberry.mutation(
+        description="Create an API token; its secret is returned once, in this payload."
+    )
+    async def create_api_token(
+        self, info: GraphInfo, input: Annotated[CreateApiTokenInput, _input("The new token.")]
+    ) -> CreateApiTokenPayload:
+        viewer = info.context.viewer
+        try:
+            token, secret = await work.create_api_token(viewer, info.context.token, input)
+        except Rejected as rejected:
+            return CreateApiTokenPayload(
+                api_token=None, secret=None, errors=user_errors(rejected.problems)
+            )
+        return CreateApiTokenPayload(api_token=ApiToken.from_row(token), secret=secret)
+
+    @strawberry.mutation(
+        description="Revoke an API token: it stops working at once. Own tokens, or admins."
+    )
+    async def revoke_api_token(
+        self, info: GraphInfo, input: Annotated[RevokeApiTokenInput, _input("The token.")]
+    ) -> RevokeApiTokenPayload:
+        viewer = info.context.viewer
+        try:
+            token = await work.revoke_api_token(viewer, input.id)
+        except Rejected as rejected:
+            return RevokeApiTokenPayload(api_token=None, errors=user_errors(rejected.problems))
+        return RevokeApiTokenPayload(api_token=ApiToken.from_row(token))
