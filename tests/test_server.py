@@ -1,0 +1,171 @@
+"""The server as operators and clients meet it: start-up, WebSocket, GET, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+
+from models import Contact
+from settings import DEFAULT_DATABASE_URL, load_settings
+from tests.conftest import ADMIN_TOKEN, gid, gql, make_account
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def live_server(app, client) -> AsyncIterator[str]:
+    """The app on a real loopback port (the ORM is already up: no second lifespan)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def ws_query(address: str, init: dict, query: str) -> list[dict]:
+    async with connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        ack = json.loads(await ws.recv())
+        if ack["type"] != "connection_ack":
+            return [ack]
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        messages = []
+        while not messages or messages[-1]["type"] not in ("complete", "error"):
+            messages.append(json.loads(await ws.recv()))
+        return messages
+
+
+async def test_websocket_signs_in_with_the_token_in_connection_init(live_server):
+    messages = await ws_query(
+        live_server, {"Authorization": f"Bearer {ADMIN_TOKEN}"}, "{ viewer { role } }"
+    )
+    assert messages[0]["payload"] == {"data": {"viewer": {"role": "ADMIN"}}}
+
+
+async def test_websocket_with_a_bad_token_is_rejected(live_server):
+    from websockets.exceptions import ConnectionClosed
+
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws_query(live_server, {"Authorization": "Bearer nope"}, "{ viewer { id } }")
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_websocket_without_a_token_is_unauthenticated(live_server):
+    messages = await ws_query(live_server, {}, "{ viewer { id } }")
+    errors = messages[0]["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_get_serves_queries_but_never_mutations(client):
+    account, _ = await make_account()
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    response = await client.get("/graphql", params={"query": "{ viewer { role } }"}, headers=auth)
+    assert response.json() == {"data": {"viewer": {"role": "ADMIN"}}}
+    account_id = gid("Account", account.id)
+    mutation = (
+        f'mutation {{ createContact(input: {{accountId: "{account_id}", firstName: "A", '
+        'lastName: "B"}) { errors { code } } }'
+    )
+    response = await client.get("/graphql", params={"query": mutation}, headers=auth)
+    assert response.status_code in (400, 405)
+    assert await Contact.all().count() == 0
+
+
+async def test_metrics_count_requests_in_prometheus_text(client):
+    await gql(client, "{ viewer { id } }")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert 'crm_http_requests_total{method="POST",route="/graphql",status="200"}' in response.text
+    assert "crm_http_request_duration_seconds_bucket" in response.text
+
+
+class ServerProcess:
+    """``python server.py`` as an operator starts it, on a free loopback port."""
+
+    def __init__(self, *flags: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.flags = flags
+        self.output = ""
+
+    async def __aenter__(self) -> ServerProcess:
+        env = {k: v for k, v in os.environ.items() if k not in ("CRM_ADMIN_TOKEN", "DATABASE_URL")}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "server.py"), "--port", str(self.port), *self.flags,
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        async with httpx.AsyncClient() as http:
+            for _ in range(600):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{self.url}/readyz")).status_code == 200:
+                        return self
+                if self.process.returncode is not None:
+                    break
+                await asyncio.sleep(0.1)
+        await self.__aexit__()
+        raise AssertionError(f"server did not start:\n{self.output}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+        out, _ = await self.process.communicate()
+        self.output += out.decode()
+
+
+async def test_first_start_prints_an_admin_token_once_and_restarts_never_wipe(tmp_path: Path):
+    url = f"sqlite://{tmp_path / 'crm.sqlite3'}"
+    first = ServerProcess("--database-url", url)
+    async with first:
+        pass
+    token = next(
+        line.strip() for line in first.output.splitlines() if line.strip().startswith("crm_")
+    )
+    again = ServerProcess("--database-url", url)
+    async with again, httpx.AsyncClient() as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await http.post(
+            f"{again.url}/graphql", headers=headers,
+            json={"query": "{ viewer { role } }"},
+        )  # fmt: skip
+    # The first start's admin and token survived the restart, and no second token was made.
+    assert response.json()["data"] == {"viewer": {"role": "ADMIN"}}
+    assert "API token" not in again.output
+
+
+def test_flags_and_environment():
+    settings = load_settings(
+        ["--port", "9000", "--workers", "2", "--demo"],
+        {"DATABASE_URL": "postgresql://u@h:5432/db", "CRM_ADMIN_TOKEN": "s3cret"},
+    )
+    assert (settings.port, settings.workers, settings.demo) == (9000, 2, True)
+    assert settings.is_postgres
+    assert settings.tortoise_db_url() == "postgres://u@h:5432/db"
+    assert settings.admin_token == "s3cret"
+    assert load_settings([], {}).database_url == DEFAULT_DATABASE_URL
+    with contextlib.suppress(SystemExit), pytest.raises(SystemExit):
+        load_settings(["--workers", "0"], {})
