@@ -27,6 +27,32 @@ CONSTRAINTS = (
     'WHERE "kind" = \'EMAIL\' AND "contact_active"',
 )
 
+# Rule 8 narrows every read of an agent to the accounts their team owns.
+INDEXES = (
+    'CREATE INDEX IF NOT EXISTS "idx_account_owner" ON "account" ("owner_id", "id")',
+    'CREATE INDEX IF NOT EXISTS "idx_user_team" ON "crm_user" ("team_id")',
+)
+
+# Columns added after a table was first created: generate_schemas(safe=True) creates missing
+# tables but never alters an existing one. (table, column, SQLite type, PostgreSQL type)
+ADDED_COLUMNS = (("api_token", "allowed_fields", "JSON", "JSONB"),)
+
+
+async def _add_missing_columns(connection) -> None:
+    postgres = connection.capabilities.dialect == "postgres"
+    for table, column, sqlite_type, postgres_type in ADDED_COLUMNS:
+        if postgres:
+            await connection.execute_script(
+                f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{column}" {postgres_type}'
+            )
+            continue
+        existing = await connection.execute_query_dict(f'PRAGMA table_info("{table}")')
+        if column not in {row["name"] for row in existing}:
+            log.info("adding column %s.%s", table, column)
+            await connection.execute_script(
+                f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sqlite_type}'
+            )
+
 
 async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
     """Connect, and create whatever tables, indexes and constraints are missing.
@@ -42,7 +68,8 @@ async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
     )
     await Tortoise.generate_schemas(safe=True)
     connection = connections.get("default")
-    for statement in CONSTRAINTS:
+    await _add_missing_columns(connection)
+    for statement in CONSTRAINTS + INDEXES:
         await connection.execute_script(statement)
 
 

@@ -50,6 +50,8 @@ class ApiToken(Model):
     # SHA-256 of the secret; the secret itself is shown once and never stored.
     secret_hash = fields.CharField(max_length=64, unique=True)
     scopes = fields.JSONField(default=list)
+    # Optional allowlist of `Type.field` coordinates this token may read; null: every field.
+    allowed_fields = fields.JSONField(null=True)
     expires_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)

@@ -8,14 +8,14 @@ from typing import Any
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from models import Account, User
+from models import Account
 from models.enums import AuditAction, LocationKind, RecordStatus
 from resolvers import audit
 from resolvers import validation as check
-from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.ids import expect_id
+from resolvers.access import Access
+from resolvers.errors import Problems, Rejected
 from resolvers.listing import filter_id, search_filter, with_tag
-from resolvers.locations import check_address, load_account, new_location
+from resolvers.locations import check_address, new_location
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 ACCOUNT_ORDER_KEYS = {
@@ -26,8 +26,8 @@ ACCOUNT_ORDER_KEYS = {
 }
 
 
-def accounts_queryset(filter: Any, search: str | None) -> QuerySet[Account]:
-    query = Account.all()
+def accounts_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Account]:
+    query = access.rows(Account)
     status = getattr(filter, "status", None)
     if status is not None:
         query = query.filter(status=status)
@@ -52,8 +52,10 @@ def accounts_queryset(filter: Any, search: str | None) -> QuerySet[Account]:
     return query
 
 
-async def list_accounts(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
-    return await paginate(accounts_queryset(filter, search), order, args)
+async def list_accounts(
+    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+) -> Page:
+    return await paginate(accounts_queryset(access, filter, search), order, args)
 
 
 # ---------------------------------------------------------------- mutations
@@ -98,25 +100,20 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
     return values
 
 
-async def _owner_id(problems: Problems, gid: Any) -> int | None:
-    pk = expect_id(gid, "User", "ownerId", problems)
-    if pk is not None and not await User.filter(id=pk).exists():
-        problems.add(ProblemCode.NOT_FOUND, "ownerId", "No user has this id.")
-        return None
-    return pk
-
-
 async def _save_search_text(account: Account) -> None:
     # The account number is in the search text, and the number comes from the id.
     account.search_text = account.search_document()
     await Account.filter(id=account.id).update(search_text=account.search_text)
 
 
-async def create_account(viewer: User, data: Any) -> Account:
+async def create_account(access: Access, data: Any) -> Account:
     """createAccount: the account and its MAIN location, in one transaction, or nothing."""
+    viewer = access.user
     problems = Problems()
     values = _check_fields(problems, data, creating=True)
-    owner_id = viewer.id if data.owner_id is None else await _owner_id(problems, data.owner_id)
+    owner_id = (
+        viewer.id if data.owner_id is None else await access.owner_id(problems, data.owner_id)
+    )
     main = data.main_location
     address = check_address(problems, main, ("mainLocation",), creating=True) if main else {}
     main_name = None
@@ -132,7 +129,7 @@ async def create_account(viewer: User, data: Any) -> Account:
             audit.diff({}, audit.snapshot(account, AUDITED_FIELDS)),
         )  # fmt: skip
         await new_location(
-            viewer,
+            access,
             {
                 **address,
                 "account_id": account.id,
@@ -144,16 +141,21 @@ async def create_account(viewer: User, data: Any) -> Account:
     return account
 
 
-async def update_account(viewer: User, data: Any) -> Account:
+async def update_account(access: Access, data: Any) -> Account:
+    viewer = access.user
     problems = Problems()
-    account = await load_account(problems, data.id, "id")
+    account = await access.find(problems, Account, data.id, "id")
     if account is None:
         raise Rejected(problems.items)
     values = _check_fields(problems, data, creating=False)
+    if values.get("status", account.status) != account.status:
+        access.require_supervisor("deactivate or reactivate an account")
     if check.given(data.owner_id):
-        values["owner_id"] = (
-            None if data.owner_id is None else await _owner_id(problems, data.owner_id)
-        )
+        if data.owner_id is None:
+            access.require_supervisor("leave an account without an owner")
+            values["owner_id"] = None
+        else:
+            values["owner_id"] = await access.owner_id(problems, data.owner_id)
     if problems:
         raise Rejected(problems.items)
     async with in_transaction():

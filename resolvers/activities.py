@@ -10,7 +10,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from models import Account, Activity, Contact, Location, User
+from models import Account, Activity, Contact, Location
 from models.enums import (
     EVENT_STATUSES,
     TODO_STATUSES,
@@ -22,8 +22,8 @@ from models.enums import (
 )
 from resolvers import audit
 from resolvers import validation as check
+from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.ids import expect_id
 from resolvers.listing import filter_id, ordering, search_filter
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
@@ -65,8 +65,8 @@ AUDITED_FIELDS = (
 # ---------------------------------------------------------------- reading
 
 
-def activities_queryset(filter: Any, search: str | None) -> QuerySet[Activity]:
-    query = Activity.all()
+def activities_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Activity]:
+    query = access.rows(Activity)
     if filter is not None:
         for attribute, type_name in (
             ("account_id", "Account"),
@@ -91,8 +91,10 @@ def activities_queryset(filter: Any, search: str | None) -> QuerySet[Activity]:
     return query
 
 
-async def list_activities(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
-    return await paginate(activities_queryset(filter, search), order, args)
+async def list_activities(
+    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+) -> Page:
+    return await paginate(activities_queryset(access, filter, search), order, args)
 
 
 def activities_page_of(loaders: Loaders, parent_column: str, parent_id: int, args: PageArgs):
@@ -130,22 +132,8 @@ class Target:
     contact: Contact | None
 
 
-async def _fetch(
-    problems: Problems, model: type[M], type_name: str, gid: Any, path: str
-) -> M | None:
-    if gid is None:
-        return None
-    pk = expect_id(gid, type_name, path, problems)
-    if pk is None:
-        return None
-    row = await model.get_or_none(id=pk)
-    if row is None:
-        problems.add(ProblemCode.NOT_FOUND, path, f"No {type_name.lower()} has this id.")
-    return row
-
-
 async def resolve_target(
-    problems: Problems, account_gid: Any, location_gid: Any, contact_gid: Any
+    access: Access, problems: Problems, account_gid: Any, location_gid: Any, contact_gid: Any
 ) -> Target | None:
     """Account, location and contact of an activity from the ids given (at least one).
 
@@ -157,9 +145,9 @@ async def resolve_target(
             ProblemCode.TARGET_REQUIRED, (), "Give an accountId, a locationId or a contactId."
         )
         return None
-    account = await _fetch(problems, Account, "Account", account_gid, "accountId")
-    location = await _fetch(problems, Location, "Location", location_gid, "locationId")
-    contact = await _fetch(problems, Contact, "Contact", contact_gid, "contactId")
+    account = await access.find(problems, Account, account_gid, "accountId")
+    location = await access.find(problems, Location, location_gid, "locationId")
+    contact = await access.find(problems, Contact, contact_gid, "contactId")
     if (
         (account_gid is not None and account is None)
         or (location_gid is not None and location is None)
@@ -266,18 +254,6 @@ def _status_message(kind: ActivityKind) -> str:
     return f"A {kind.value} takes one of {', '.join(allowed)}."
 
 
-async def _owner_id(problems: Problems, gid: Any) -> int | None:
-    pk = expect_id(gid, "User", "ownerId", problems)
-    if pk is not None and not await User.filter(id=pk).exists():
-        problems.add(ProblemCode.NOT_FOUND, "ownerId", "No user has this id.")
-        return None
-    return pk
-
-
-async def _load_activity(problems: Problems, gid: str) -> Activity | None:
-    return await _fetch(problems, Activity, "Activity", gid, "id")
-
-
 def _place(activity: Activity, target: Target) -> None:
     activity.account_id = target.account.id
     activity.location_id = target.location.id if target.location else None
@@ -287,12 +263,17 @@ def _place(activity: Activity, target: Target) -> None:
 # ---------------------------------------------------------------- mutations
 
 
-async def create_activity(viewer: User, data: Any) -> Activity:
+async def create_activity(access: Access, data: Any) -> Activity:
     """createActivity; raises Rejected with every problem found, having written nothing."""
+    viewer = access.user
     problems = Problems()
     values = _check_fields(problems, data, None)
-    target = await resolve_target(problems, data.account_id, data.location_id, data.contact_id)
-    owner_id = viewer.id if data.owner_id is None else await _owner_id(problems, data.owner_id)
+    target = await resolve_target(
+        access, problems, data.account_id, data.location_id, data.contact_id
+    )
+    owner_id = (
+        viewer.id if data.owner_id is None else await access.owner_id(problems, data.owner_id)
+    )
     if problems:
         raise Rejected(problems.items)
     async with in_transaction():
@@ -307,10 +288,11 @@ async def create_activity(viewer: User, data: Any) -> Activity:
     return activity
 
 
-async def update_activity(viewer: User, data: Any) -> Activity:
+async def update_activity(access: Access, data: Any) -> Activity:
     """updateActivity: only the fields sent change; ids sent re-place it as create would."""
+    viewer = access.user
     problems = Problems()
-    activity = await _load_activity(problems, data.id)
+    activity = await access.find(problems, Activity, data.id, "id")
     if activity is None:
         raise Rejected(problems.items)
     values = _check_fields(problems, data, activity)
@@ -318,11 +300,11 @@ async def update_activity(viewer: User, data: Any) -> Activity:
     target = None
     if any(check.given(gid) for gid in target_ids):
         target = await resolve_target(
-            problems, *(gid if check.given(gid) else None for gid in target_ids)
+            access, problems, *(gid if check.given(gid) else None for gid in target_ids)
         )
     if check.given(data.owner_id):
         values["owner_id"] = (
-            None if data.owner_id is None else await _owner_id(problems, data.owner_id)
+            None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
         )
     if problems:
         raise Rejected(problems.items)
@@ -341,10 +323,11 @@ async def update_activity(viewer: User, data: Any) -> Activity:
     return activity
 
 
-async def delete_activity(viewer: User, gid: str) -> Activity:
+async def delete_activity(access: Access, gid: str) -> Activity:
     """deleteActivity; returns the activity as it was, and its audit event keeps the values."""
+    viewer = access.user
     problems = Problems()
-    activity = await _load_activity(problems, gid)
+    activity = await access.find(problems, Activity, gid, "id")
     if activity is None:
         raise Rejected(problems.items)
     async with in_transaction():

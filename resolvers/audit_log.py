@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 
 from models import AuditEvent
+from resolvers.access import Access
 from resolvers.errors import BadInput
 from resolvers.listing import search_filter
 from resolvers.loaders import Loaders
@@ -32,8 +33,8 @@ def period_start(period: str, now: datetime | None = None) -> datetime:
     raise ValueError(period)
 
 
-def events_queryset(filter: Any, search: str | None) -> QuerySet[AuditEvent]:
-    query = AuditEvent.all()
+def events_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[AuditEvent]:
+    query = access.rows(AuditEvent)
     if filter is not None:
         if filter.action is not None:
             query = query.filter(action=filter.action)
@@ -58,8 +59,10 @@ def events_queryset(filter: Any, search: str | None) -> QuerySet[AuditEvent]:
     return query
 
 
-async def list_events(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
-    return await paginate(events_queryset(filter, search), order, args)
+async def list_events(
+    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+) -> Page:
+    return await paginate(events_queryset(access, filter, search), order, args)
 
 
 def events_page_of(loaders: Loaders, resource_type: str, resource_id: int, args: PageArgs):

@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from models import Account, Channel, Contact, Location, User
+from models import Account, Channel, Contact, Location
 from models.base import digits
 from models.enums import (
     CONTACT_ADDRESS_KINDS,
@@ -22,6 +22,7 @@ from models.enums import (
 )
 from resolvers import audit
 from resolvers import validation as check
+from resolvers.access import Access
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id, expect_id
 from resolvers.listing import filter_id, ordering, search_filter, with_tag
@@ -54,9 +55,9 @@ MAX_CHANNELS = 30
 # ---------------------------------------------------------------- reading
 
 
-def contacts_queryset(filter: Any, search: str | None) -> QuerySet[Contact]:
+def contacts_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Contact]:
     """The root ``contacts`` list: filters, search, and rule 5 (inactive hidden by default)."""
-    query = Contact.all()
+    query = access.rows(Contact)
     f = filter
     status = getattr(f, "status", None)
     if status is not None:
@@ -89,8 +90,10 @@ def contacts_queryset(filter: Any, search: str | None) -> QuerySet[Contact]:
     return query
 
 
-async def list_contacts(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
-    return await paginate(contacts_queryset(filter, search), order, args)
+async def list_contacts(
+    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+) -> Page:
+    return await paginate(contacts_queryset(access, filter, search), order, args)
 
 
 def contacts_page_of(
@@ -327,14 +330,18 @@ def _camel(name: str) -> str:
 
 
 async def _resolve_placement(
-    problems: Problems, account_gid: Any, location_gid: Any, current: Contact | None
+    access: Access,
+    problems: Problems,
+    account_gid: Any,
+    location_gid: Any,
+    current: Contact | None,
 ) -> tuple[Account | None, Location | None]:
     """Account and location of a contact; rule 7: the location is one of the account's."""
     account = None
     if check.given(account_gid) and account_gid is not None:
         pk = expect_id(account_gid, "Account", "accountId", problems)
         if pk is not None:
-            account = await Account.get_or_none(id=pk)
+            account = await access.rows(Account).get_or_none(id=pk)
             if account is None:
                 problems.add(ProblemCode.NOT_FOUND, "accountId", "No account has this id.")
     elif current is not None:
@@ -345,7 +352,7 @@ async def _resolve_placement(
     if check.given(location_gid) and location_gid is not None:
         pk = expect_id(location_gid, "Location", "locationId", problems)
         if pk is not None:
-            location = await Location.get_or_none(id=pk)
+            location = await access.rows(Location).get_or_none(id=pk)
             if location is None:
                 problems.add(ProblemCode.NOT_FOUND, "locationId", "No location has this id.")
     elif current is not None and account is not None and account.id == current.account_id:
@@ -366,26 +373,6 @@ async def _resolve_placement(
                 "This is a contact's own address, not a site of the account.",
             )
     return account, location
-
-
-async def _resolve_user(problems: Problems, path: str, gid: Any) -> int | None:
-    if not check.given(gid) or gid is None:
-        return None
-    pk = expect_id(gid, "User", path, problems)
-    if pk is not None and not await User.filter(id=pk).exists():
-        problems.add(ProblemCode.NOT_FOUND, path, "No user has this id.")
-        return None
-    return pk
-
-
-async def load_contact(problems: Problems, gid: str, path: str = "id") -> Contact | None:
-    pk = expect_id(gid, "Contact", path, problems)
-    if pk is None:
-        return None
-    contact = await Contact.get_or_none(id=pk)
-    if contact is None:
-        problems.add(ProblemCode.NOT_FOUND, path, "No contact has this id.")
-    return contact
 
 
 async def _write_channels(contact: Contact, specs: list[ChannelSpec]) -> None:
@@ -413,13 +400,16 @@ async def _guard_unique(action):
 # ---------------------------------------------------------------- mutations
 
 
-async def create_contact(viewer: User, data: Any) -> Contact:
+async def create_contact(access: Access, data: Any) -> Contact:
     """createContact; raises Rejected with every problem found, having written nothing."""
+    viewer = access.user
     problems = Problems()
     values = _check_fields(problems, data, creating=True)
     specs = _check_channels(problems, data) or []
-    account, location = await _resolve_placement(problems, data.account_id, data.location_id, None)
-    owner_id = await _resolve_user(problems, "ownerId", data.owner_id)
+    account, location = await _resolve_placement(
+        access, problems, data.account_id, data.location_id, None
+    )
+    owner_id = None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
     if problems:
         raise Rejected(problems.items)
     duplicates = await duplicate_problems(
@@ -451,21 +441,24 @@ async def create_contact(viewer: User, data: Any) -> Contact:
     return await _guard_unique(write)
 
 
-async def update_contact(viewer: User, data: Any) -> Contact:
+async def update_contact(access: Access, data: Any) -> Contact:
+    viewer = access.user
     problems = Problems()
-    contact = await load_contact(problems, data.id)
+    contact = await access.find(problems, Contact, data.id, "id")
     if contact is None:
         raise Rejected(problems.items)
     values = _check_fields(problems, data, creating=False)
     specs = _check_channels(problems, data)
     moving = check.given(data.account_id) or check.given(data.location_id)
     account, location = (
-        await _resolve_placement(problems, data.account_id, data.location_id, contact)
+        await _resolve_placement(access, problems, data.account_id, data.location_id, contact)
         if moving
         else (None, None)
     )
     if check.given(data.owner_id):
-        values["owner_id"] = await _resolve_user(problems, "ownerId", data.owner_id)
+        values["owner_id"] = (
+            None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
+        )
     if values.get("document_number") and not (values.get("document_type") or contact.document_type):
         problems.add(ProblemCode.REQUIRED, "documentType", "Give the type of the document.")
     if problems:
@@ -530,10 +523,11 @@ async def _replace_channels(contact: Contact, data: Any, specs: list[ChannelSpec
             await add_channel_row(contact, spec.kind, spec.value, None, True)
 
 
-async def set_status(viewer: User, gid: str, active: bool) -> Contact:
+async def set_status(access: Access, gid: str, active: bool) -> Contact:
     """deactivateContact / activateContact; rule 5: nothing is deleted either way."""
+    viewer = access.user
     problems = Problems()
-    contact = await load_contact(problems, gid)
+    contact = await access.find(problems, Contact, gid, "id")
     if contact is None:
         raise Rejected(problems.items)
     target = RecordStatus.ACTIVE if active else RecordStatus.INACTIVE
@@ -567,9 +561,10 @@ async def set_status(viewer: User, gid: str, active: bool) -> Contact:
     return await _guard_unique(write)
 
 
-async def set_preferred(viewer: User, gid: str) -> Contact:
+async def set_preferred(access: Access, gid: str) -> Contact:
+    viewer = access.user
     problems = Problems()
-    contact = await load_contact(problems, gid)
+    contact = await access.find(problems, Contact, gid, "id")
     if contact is None:
         raise Rejected(problems.items)
     if contact.status != RecordStatus.ACTIVE:
@@ -587,26 +582,17 @@ async def set_preferred(viewer: User, gid: str) -> Contact:
 # ---------------------------------------------------------------- channel mutations
 
 
-async def _load_channel(problems: Problems, gid: str) -> Channel | None:
-    pk = expect_id(gid, "Channel", "id", problems)
-    if pk is None:
-        return None
-    channel = await Channel.get_or_none(id=pk)
-    if channel is None:
-        problems.add(ProblemCode.NOT_FOUND, "id", "No channel has this id.")
-    return channel
-
-
-async def _record_channel_change(viewer: User, contact: Contact, changes: dict) -> None:
+async def _record_channel_change(access: Access, contact: Contact, changes: dict) -> None:
+    viewer = access.user
     await refresh_search(contact)
     await audit.record(
         AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer, changes
     )
 
 
-async def add_channel(viewer: User, data: Any) -> tuple[Channel, Contact]:
+async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
     problems = Problems()
-    contact = await load_contact(problems, data.contact_id, "contactId")
+    contact = await access.find(problems, Contact, data.contact_id, "contactId")
     value = check_channel_value(problems, ("value",), data.kind, data.value)
     label = check.text(problems, "label", data.label, 60)
     if problems:
@@ -624,16 +610,16 @@ async def add_channel(viewer: User, data: Any) -> tuple[Channel, Contact]:
             await Contact.filter(id=contact.id).select_for_update().first()
             channel = await add_channel_row(contact, data.kind, value, label, bool(data.is_primary))
             await _record_channel_change(
-                viewer, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
+                access, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
             )
             return channel, contact
 
     return await _guard_unique(write)
 
 
-async def update_channel(viewer: User, data: Any) -> tuple[Channel, Contact]:
+async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
     problems = Problems()
-    channel = await _load_channel(problems, data.id)
+    channel = await access.find(problems, Channel, data.id, "id")
     if channel is None:
         raise Rejected(problems.items)
     value = (
@@ -660,16 +646,16 @@ async def update_channel(viewer: User, data: Any) -> tuple[Channel, Contact]:
                 channel.label = label
             await channel.save()
             await _record_channel_change(
-                viewer, contact, {"channels": {"from": before, "to": channel.value}}
+                access, contact, {"channels": {"from": before, "to": channel.value}}
             )
             return channel, contact
 
     return await _guard_unique(write)
 
 
-async def remove_channel(viewer: User, gid: str) -> tuple[Channel, Contact]:
+async def remove_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
     problems = Problems()
-    channel = await _load_channel(problems, gid)
+    channel = await access.find(problems, Channel, gid, "id")
     if channel is None:
         raise Rejected(problems.items)
     contact = await Contact.get(id=channel.contact_id)
@@ -678,15 +664,16 @@ async def remove_channel(viewer: User, gid: str) -> tuple[Channel, Contact]:
         await Channel.filter(id=channel.id).delete()
         await promote_oldest(contact.id, channel.kind)
         await _record_channel_change(
-            viewer, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
+            access, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
                                            "to": None}}
         )  # fmt: skip
     return channel, contact
 
 
-async def set_primary_channel(viewer: User, gid: str) -> tuple[Channel, Contact]:
+async def set_primary_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
+    viewer = access.user
     problems = Problems()
-    channel = await _load_channel(problems, gid)
+    channel = await access.find(problems, Channel, gid, "id")
     if channel is None:
         raise Rejected(problems.items)
     contact = await Contact.get(id=channel.contact_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models import ApiToken, User
+from resolvers.access import Access
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
 
@@ -16,13 +17,34 @@ class RequestContext:
     auth_error: str | None = None
     # graphql-transport-ws: the connection_init payload, where the token travels.
     connection_params: dict | None = None
-    loaders: Loaders = field(default_factory=Loaders)
+    loaders: Loaders = field(init=False)
+    _access: Access | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reset_loaders()
+
+    def reset_loaders(self) -> None:
+        """Fresh loaders, for the caller as signed in now (a WebSocket signs in late)."""
+        self._access = Access.of(self.user, self.token) if self.user is not None else None
+        self.loaders = Loaders(self._access)
 
     @property
     def viewer(self) -> User:
         """The signed-in user; anonymous callers get UNAUTHENTICATED."""
+        return self.access.user
+
+    @property
+    def restricted(self) -> bool:
+        """Signed in with a token narrower than its user (scopes or a field allowlist)."""
+        return self._access is not None and self._access.restricted
+
+    @property
+    def access(self) -> Access:
+        """The caller's rights; anonymous callers get UNAUTHENTICATED."""
         if self.user is None:
             raise Unauthenticated(
                 self.auth_error or "Sign in: send `Authorization: Bearer <token>`."
             )
-        return self.user
+        if self._access is None or self._access.user is not self.user:
+            self.reset_loaders()
+        return self._access

@@ -33,6 +33,7 @@ from models.enums import (
     LocationKind,
     RecordStatus,
 )
+from resolvers.access import Access
 from resolvers.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
 
 
@@ -51,20 +52,20 @@ class ContactStats:
     last_event_at: datetime | None = None
 
 
-def _by_id(model: type[Model]) -> DataLoader[int, Any]:
+def _by_id(visible: QuerySet) -> DataLoader[int, Any]:
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = {row.pk: row for row in await model.filter(id__in=list(ids))}
+        rows = {row.pk: row for row in await visible.filter(id__in=list(ids))}
         return [rows.get(pk) for pk in ids]
 
     return DataLoader(load_fn=load)
 
 
-async def _stats(contact_ids: Sequence[int]) -> list[ContactStats]:
+async def _stats(activities: QuerySet[Activity], contact_ids: Sequence[int]) -> list[ContactStats]:
     """Every KPI of every contact in one GROUP BY: always what the activities say."""
     todo = Q(kind__in=list(TODO_KINDS))
     event = Q(kind__in=list(EVENT_KINDS))
     rows = (
-        await Activity.filter(contact_id__in=list(contact_ids))
+        await activities.filter(contact_id__in=list(contact_ids))
         .group_by("contact_id")
         .annotate(
             activities_total=Count("id"),
@@ -110,10 +111,10 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-def _grouped(model: type[Model], column: str, order: Sequence[str], **filters: Any):
+def _grouped(visible: QuerySet, column: str, order: Sequence[str], **filters: Any):
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
-        query = model.filter(**{f"{column}__in": list(parent_ids)}, **filters).order_by(*order)
+        query = visible.filter(**{f"{column}__in": list(parent_ids)}, **filters).order_by(*order)
         for row in await query:
             groups[getattr(row, column)].append(row)
         return [groups.get(pk, []) for pk in parent_ids]
@@ -121,9 +122,9 @@ def _grouped(model: type[Model], column: str, order: Sequence[str], **filters: A
     return DataLoader(load_fn=load)
 
 
-def _single(model: type[Model], column: str, **filters: Any):
+def _single(visible: QuerySet, column: str, **filters: Any):
     async def load(parent_ids: Sequence[int]) -> list[Any]:
-        query = model.filter(**{f"{column}__in": list(parent_ids)}, **filters)
+        query = visible.filter(**{f"{column}__in": list(parent_ids)}, **filters)
         rows = {getattr(row, column): row for row in await query}
         return [rows.get(pk) for pk in parent_ids]
 
@@ -139,12 +140,29 @@ _OTHER_MODELS: dict[str, type[Model]] = {
 
 
 class Loaders:
-    """The request's loaders; each is created on first use."""
+    """The request's loaders; each is created on first use. Every statement they run starts
+    from the rows the caller may see (``resolvers.access``); without an ``access`` (an
+    anonymous request) they see nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, access: Access | None) -> None:
+        self.access = access
         self._pages: dict[Hashable, DataLoader] = {}
         self._counts: dict[Hashable, DataLoader] = {}
         self._other_by_id: dict[str, DataLoader] = {}
+
+    def rows(self, model: type[Model]) -> QuerySet:
+        if self.access is None:
+            return model.filter(id__in=[])
+        return self.access.rows(model)
+
+    def visible(self, queryset: QuerySet) -> QuerySet:
+        """``queryset`` (children of a parent the caller sees) narrowed to visible rows."""
+        if self.access is None:
+            return queryset.filter(id__in=[])
+        if queryset.model is AuditEvent:
+            return queryset  # an entity's own history is visible with the entity
+        condition = self.access.condition(queryset.model)
+        return queryset if condition is None else queryset.filter(condition)
 
     def by_type(self, type_name: str) -> DataLoader[int, Any]:
         """The by-id loader of any node type (``node`` and ``nodes`` use it)."""
@@ -159,48 +177,57 @@ class Loaders:
             return getattr(self, named[type_name])
         if type_name not in self._other_by_id:
             model = _OTHER_MODELS[type_name]
-            self._other_by_id[type_name] = _by_id(model)
+            self._other_by_id[type_name] = _by_id(self.rows(model))
         return self._other_by_id[type_name]
 
     @cached_property
     def account_by_id(self) -> DataLoader[int, Account | None]:
-        return _by_id(Account)
+        return _by_id(self.rows(Account))
 
     @cached_property
     def location_by_id(self) -> DataLoader[int, Location | None]:
-        return _by_id(Location)
+        return _by_id(self.rows(Location))
 
     @cached_property
     def contact_by_id(self) -> DataLoader[int, Contact | None]:
-        return _by_id(Contact)
+        return _by_id(self.rows(Contact))
 
     @cached_property
     def user_by_id(self) -> DataLoader[int, User | None]:
-        return _by_id(User)
+        return _by_id(self.rows(User))
 
     @cached_property
     def team_by_id(self) -> DataLoader[int, Team | None]:
-        return _by_id(Team)
+        return _by_id(self.rows(Team))
 
     @cached_property
     def channels_by_contact(self) -> DataLoader[int, list[Channel]]:
-        return _grouped(Channel, "contact_id", ("kind", "-is_primary", "created_at", "id"))
+        return _grouped(
+            self.rows(Channel), "contact_id", ("kind", "-is_primary", "created_at", "id")
+        )
 
     @cached_property
     def addresses_by_contact(self) -> DataLoader[int, list[Location]]:
-        return _grouped(Location, "contact_id", ("-is_default", "kind", "id"))
+        return _grouped(self.rows(Location), "contact_id", ("-is_default", "kind", "id"))
 
     @cached_property
     def main_location_by_account(self) -> DataLoader[int, Location | None]:
-        return _single(Location, "account_id", kind=LocationKind.MAIN)
+        return _single(self.rows(Location), "account_id", kind=LocationKind.MAIN)
 
     @cached_property
     def preferred_contact_by_location(self) -> DataLoader[int, Contact | None]:
-        return _single(Contact, "location_id", is_preferred=True, status=RecordStatus.ACTIVE)
+        return _single(
+            self.rows(Contact), "location_id", is_preferred=True, status=RecordStatus.ACTIVE
+        )
 
     @cached_property
     def stats_by_contact(self) -> DataLoader[int, ContactStats]:
-        return DataLoader(load_fn=_stats)
+        activities = self.rows(Activity)
+
+        async def load(contact_ids: Sequence[int]) -> list[ContactStats]:
+            return await _stats(activities, contact_ids)
+
+        return DataLoader(load_fn=load)
 
     def page_by_parent(
         self,
@@ -218,7 +245,7 @@ class Loaders:
 
             async def load(parent_ids: Sequence[int]) -> list[Page]:
                 rows = await paginate_per_parent(
-                    queryset(), parent_column, parent_ids, ordering, args
+                    self.visible(queryset()), parent_column, parent_ids, ordering, args
                 )
                 return [
                     page_from_rows(rows[pk], ordering, args, _count_of(counter, pk))
@@ -240,7 +267,7 @@ class Loaders:
 
             async def load(parent_ids: Sequence[int]) -> list[int]:
                 rows = (
-                    await queryset()
+                    await self.visible(queryset())
                     .filter(**{f"{parent_column}__in": list(parent_ids)})
                     .group_by(parent_column)
                     .annotate(total=Count("id"))

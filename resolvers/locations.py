@@ -9,12 +9,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from models import Account, Contact, Location, User
+from models import Account, Contact, Location
 from models.enums import CONTACT_ADDRESS_KINDS, AuditAction, LocationKind
 from resolvers import audit
 from resolvers import validation as check
+from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.ids import expect_id
 from resolvers.listing import filter_id, search_filter
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
@@ -28,8 +28,8 @@ LOCATION_ORDER_KEYS = {
 SITE_ORDER = Ordering.of(SortKey("id", kind=int))
 
 
-def locations_queryset(filter: Any, search: str | None) -> QuerySet[Location]:
-    query = Location.all()
+def locations_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Location]:
+    query = access.rows(Location)
     if filter is not None:
         for attribute in ("kind", "country", "city", "state"):
             value = getattr(filter, attribute, None)
@@ -43,8 +43,10 @@ def locations_queryset(filter: Any, search: str | None) -> QuerySet[Location]:
     return query
 
 
-async def list_locations(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
-    return await paginate(locations_queryset(filter, search), order, args)
+async def list_locations(
+    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+) -> Page:
+    return await paginate(locations_queryset(access, filter, search), order, args)
 
 
 def locations_page_of(loaders: Loaders, account_id: int, args: PageArgs):
@@ -98,26 +100,6 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-async def load_account(problems: Problems, gid: Any, path: str) -> Account | None:
-    pk = expect_id(gid, "Account", path, problems)
-    if pk is None:
-        return None
-    account = await Account.get_or_none(id=pk)
-    if account is None:
-        problems.add(ProblemCode.NOT_FOUND, path, "No account has this id.")
-    return account
-
-
-async def load_location(problems: Problems, gid: Any, path: str = "id") -> Location | None:
-    pk = expect_id(gid, "Location", path, problems)
-    if pk is None:
-        return None
-    location = await Location.get_or_none(id=pk)
-    if location is None:
-        problems.add(ProblemCode.NOT_FOUND, path, "No location has this id.")
-    return location
-
-
 def check_kind(problems: Problems, kind: LocationKind, contact_id: int | None) -> None:
     """The MAIN location comes only with its account; only a contact's own kinds take one."""
     if kind == LocationKind.MAIN:
@@ -133,16 +115,12 @@ def check_kind(problems: Problems, kind: LocationKind, contact_id: int | None) -
         )
 
 
-async def _contact_of(problems: Problems, gid: Any, account: Account | None) -> int | None:
+async def _contact_of(
+    access: Access, problems: Problems, gid: Any, account: Account | None
+) -> int | None:
     """The contact whose own address this is; it must work for the location's account."""
-    if gid is None:
-        return None
-    pk = expect_id(gid, "Contact", "contactId", problems)
-    if pk is None:
-        return None
-    contact = await Contact.get_or_none(id=pk)
+    contact = await access.find(problems, Contact, gid, "contactId")
     if contact is None:
-        problems.add(ProblemCode.NOT_FOUND, "contactId", "No contact has this id.")
         return None
     if account is not None and contact.account_id != account.id:
         problems.add(
@@ -151,7 +129,7 @@ async def _contact_of(problems: Problems, gid: Any, account: Account | None) -> 
             f"{contact.full_name} works for another account, not for {account.name}.",
         )
         return None
-    return pk
+    return contact.id
 
 
 async def make_default(location: Location) -> None:
@@ -169,8 +147,9 @@ async def make_default(location: Location) -> None:
     )  # fmt: skip
 
 
-async def new_location(viewer: User, values: dict[str, Any]) -> Location:
+async def new_location(access: Access, values: dict[str, Any]) -> Location:
     """Insert a location with its search text and audit event; call inside a transaction."""
+    viewer = access.user
     location = Location(**values)
     location.search_text = location.search_document()
     await location.save()
@@ -186,19 +165,19 @@ async def new_location(viewer: User, values: dict[str, Any]) -> Location:
 # ---------------------------------------------------------------- mutations
 
 
-async def create_location(viewer: User, data: Any) -> Location:
+async def create_location(access: Access, data: Any) -> Location:
     """createLocation; raises Rejected with every problem found, having written nothing."""
     problems = Problems()
-    account = await load_account(problems, data.account_id, "accountId")
+    account = await access.find(problems, Account, data.account_id, "accountId")
     name = check.text(problems, "name", data.name, 200, required=True)
     address = check_address(problems, data, creating=True)
-    contact_id = await _contact_of(problems, data.contact_id, account)
+    contact_id = await _contact_of(access, problems, data.contact_id, account)
     check_kind(problems, data.kind, contact_id)
     if problems:
         raise Rejected(problems.items)
     async with in_transaction():
         return await new_location(
-            viewer,
+            access,
             {
                 **address,
                 "account_id": account.id,
@@ -210,9 +189,10 @@ async def create_location(viewer: User, data: Any) -> Location:
         )
 
 
-async def update_location(viewer: User, data: Any) -> Location:
+async def update_location(access: Access, data: Any) -> Location:
+    viewer = access.user
     problems = Problems()
-    location = await load_location(problems, data.id)
+    location = await access.find(problems, Location, data.id, "id")
     if location is None:
         raise Rejected(problems.items)
     values = check_address(problems, data, creating=False)
@@ -247,14 +227,15 @@ async def update_location(viewer: User, data: Any) -> Location:
     return location
 
 
-async def delete_location(viewer: User, gid: str) -> Location:
+async def delete_location(access: Access, gid: str) -> Location:
     """deleteLocation: never the MAIN one, never one with contacts (active or not).
 
     Activities that pointed at it keep their account and lose only the location (the
     foreign key sets it to NULL).
     """
+    viewer = access.user
     problems = Problems()
-    location = await load_location(problems, gid)
+    location = await access.find(problems, Location, gid, "id")
     if location is None:
         raise Rejected(problems.items)
     if location.kind == LocationKind.MAIN:

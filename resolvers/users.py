@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -16,6 +16,7 @@ from models import ApiToken, Team, User
 from models.enums import AuditAction, Role
 from resolvers import audit
 from resolvers import validation as check
+from resolvers.access import SCOPES, Access, Area
 from resolvers.errors import Forbidden, ProblemCode, Problems, Rejected
 from resolvers.ids import expect_id
 from resolvers.listing import filter_id, ordering, search_filter
@@ -28,12 +29,10 @@ USER_ORDER_KEYS = {
 }
 TEAM_ORDER = ordering(None, {"NAME": (SortKey("name"),)}, "NAME")
 TOKEN_PREFIX = "crm_"
-SCOPE_AREAS = ("accounts", "contacts", "activities", "audit", "users")
-SCOPES = frozenset(f"{area}:{access}" for area in SCOPE_AREAS for access in ("read", "write"))
-MAX_SCOPES = len(SCOPES)
 # Fields whose changes the audit trail records; never a token's secret or its hash.
 USER_AUDITED = ("name", "email", "role", "team_id", "is_active")
-TOKEN_AUDITED = ("name", "user_id", "scopes", "expires_at")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+TOKEN_AUDITED = ("name", "user_id", "scopes", "allowed_fields", "expires_at")
 
 
 def hash_secret(secret: str) -> str:
@@ -53,6 +52,11 @@ async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
         return None
     if not token.user.is_active:
         return None
+    now = datetime.now(UTC)
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        # At most one write a minute per token, not one per request.
+        token.last_used_at = now
+        await ApiToken.filter(id=token.id).update(last_used_at=now)
     return token.user, token
 
 
@@ -90,8 +94,8 @@ async def _create_admin() -> User:
     return admin
 
 
-def users_queryset(filter: Any, search: str | None) -> QuerySet[User]:
-    query = User.all()
+def users_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[User]:
+    query = access.rows(User)
     if filter is not None:
         if filter.role is not None:
             query = query.filter(role=filter.role)
@@ -105,31 +109,33 @@ def users_queryset(filter: Any, search: str | None) -> QuerySet[User]:
     return query
 
 
-async def list_users(filter: Any, search: str | None, order: Ordering, args: PageArgs) -> Page:
-    return await paginate(users_queryset(filter, search), order, args)
+async def list_users(
+    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+) -> Page:
+    return await paginate(users_queryset(access, filter, search), order, args)
 
 
-async def list_teams(search: str | None, args: PageArgs) -> Page:
+async def list_teams(access: Access, search: str | None, args: PageArgs) -> Page:
     condition = search_filter(search)
-    query = Team.all() if condition is None else Team.filter(condition)
+    query = access.rows(Team) if condition is None else access.rows(Team).filter(condition)
     return await paginate(query, TEAM_ORDER, args)
 
 
 # ---------------------------------------------------------------- who may
 
 
-def require_admin(viewer: User) -> None:
-    """Users and teams are managed by admins only."""
-    if viewer.role != Role.ADMIN:
-        raise Forbidden("Only an admin may manage users and teams.")
+def require_admin(access: Access) -> None:
+    """Users and teams are managed by admins only (and a token needs `users:write`)."""
+    access.require_write(Area.USERS)
 
 
 # ---------------------------------------------------------------- teams
 
 
-async def create_team(viewer: User, data: Any) -> Team:
+async def create_team(access: Access, data: Any) -> Team:
     """createTeam; team names are unique, compared without regard to case."""
-    require_admin(viewer)
+    viewer = access.user
+    require_admin(access)
     problems = Problems()
     name = check.text(problems, "name", data.name, 100, required=True)
     if problems:
@@ -157,9 +163,10 @@ def _duplicate_name(name: str) -> Rejected:
 # ---------------------------------------------------------------- users
 
 
-async def create_user(viewer: User, data: Any) -> User:
+async def create_user(access: Access, data: Any) -> User:
     """createUser; the email is stored lower-cased and unique among users."""
-    require_admin(viewer)
+    viewer = access.user
+    require_admin(access)
     problems = Problems()
     name = check.text(problems, "name", data.name, 150, required=True)
     email = check.email(problems, "email", data.email, required=True)
@@ -185,9 +192,10 @@ async def create_user(viewer: User, data: Any) -> User:
     return await _unique_email(write, email)
 
 
-async def update_user(viewer: User, data: Any) -> User:
+async def update_user(access: Access, data: Any) -> User:
     """updateUser; only the fields sent change."""
-    require_admin(viewer)
+    viewer = access.user
+    require_admin(access)
     problems = Problems()
     pk = expect_id(data.id, "User", "id", problems)
     user = await User.get_or_none(id=pk) if pk is not None else None
@@ -262,19 +270,21 @@ async def _unique_email(action, email: str):
 
 
 async def create_api_token(
-    viewer: User, current: ApiToken | None, data: Any
+    access: Access, data: Any, known_fields: frozenset[str]
 ) -> tuple[ApiToken, str]:
     """createApiToken: the new token and its secret, which is stored only as a hash.
 
-    Anyone may make tokens for themselves; only an admin for others. A scoped token cannot
-    mint a token with more rights than it has itself.
+    Anyone may make tokens for themselves; only an admin for others. A restricted token
+    cannot mint a token with more rights than it has itself. ``known_fields`` are the
+    ``Type.field`` coordinates an allowlist may name.
     """
+    viewer = access.user
     problems = Problems()
     user = viewer
     if data.user_id is not None:
         pk = expect_id(data.user_id, "User", "userId", problems)
         if pk is not None and pk != viewer.id:
-            require_admin(viewer)
+            require_admin(access)
             user = await User.get_or_none(id=pk)
             if user is None:
                 problems.add(ProblemCode.NOT_FOUND, "userId", "No user has this id.")
@@ -282,6 +292,7 @@ async def create_api_token(
                 problems.add(ProblemCode.INACTIVE, "userId", "The user may not sign in.")
     name = check.text(problems, "name", data.name, 100, required=True)
     scopes = _check_scopes(problems, data.scopes)
+    allowed_fields = _check_allowlist(problems, data.allowed_fields, known_fields)
     expires_at = data.expires_at
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=UTC)  # the wire speaks UTC
@@ -289,8 +300,12 @@ async def create_api_token(
         problems.add(ProblemCode.INVALID_DATE, "expiresAt", "The expiry must be in the future.")
     if problems:
         raise Rejected(problems.items)
-    if current is not None and current.scopes and not set(scopes or SCOPES) <= set(current.scopes):
+    if access.scopes and not set(scopes or SCOPES) <= access.scopes:
         raise Forbidden("A scoped token may only create tokens with a subset of its scopes.")
+    if access.allowed_fields is not None and not (
+        allowed_fields is not None and set(allowed_fields) <= access.allowed_fields
+    ):
+        raise Forbidden("A token with a field allowlist may only create narrower ones.")
     secret = new_secret()
     async with in_transaction():
         token = await ApiToken.create(
@@ -298,6 +313,7 @@ async def create_api_token(
             name=name,
             secret_hash=hash_secret(secret),
             scopes=scopes,
+            allowed_fields=allowed_fields,
             expires_at=expires_at,
         )
         await audit.record(
@@ -316,15 +332,44 @@ def _check_scopes(problems: Problems, scopes: list[str] | None) -> list[str]:
                 ProblemCode.INVALID_FORMAT,
                 ("scopes", str(index)),
                 f"'{scope[:40]}' is not a scope: use <area>:read or <area>:write with area "
-                f"one of {', '.join(SCOPE_AREAS)}.",
+                f"one of {', '.join(Area)}.",
             )
         elif scope not in cleaned:
             cleaned.append(scope)
     return cleaned
 
 
-async def revoke_api_token(viewer: User, gid: str) -> ApiToken:
+MAX_ALLOWED_FIELDS = 200
+
+
+def _check_allowlist(
+    problems: Problems, allowed: list[str] | None, known: frozenset[str]
+) -> list[str] | None:
+    """Each entry names a field of a node type, ``Contact.fullName``; duplicates collapse."""
+    if allowed is None:
+        return None
+    if len(allowed) > MAX_ALLOWED_FIELDS:
+        problems.add(
+            ProblemCode.OUT_OF_RANGE, "allowedFields", f"At most {MAX_ALLOWED_FIELDS} fields."
+        )
+        return None
+    cleaned: list[str] = []
+    for index, coordinate in enumerate(allowed):
+        if coordinate not in known:
+            problems.add(
+                ProblemCode.INVALID_FORMAT,
+                ("allowedFields", str(index)),
+                f"'{coordinate[:80]}' is not a field of a node type: write it as "
+                "Type.field, e.g. Contact.fullName.",
+            )
+        elif coordinate not in cleaned:
+            cleaned.append(coordinate)
+    return cleaned
+
+
+async def revoke_api_token(access: Access, gid: str) -> ApiToken:
     """revokeApiToken: the token stops working on the next request. Own tokens, or admin."""
+    viewer = access.user
     problems = Problems()
     pk = expect_id(gid, "ApiToken", "id", problems)
     token = await ApiToken.get_or_none(id=pk) if pk is not None else None
@@ -333,7 +378,7 @@ async def revoke_api_token(viewer: User, gid: str) -> ApiToken:
     if problems:
         raise Rejected(problems.items)
     if token.user_id != viewer.id:
-        require_admin(viewer)
+        require_admin(access)
     now = datetime.now(UTC)
     async with in_transaction():
         # Conditional update: two concurrent revocations cannot both succeed.

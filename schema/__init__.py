@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import strawberry
+from graphql.execution.middleware import MiddlewareManager
+from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutation, AccountQuery, LocationMutation
@@ -10,6 +12,8 @@ from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.contacts import ContactMutation, ContactQuery
 from schema.extensions import CodedErrors, PerOperationLoaders
+from schema.guard import FieldGuard
+from schema.limits import PROTECTIONS
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
 
@@ -23,6 +27,28 @@ Mutation = merge_types(
 Query.__strawberry_definition__.description = "Everything a client can read."
 Mutation.__strawberry_definition__.description = "Everything a client can change."
 
-schema = strawberry.Schema(
-    query=Query, mutation=Mutation, extensions=[PerOperationLoaders, CodedErrors]
+
+class CrmSchema(strawberry.Schema):
+    """Strawberry's schema with two changes: expected errors are not logged as crashes
+    (``CodedErrors`` logs the unexpected ones with their request id), and per-field
+    extensions run only for the requests that need them (``FieldGuard`` for restricted
+    tokens), so everyone else pays nothing per resolved field."""
+
+    def process_errors(self, errors, execution_context=None) -> None:
+        return None
+
+    def _get_middleware_manager(self, extensions: list[SchemaExtension]) -> MiddlewareManager:
+        return MiddlewareManager(
+            *(
+                extension
+                for extension in extensions
+                if extension._implements_resolve() and getattr(extension, "active", True)
+            )
+        )
+
+
+schema = CrmSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[PerOperationLoaders, *PROTECTIONS, FieldGuard, CodedErrors],
 )

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from resolvers import accounts as account_work
 from resolvers import locations as location_work
+from resolvers.access import Area
 from resolvers.accounts import ACCOUNT_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
@@ -292,10 +293,10 @@ class AccountQuery:
         search: AccountSearch = None, first: First = None, after: After = None,
         last: Last = None, before: Before = None,
     ) -> Connection[Account]:  # fmt: skip
-        info.context.viewer  # noqa: B018 - signed-in callers only
+        access = info.context.access
         order = ordering(sort_keys(order_by), ACCOUNT_ORDER_KEYS, "NAME")
         page = await account_work.list_accounts(
-            filter, search, order, page_args(first, after, last, before)
+            access, filter, search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, Account.from_row)
 
@@ -305,10 +306,10 @@ class AccountQuery:
         order_by: LocationOrderBy = None, search: LocationSearch = None, first: First = None,
         after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Location]:  # fmt: skip
-        info.context.viewer  # noqa: B018 - signed-in callers only
+        access = info.context.access
         order = ordering(sort_keys(order_by), LOCATION_ORDER_KEYS, "NAME")
         page = await location_work.list_locations(
-            filter, search, order, page_args(first, after, last, before)
+            access, filter, search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, Location.from_row)
 
@@ -342,18 +343,18 @@ class AccountMutation:
     async def create_account(
         self, info: GraphInfo, input: Annotated[CreateAccountInput, _input("The new account.")]
     ) -> CreateAccountPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACCOUNTS)
         return await _account_change(
-            CreateAccountPayload, lambda: account_work.create_account(viewer, input)
+            CreateAccountPayload, lambda: account_work.create_account(access, input)
         )
 
     @strawberry.mutation(description="Change an account; only the fields sent change.")
     async def update_account(
         self, info: GraphInfo, input: Annotated[UpdateAccountInput, _input("The changes.")]
     ) -> UpdateAccountPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACCOUNTS)
         return await _account_change(
-            UpdateAccountPayload, lambda: account_work.update_account(viewer, input)
+            UpdateAccountPayload, lambda: account_work.update_account(access, input)
         )
 
 
@@ -363,18 +364,18 @@ class LocationMutation:
     async def create_location(
         self, info: GraphInfo, input: Annotated[CreateLocationInput, _input("The new location.")]
     ) -> CreateLocationPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            CreateLocationPayload, lambda: location_work.create_location(viewer, input)
+            CreateLocationPayload, lambda: location_work.create_location(access, input)
         )
 
     @strawberry.mutation(description="Change a location; only the fields sent change.")
     async def update_location(
         self, info: GraphInfo, input: Annotated[UpdateLocationInput, _input("The changes.")]
     ) -> UpdateLocationPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            UpdateLocationPayload, lambda: location_work.update_location(viewer, input)
+            UpdateLocationPayload, lambda: location_work.update_location(access, input)
         )
 
     @strawberry.mutation(
@@ -383,7 +384,7 @@ class LocationMutation:
     async def delete_location(
         self, info: GraphInfo, input: Annotated[DeleteLocationInput, _input("The location.")]
     ) -> DeleteLocationPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            DeleteLocationPayload, lambda: location_work.delete_location(viewer, input.id)
+            DeleteLocationPayload, lambda: location_work.delete_location(access, input.id)
         )

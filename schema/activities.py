@@ -10,6 +10,7 @@ import strawberry
 from strawberry import UNSET
 
 from resolvers import activities as work
+from resolvers.access import Area
 from resolvers.activities import ACTIVITY_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
@@ -169,12 +170,12 @@ class ActivityQuery:
         search: Search = None, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[Activity]:  # fmt: skip
-        info.context.viewer  # noqa: B018 - signed-in callers only
+        access = info.context.access
         order = ordering(
             sort_keys(order_by), ACTIVITY_ORDER_KEYS, "CREATED_AT", default_descending=True
         )
         page = await work.list_activities(
-            filter, search, order, page_args(first, after, last, before)
+            access, filter, search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, Activity.from_row)
 
@@ -197,25 +198,25 @@ class ActivityMutation:
     async def create_activity(
         self, info: GraphInfo, input: Annotated[CreateActivityInput, _input("The new activity.")]
     ) -> CreateActivityPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            CreateActivityPayload, lambda: work.create_activity(viewer, input)
+            CreateActivityPayload, lambda: work.create_activity(access, input)
         )
 
     @strawberry.mutation(description="Change an activity; only the fields sent change.")
     async def update_activity(
         self, info: GraphInfo, input: Annotated[UpdateActivityInput, _input("The changes.")]
     ) -> UpdateActivityPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            UpdateActivityPayload, lambda: work.update_activity(viewer, input)
+            UpdateActivityPayload, lambda: work.update_activity(access, input)
         )
 
     @strawberry.mutation(description="Delete an activity; its audit event keeps its values.")
     async def delete_activity(
         self, info: GraphInfo, input: Annotated[DeleteActivityInput, _input("The activity.")]
     ) -> DeleteActivityPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            DeleteActivityPayload, lambda: work.delete_activity(viewer, input.id)
+            DeleteActivityPayload, lambda: work.delete_activity(access, input.id)
         )

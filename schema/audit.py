@@ -11,7 +11,6 @@ import strawberry
 from models.enums import Role
 from resolvers import audit_log as work
 from resolvers.audit_log import AUDIT_ORDER_KEYS
-from resolvers.errors import Forbidden
 from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
@@ -100,8 +99,9 @@ class AuditQuery:
         search: AuditSearch = None, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[AuditEvent]:  # fmt: skip
-        if info.context.viewer.role not in AUDIT_READERS:
-            raise Forbidden("Only admins and managers read the whole audit trail.")
+        access = info.context.access.require_auditor()
         order = ordering(sort_keys(order_by), AUDIT_ORDER_KEYS, "OCCURRED_AT", True)
-        page = await work.list_events(filter, search, order, page_args(first, after, last, before))
+        page = await work.list_events(
+            access, filter, search, order, page_args(first, after, last, before)
+        )
         return Connection.of(page, AuditEvent.from_row)

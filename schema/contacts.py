@@ -11,6 +11,7 @@ from strawberry import UNSET
 from strawberry.scalars import JSON
 
 from resolvers import contacts as work
+from resolvers.access import Area
 from resolvers.contacts import CONTACT_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
@@ -252,10 +253,10 @@ class ContactQuery:
         search: Search = None, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[Contact]:  # fmt: skip
-        info.context.viewer  # noqa: B018 - signed-in callers only
+        access = info.context.access
         order = ordering(sort_keys(order_by), CONTACT_ORDER_KEYS, "LAST_NAME")
         page = await work.list_contacts(
-            filter, search, order, page_args(first, after, last, before)
+            access, filter, search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, Contact.from_row)
 
@@ -286,77 +287,77 @@ class ContactMutation:
     async def create_contact(
         self, info: GraphInfo, input: Annotated[CreateContactInput, _input("The new contact.")]
     ) -> CreateContactPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            CreateContactPayload, lambda: work.create_contact(viewer, input)
+            CreateContactPayload, lambda: work.create_contact(access, input)
         )
 
     @strawberry.mutation(description="Change a contact; only the fields sent change.")
     async def update_contact(
         self, info: GraphInfo, input: Annotated[UpdateContactInput, _input("The changes.")]
     ) -> UpdateContactPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            UpdateContactPayload, lambda: work.update_contact(viewer, input)
+            UpdateContactPayload, lambda: work.update_contact(access, input)
         )
 
     @strawberry.mutation(description="Hide a contact from lists; it keeps its history.")
     async def deactivate_contact(
         self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
     ) -> DeactivateContactPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            DeactivateContactPayload, lambda: work.set_status(viewer, input.id, active=False)
+            DeactivateContactPayload, lambda: work.set_status(access, input.id, active=False)
         )
 
     @strawberry.mutation(description="Make an inactive contact active again.")
     async def activate_contact(
         self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
     ) -> ActivateContactPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            ActivateContactPayload, lambda: work.set_status(viewer, input.id, active=True)
+            ActivateContactPayload, lambda: work.set_status(access, input.id, active=True)
         )
 
     @strawberry.mutation(description="Make the contact its location's preferred contact.")
     async def set_preferred_contact(
         self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
     ) -> SetPreferredContactPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            SetPreferredContactPayload, lambda: work.set_preferred(viewer, input.id)
+            SetPreferredContactPayload, lambda: work.set_preferred(access, input.id)
         )
 
     @strawberry.mutation(description="Add a way to reach a contact.")
     async def add_channel(
         self, info: GraphInfo, input: Annotated[AddChannelInput, _input("The new channel.")]
     ) -> AddChannelPayload:
-        viewer = info.context.viewer
-        return await _channel_change(AddChannelPayload, lambda: work.add_channel(viewer, input))
+        access = info.context.access.require_write(Area.CONTACTS)
+        return await _channel_change(AddChannelPayload, lambda: work.add_channel(access, input))
 
     @strawberry.mutation(description="Change a channel's value or label.")
     async def update_channel(
         self, info: GraphInfo, input: Annotated[UpdateChannelInput, _input("The changes.")]
     ) -> UpdateChannelPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
-            UpdateChannelPayload, lambda: work.update_channel(viewer, input)
+            UpdateChannelPayload, lambda: work.update_channel(access, input)
         )
 
     @strawberry.mutation(description="Remove a channel; the oldest of its kind becomes primary.")
     async def remove_channel(
         self, info: GraphInfo, input: Annotated[ChannelIdInput, _input("The channel.")]
     ) -> RemoveChannelPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
-            RemoveChannelPayload, lambda: work.remove_channel(viewer, input.id)
+            RemoveChannelPayload, lambda: work.remove_channel(access, input.id)
         )
 
     @strawberry.mutation(description="Make a channel the primary of its kind.")
     async def set_primary_channel(
         self, info: GraphInfo, input: Annotated[ChannelIdInput, _input("The channel.")]
     ) -> SetPrimaryChannelPayload:
-        viewer = info.context.viewer
+        access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
-            SetPrimaryChannelPayload, lambda: work.set_primary_channel(viewer, input.id)
+            SetPrimaryChannelPayload, lambda: work.set_primary_channel(access, input.id)
         )

@@ -190,6 +190,9 @@ class Team(RowType, Node):
 class ApiToken(RowType, Node):
     name: str = field(description="What the token is for.")
     scopes: list[str] = field(description="Granted scopes; empty means the user's full rights.")
+    allowed_fields: list[str] | None = field(
+        description="The only fields the token may read (`Type.field`); null: every field."
+    )
     expires_at: datetime | None = field(description="When the token stops working.")
     revoked_at: datetime | None = field(description="When the token was revoked.")
     last_used_at: datetime | None = field(description="Last request made with the token.")

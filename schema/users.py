@@ -16,6 +16,7 @@ from resolvers.users import USER_ORDER_KEYS
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
+from schema.guard import guarded_fields
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import ApiToken, Role, Team, User
 
@@ -92,6 +93,12 @@ class CreateApiTokenInput:
         description="`<area>:read` or `<area>:write`, area one of accounts, contacts, "
         "activities, audit, users. None: the user's full rights. Never more than the role.",
     )
+    allowed_fields: list[str] | None = field(
+        default=None,
+        description="Optional allowlist of the fields the token may read, as `Type.field` "
+        "(e.g. `Contact.fullName`, `Account.name`); `id` is always allowed. Other fields of "
+        "the node types answer FORBIDDEN at their path. None: every field.",
+    )
     expires_at: datetime | None = field(
         default=None, description="When the token stops working; in the future. None: never."
     )
@@ -164,9 +171,11 @@ class UserQuery:
         search: UserSearch = None, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[User]:  # fmt: skip
-        info.context.viewer  # noqa: B018 - signed-in callers only
+        access = info.context.access
         order = ordering(sort_keys(order_by), USER_ORDER_KEYS, "NAME")
-        page = await work.list_users(filter, search, order, page_args(first, after, last, before))
+        page = await work.list_users(
+            access, filter, search, order, page_args(first, after, last, before)
+        )
         return Connection.of(page, User.from_row)
 
     @field(description="Teams of users, by name.")
@@ -174,8 +183,8 @@ class UserQuery:
         self, info: GraphInfo, search: TeamSearch = None, first: First = None,
         after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Team]:  # fmt: skip
-        info.context.viewer  # noqa: B018 - signed-in callers only
-        page = await work.list_teams(search, page_args(first, after, last, before))
+        access = info.context.access
+        page = await work.list_teams(access, search, page_args(first, after, last, before))
         return Connection.of(page, Team.from_row)
 
 
@@ -189,9 +198,9 @@ class UserMutation:
     async def create_team(
         self, info: GraphInfo, input: Annotated[CreateTeamInput, _input("The new team.")]
     ) -> CreateTeamPayload:
-        viewer = info.context.viewer
+        access = info.context.access
         try:
-            team = await work.create_team(viewer, input)
+            team = await work.create_team(access, input)
         except Rejected as rejected:
             return CreateTeamPayload(team=None, errors=user_errors(rejected.problems))
         return CreateTeamPayload(team=Team.from_row(team))
@@ -200,9 +209,9 @@ class UserMutation:
     async def create_user(
         self, info: GraphInfo, input: Annotated[CreateUserInput, _input("The new user.")]
     ) -> CreateUserPayload:
-        viewer = info.context.viewer
+        access = info.context.access
         try:
-            user = await work.create_user(viewer, input)
+            user = await work.create_user(access, input)
         except Rejected as rejected:
             return CreateUserPayload(user=None, errors=user_errors(rejected.problems))
         return CreateUserPayload(user=User.from_row(user))
@@ -211,9 +220,9 @@ class UserMutation:
     async def update_user(
         self, info: GraphInfo, input: Annotated[UpdateUserInput, _input("The changes.")]
     ) -> UpdateUserPayload:
-        viewer = info.context.viewer
+        access = info.context.access
         try:
-            user = await work.update_user(viewer, input)
+            user = await work.update_user(access, input)
         except Rejected as rejected:
             return UpdateUserPayload(user=None, errors=user_errors(rejected.problems))
         return UpdateUserPayload(user=User.from_row(user))
@@ -224,9 +233,11 @@ class UserMutation:
     async def create_api_token(
         self, info: GraphInfo, input: Annotated[CreateApiTokenInput, _input("The new token.")]
     ) -> CreateApiTokenPayload:
-        viewer = info.context.viewer
+        access = info.context.access
         try:
-            token, secret = await work.create_api_token(viewer, info.context.token, input)
+            token, secret = await work.create_api_token(
+                access, input, guarded_fields(info.schema)
+            )
         except Rejected as rejected:
             return CreateApiTokenPayload(
                 api_token=None, secret=None, errors=user_errors(rejected.problems)
@@ -239,9 +250,9 @@ class UserMutation:
     async def revoke_api_token(
         self, info: GraphInfo, input: Annotated[RevokeApiTokenInput, _input("The token.")]
     ) -> RevokeApiTokenPayload:
-        viewer = info.context.viewer
+        access = info.context.access
         try:
-            token = await work.revoke_api_token(viewer, input.id)
+            token = await work.revoke_api_token(access, input.id)
         except Rejected as rejected:
             return RevokeApiTokenPayload(api_token=None, errors=user_errors(rejected.problems))
         return RevokeApiTokenPayload(api_token=ApiToken.from_row(token))
