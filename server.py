@@ -15,7 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,6 +25,8 @@ from tortoise import connections
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from resolvers.context import RequestContext
+from resolvers.errors import RequestError
+from resolvers.export import contact_csv, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
 from settings import Settings, load_settings
@@ -94,6 +96,27 @@ async def context_for(authorization: str | None) -> RequestContext:
     return RequestContext(user=user, token=token)
 
 
+def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSONResponse:
+    """A request refused outside GraphQL execution, in the shape GraphQL errors have."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    return JSONResponse(body, status_code=status)
+
+
+async def export_contacts(request: Request) -> Response:
+    """GET /export/contacts.csv: the contacts list (its filters and search as query
+    parameters) as CSV, streamed; refusals come before the first byte, as JSON."""
+    context = await context_for(request.headers.get("authorization"))
+    try:
+        contact_filter, search = parse_parameters(request.query_params)
+        chunks = contact_csv(context.access, contact_filter, search)
+    except RequestError as error:
+        status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code, 400)
+        extensions = {"argument": error.argument} if error.argument else {}
+        return coded_error(status, error.message, error.code, **extensions)
+    headers = {"Content-Disposition": 'attachment; filename="contacts.csv"'}
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
+
+
 async def healthz(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -150,6 +173,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/export/contacts.csv", export_contacts, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(MetricsMiddleware)])
 
