@@ -34,6 +34,7 @@ class ProblemCode(StrEnum):
     INVALID_KIND = "INVALID_KIND"
     INACTIVE = "INACTIVE"
     ALREADY_IN_STATE = "ALREADY_IN_STATE"
+    LAST_ADMIN = "LAST_ADMIN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,6 +219,7 @@ async def update_user(access: Access, data: Any) -> User:
         raise Rejected(problems.items)
     if "email" in values:
         await _guard_email(values["email"], user.id)
+    await _guard_last_admin(user, values)
 
     async def write() -> User:
         async with in_transaction():
@@ -232,6 +233,18 @@ async def update_user(access: Access, data: Any) -> User:
             return user
 
     return await _unique_email(write, values.get("email", ""))
+
+
+async def _guard_last_admin(user: User, values: dict[str, Any]) -> None:
+    """Demoting or deactivating the only active admin would lock everyone out for good."""
+    stays_admin = values.get("role", user.role) == Role.ADMIN
+    stays_active = values.get("is_active", user.is_active)
+    if user.role != Role.ADMIN or not user.is_active or (stays_admin and stays_active):
+        return
+    others = User.filter(role=Role.ADMIN, is_active=True).exclude(id=user.id)
+    if not await others.exists():
+        path = "role" if not stays_admin else "isActive"
+        raise Rejected.one(ProblemCode.LAST_ADMIN, path, f"{user.name} is the only admin left.")
 
 
 async def _team_of(problems: Problems, gid: Any) -> int | None:

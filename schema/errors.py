@@ -21,7 +21,7 @@ UserErrorCode = documented_enum(
         "INVALID_ID": "The id is malformed or names an object of another type.",
         "NOT_FOUND": "No object has this id.",
         "OUT_OF_RANGE": "The number is outside the allowed range.",
-        "DUPLICATE_EMAIL": "Another active contact already has this email address.",
+        "DUPLICATE_EMAIL": "Another active contact (or user) already has this email address.",
         "DUPLICATE_DOCUMENT": "Another contact already has this document type and number.",
         "DUPLICATE_NAME": "Another object already has this name.",
         "LOCATION_MISMATCH": "The location belongs to another account.",
@@ -33,6 +33,7 @@ UserErrorCode = documented_enum(
         "INVALID_KIND": "The kind is not allowed here.",
         "INACTIVE": "The object is inactive and cannot take part in this change.",
         "ALREADY_IN_STATE": "The object is already in the requested state.",
+        "LAST_ADMIN": "The change would leave no active admin to manage users and tokens.",
     },
 )
 

@@ -374,3 +374,15 @@ async def test_an_expiry_without_a_time_zone_is_read_as_utc(client):
     assert payload["apiToken"]["expiresAt"].startswith("2999-01-01T00:00:00")
     row = await ApiToken.get(name="ERP")
     assert row.expires_at == datetime(2999, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), [({"role": "MANAGER"}, ["role"]), ({"isActive": False}, ["isActive"])]
+)
+async def test_the_last_admin_cannot_be_demoted_or_deactivated(client, change, field):
+    viewer = (await ok(client, "{ viewer { id } }"))["viewer"]["id"]
+    before = await counts()
+    payload = (await ok(client, UPDATE_USER, {"input": {"id": viewer, **change}}))["updateUser"]
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("LAST_ADMIN", field)]
+    assert await counts() == before
+    assert (await User.get(role="ADMIN")).is_active
