@@ -10,11 +10,12 @@ from tortoise.models import Model
 
 from models import AuditEvent, User
 from models.enums import AuditAction
+from resolvers.validation import camel
 
 
 def snapshot(row: Model, fields: tuple[str, ...]) -> dict[str, Any]:
     """JSON-ready values of ``fields``, to diff before and after a change."""
-    return {_camel(name): _plain(getattr(row, name)) for name in fields}
+    return {camel(name): _plain(getattr(row, name)) for name in fields}
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -46,12 +47,6 @@ async def record(
     event.search_text = event.search_document()
     await event.save()
     return event
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.removesuffix("_id").split("_") if name.endswith("_id") else name.split("_")
-    camel = head + "".join(part.title() for part in rest)
-    return camel + "Id" if name.endswith("_id") else camel
 
 
 def _plain(value: Any) -> Any:

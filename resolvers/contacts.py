@@ -254,7 +254,7 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
     ):
         raw = getattr(data, name, None)
         if creating or check.given(raw):
-            path = _camel(name)
+            path = check.camel(name)
             values[name] = check.text(problems, path, None if raw is None else raw, limit,
                                       required=required)  # fmt: skip
     if sent("home_phone"):
@@ -322,11 +322,6 @@ def _emails_of(specs: list[ChannelSpec]) -> dict[str, tuple[str, ...]]:
     return {
         normalize_channel(s.kind, s.value): s.path for s in specs if s.kind == ChannelKind.EMAIL
     }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 async def _resolve_placement(

@@ -23,6 +23,7 @@ from resolvers.access import Access, Area
 from resolvers.contacts import contacts_queryset
 from resolvers.errors import BadInput
 from resolvers.listing import MAX_SEARCH_LENGTH
+from resolvers.validation import camel
 
 BATCH = 500
 
@@ -43,11 +44,6 @@ class ContactFilter:
     tag: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _boolean(text: str) -> bool:
@@ -82,7 +78,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "created_after": _instant,
     "created_before": _instant,
 }
-PARAMETERS = {_camel(f.name): f.name for f in fields(ContactFilter)} | {"search": "search"}
+PARAMETERS = {camel(f.name): f.name for f in fields(ContactFilter)} | {"search": "search"}
 
 
 def parse_parameters(params: Mapping[str, str]) -> tuple[ContactFilter, str | None]:

@@ -88,16 +88,11 @@ def check_address(
     for name, limit in ADDRESS_FIELDS:
         raw = getattr(data, name, None)
         if creating or check.given(raw):
-            values[name] = check.text(problems, (*prefix, _camel(name)), raw, limit)
+            values[name] = check.text(problems, (*prefix, check.camel(name)), raw, limit)
     raw_country = getattr(data, "country", None)
     if creating or check.given(raw_country):
         values["country"] = check.country(problems, (*prefix, "country"), raw_country)
     return values
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def check_kind(problems: Problems, kind: LocationKind, contact_id: int | None) -> None:

@@ -24,6 +24,12 @@ MAX_CUSTOM_FIELDS = 50
 MAX_CUSTOM_FIELDS_BYTES = 8192
 
 
+def camel(name: str) -> str:
+    """``job_title`` -> ``jobTitle``: a model field as the API (and ``UserError.field``) says it."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def given(value: Any) -> bool:
     """Whether an input field was sent at all (``UNSET`` means: leave it as it is)."""
     return value is not UNSET
