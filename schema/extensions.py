@@ -1,5 +1,5 @@
-"""Schema extensions: errors as callers see them (coded, never a stack trace or SQL), and
-loaders scoped to one operation."""
+"""Schema extensions: errors as callers see them (coded, never a stack trace, SQL or a map of
+the schema), and loaders scoped to one operation."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from models.enums import Role
 from resolvers.context import RequestContext
 from resolvers.errors import RequestError
-from resolvers.loaders import Loaders
+from schema.limits import parser_limit_code, without_suggestions
 
 log = logging.getLogger("crm.errors")
 
 
-def coded(error: GraphQLError) -> GraphQLError:
-    """The error a caller sees for ``error``: coded, and masked when unexpected."""
+def coded(error: GraphQLError, *, suggestions: bool = False) -> GraphQLError:
+    """The error a caller sees for ``error``: coded, and masked when unexpected.
+    ``suggestions``: keep graphql-core's "Did you mean …?" (admins only: they map the
+    schema for anyone who guesses names)."""
     original = error.original_error
     if isinstance(original, RequestError):
         extensions = {"code": original.code}
@@ -29,20 +32,16 @@ def coded(error: GraphQLError) -> GraphQLError:
         )
     if original is None or error.path is None:
         # Parse, validation and variable errors: the request is wrong, and says where.
-        if error.extensions and "code" in error.extensions:
-            return error
-        if original is not None:
-            return GraphQLError(
-                error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"}
-            )
-        code = (
-            "GRAPHQL_PARSE_FAILED"
-            if "Syntax Error" in error.message
-            else "GRAPHQL_VALIDATION_FAILED"
-        )
-        return GraphQLError(
-            error.message, nodes=error.nodes, path=error.path, extensions={"code": code}
-        )
+        message = error.message if suggestions else without_suggestions(error.message)
+        extensions = dict(error.extensions or {})
+        if "code" not in extensions:
+            if original is not None:
+                extensions["code"] = "BAD_USER_INPUT"
+            elif message.startswith("Syntax Error"):
+                extensions["code"] = parser_limit_code(message) or "GRAPHQL_PARSE_FAILED"
+            else:
+                extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+        return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
     request_id = uuid.uuid4().hex[:16]
     log.error("request %s failed at %s", request_id, error.path, exc_info=original)
     return GraphQLError(
@@ -59,7 +58,7 @@ class PerOperationLoaders(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, RequestContext):
-            context.loaders = Loaders()
+            context.reset_loaders()
         yield
 
 
@@ -70,4 +69,6 @@ class CodedErrors(MaskErrors):
         super().__init__(should_mask_error=lambda error: True)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        return coded(error)
+        context = self.execution_context.context
+        user = context.user if isinstance(context, RequestContext) else None
+        return coded(error, suggestions=user is not None and user.role == Role.ADMIN)
