@@ -1,4 +1,12 @@
-"""HTTP entry point: ``python server.py`` serves the API (flags in shared/API.md)."""
+"""HTTP entry point: ``python server.py`` serves the API (flags in shared/API.md).
+
+``/graphql`` speaks GraphQL over HTTP as its spec describes it: one operation per request,
+as a JSON ``POST`` (mutations too) or a ``GET`` (queries only, with a token);
+``application/graphql-response+json`` with the spec's status codes for clients that accept
+it, ``application/json`` (always 200 once the request is well formed) otherwise. Everything
+refused outside GraphQL (size, media type, method, batches) is refused the same way: a JSON
+body of coded errors. ``docs/limits.md`` lists the codes.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +15,279 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from tortoise import connections
 
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
+from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from resolvers.context import RequestContext
 from resolvers.errors import RequestError
 from resolvers.export import contact_csv, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
+from schema.limits import MAX_COST
 from settings import Settings, load_settings
 
 log = logging.getLogger("crm.server")
 
-
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+# Headers a browser cannot send cross-site without a CORS preflight: a multipart POST
+# (which a plain HTML form can send) must carry one of them (CSRF).
+PREFLIGHT_HEADERS = ("graphql-require-preflight", "apollo-require-preflight",
+                     "x-apollo-operation-name")  # fmt: skip
+# Pre-execution refusals under application/graphql-response+json: the spec's status codes.
+PRE_EXECUTION_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429,
+                        "INTERNAL_SERVER_ERROR": 500}  # fmt: skip
+
+
+@dataclass(slots=True)
+class ServerContext(RequestContext):
+    """What resolvers get, plus whose per-minute budget the request spends: the token's,
+    else the user's, else (anonymous) the client address's."""
+
+    limiter: RateLimiter | None = None
+    address: str = ""
+
+    async def charge_points(self, points: int) -> Verdict | None:
+        if self.limiter is None:
+            return None
+        if self.token is not None:
+            subject = f"token:{self.token.pk}"
+        elif self.user is not None:
+            subject = f"user:{self.user.pk}"
+        else:
+            subject = f"address:{self.address}"
+        return await self.limiter.charge(subject, points)
+
+
+class Refusal(Exception):
+    """A request refused before GraphQL runs: an HTTP status and one coded error."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
+
+    def response(self, media_type: str) -> Response:
+        error = {"message": self.message, "extensions": {"code": self.code}}
+        body = {"errors": [error], "extensions": {"cost": {"requested": 0, "limit": MAX_COST}}}
+        return json_response(body, self.status, media_type, self.headers)
+
+
+def json_response(
+    body: Any, status: int, media_type: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status, dict(headers or {}), f"{media_type}; charset=utf-8")
+
+
+def _media_type(value: str) -> tuple[str, dict[str, str]]:
+    """``type/subtype`` (lower case) and the parameters of a Content-Type or Accept item."""
+    kind, *parameters = value.split(";")
+    pairs = (p.partition("=") for p in parameters)
+    return kind.strip().lower(), {k.strip().lower(): v.strip().strip('"') for k, _, v in pairs}
+
+
+def response_media_type(accept: str | None) -> str:
+    """``application/graphql-response+json`` when the client prefers or only takes it;
+    ``application/json`` otherwise (also for ``*/*``, no Accept, or nothing we know)."""
+    weights: dict[str, float] = {}
+    for item in (accept or "").split(","):
+        kind, parameters = _media_type(item)
+        try:
+            weights[kind] = float(parameters.get("q", "1"))
+        except ValueError:
+            weights[kind] = 0.0
+    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
+    plain = max(weights.get(JSON, 0.0), weights.get("application/*", 0.0), weights.get("*/*", 0.0))
+    return GRAPHQL_RESPONSE if preferred > 0 and preferred >= plain else JSON
+
+
+def _json_object(value: Any, name: str) -> dict | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise Refusal(400, "BAD_REQUEST", f"`{name}` must be a JSON object or null.")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    query: str
+    variables: dict | None
+    operation_name: str | None
+    extensions: dict | None
+
+    @staticmethod
+    def of(params: Mapping[str, Any]) -> Operation:
+        """The GraphQL-over-HTTP request parameters, each checked for its type."""
+        query = params.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise Refusal(400, "BAD_REQUEST", "Send the GraphQL document as a string `query`.")
+        name = params.get("operationName")
+        if name is not None and not isinstance(name, str):
+            raise Refusal(400, "BAD_REQUEST", "`operationName` must be a string or null.")
+        return Operation(
+            query,
+            _json_object(params.get("variables"), "variables"),
+            name,
+            _json_object(params.get("extensions"), "extensions"),
+        )
+
+
+def _decoded(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise Refusal(400, "BAD_REQUEST", f"`{name}` is not valid JSON.") from None
 
 
 class GraphQLApp(GraphQL):
-    """Strawberry's ASGI app, with a per-request context built from the bearer token, and
-    the GraphQL-over-HTTP media type for clients that accept it."""
+    """Strawberry's ASGI app for GraphiQL and the WebSocket; HTTP requests go through
+    ``handle``, which applies the GraphQL-over-HTTP rules itself."""
 
-    async def run(self, request: Request | WebSocket, **kwargs: Any) -> Any:
-        response = await super().run(request, **kwargs)
-        if isinstance(request, Request) and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
-            return as_graphql_response(response)
-        return response
+    def __init__(self, graphql_schema: Any, limiter: RateLimiter | None) -> None:
+        super().__init__(graphql_schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        media_type = response_media_type(request.headers.get("accept"))
+        try:
+            if request.method not in ("GET", "POST"):
+                raise Refusal(405, "METHOD_NOT_ALLOWED", "Use POST, or GET for queries.",
+                              {"Allow": "GET, POST"})  # fmt: skip
+            if self.should_render_graphql_ide(StarletteRequestAdapter(request)):
+                return await self.render_graphql_ide(request)
+            operation = Operation.of(await self.parameters(request))
+            result = await self.execute(request, operation)
+        except Refusal as refusal:
+            return refusal.response(media_type)
+        return graphql_response(result, media_type)
+
+    async def parameters(self, request: Request) -> Mapping[str, Any]:
+        """The request's parameters: the query string of a GET, the JSON body of a POST,
+        or the ``operations`` of a multipart upload that carries a preflight header."""
+        if request.method == "GET":
+            if "authorization" not in request.headers:
+                # A browser can make anyone's page send a GET; with a bearer token it can't.
+                raise Refusal(401, "UNAUTHENTICATED",
+                              "GET needs `Authorization: Bearer <token>`; or POST the query.",
+                              {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            params: dict[str, Any] = dict(request.query_params)
+            for name in ("variables", "extensions"):
+                if params.get(name):
+                    params[name] = _decoded(params[name], name)
+            return params
+        kind, parameters = _media_type(request.headers.get("content-type", ""))
+        if kind == JSON:
+            if parameters.get("charset", "utf-8").lower() != "utf-8":
+                raise Refusal(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body in UTF-8.")
+            body = await request.body()
+            if not body:
+                raise Refusal(400, "BAD_REQUEST", "The request has no body.")
+            data = _decoded(body.decode("utf-8", "replace"), "body")
+        elif kind == "multipart/form-data":
+            if not any(header in request.headers for header in PREFLIGHT_HEADERS):
+                raise Refusal(400, "PREFLIGHT_REQUIRED",
+                              "A multipart request needs a `GraphQL-Require-Preflight: 1` "
+                              "header (CSRF protection).")  # fmt: skip
+            try:
+                data = await self.parse_multipart(StarletteRequestAdapter(request))
+            except HTTPException as error:
+                raise Refusal(400, "BAD_REQUEST", error.reason) from None
+        else:
+            raise Refusal(415, "UNSUPPORTED_MEDIA_TYPE",
+                          "POST a JSON body with `Content-Type: application/json`.")  # fmt: skip
+        if isinstance(data, list):
+            raise Refusal(400, "BATCHING_NOT_SUPPORTED",
+                          "Send one operation per request: batches are not supported.")  # fmt: skip
+        if not isinstance(data, dict):
+            raise Refusal(400, "BAD_REQUEST", "The body must be a JSON object.")
+        return data
+
+    async def execute(self, request: Request, operation: Operation) -> ExecutionResult:
+        context = await context_for(
+            request.headers.get("authorization"),
+            limiter=self.limiter,
+            address=request.client.host if request.client else "",
+        )
+        allowed = {OperationType.QUERY}
+        if request.method == "POST":
+            allowed.add(OperationType.MUTATION)
+        try:
+            return await self.schema.execute(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                operation_name=operation.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=operation.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            raise Refusal(405, "METHOD_NOT_ALLOWED",
+                          f"{error.as_http_error_reason(request.method).capitalize()}: "
+                          "use POST.", {"Allow": "POST"}) from None  # fmt: skip
+        except CannotGetOperationTypeError as error:
+            raise Refusal(400, "BAD_REQUEST", error.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise Refusal(400, "BAD_REQUEST", "The request has no query.") from None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """Strawberry's GraphiQL, telling developers where the token goes."""
+        hint = (
+            "# Welcome to GraphiQL 🍓\n#\n"
+            "# This API needs a token: open the Headers tab below, put\n"
+            '#     {"Authorization": "Bearer <your token>"}\n'
+            "# and reload the schema (the ↻ button on the left) for completion and docs.\n"
+        )
+        html = self.graphql_ide_html.replace("<title>Strawberry GraphiQL</title>",
+                                              "<title>crm-graph · GraphiQL</title>")  # fmt: skip
+        return HTMLResponse(html.replace("# Welcome to GraphiQL 🍓\n", hint, 1))
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        header = request.headers.get("authorization")
-        if isinstance(request, WebSocket) and header is None:
-            return RequestContext()  # the token arrives later, in connection_init
-        return await context_for(header)
+        address = request.client.host if request.client else ""
+        if isinstance(request, WebSocket) and "authorization" not in request.headers:
+            # The token arrives later, in connection_init.
+            return ServerContext(limiter=self.limiter, address=address)
+        return await context_for(
+            request.headers.get("authorization"), limiter=self.limiter, address=address
+        )
 
     async def on_ws_connect(self, context: RequestContext) -> None:
         """Sign in a WebSocket from ``{"Authorization": "Bearer …"}`` in connection_init."""
@@ -65,35 +301,115 @@ class GraphQLApp(GraphQL):
         return None
 
 
-def as_graphql_response(response: Response) -> Response:
-    """``application/graphql-response+json``: a request that never reached execution
-    (unparsable, invalid, bad variables) is a 400 without a ``data`` entry."""
-    if response.media_type != "application/json" or response.status_code != 200:
-        return response
-    body = bytes(response.body)
-    if b'"errors"' in body:
-        result = json.loads(body)
-        if result.get("data") is None and all("path" not in e for e in result["errors"]):
-            result.pop("data", None)
-            body = json.dumps(result).encode()
-            response.status_code = 400
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
-    return Response(body, status_code=response.status_code, headers=headers)
+def graphql_response(result: ExecutionResult, media_type: str) -> Response:
+    """The HTTP response for ``result``. A request refused before execution (no error has a
+    path) is 200 with ``"data": null`` for ``application/json``, and for
+    ``application/graphql-response+json`` the spec's 4xx/5xx without a ``data`` entry.
+    Over the rate limit is 429 for both."""
+    errors = [_checked(error.formatted) for error in result.errors or ()]
+    refused = result.data is None and bool(errors) and all("path" not in e for e in errors)
+    body: dict[str, Any] = {}
+    if not (refused and media_type == GRAPHQL_RESPONSE):
+        body["data"] = result.data
+    if errors:
+        body["errors"] = errors
+    if result.extensions:
+        body["extensions"] = result.extensions
+    codes = [error["extensions"]["code"] for error in errors]
+    status, headers = 200, {}
+    if "RATE_LIMITED" in codes:
+        status = 429
+        retry = next(e["extensions"].get("retryAfter") for e in errors
+                     if e["extensions"]["code"] == "RATE_LIMITED")  # fmt: skip
+        headers["Retry-After"] = str(retry or 60)
+    elif refused and media_type == GRAPHQL_RESPONSE:
+        status = next((PRE_EXECUTION_STATUS[c] for c in codes if c in PRE_EXECUTION_STATUS), 400)
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+    return json_response(body, status, media_type, headers)
 
 
-async def context_for(authorization: str | None) -> RequestContext:
-    """Who is asking. A missing or bad token leaves the context anonymous."""
+def _checked(error: dict[str, Any]) -> dict[str, Any]:
+    """The last line of defence: an error that escaped ``CodedErrors`` (an extension that
+    crashed) leaves as INTERNAL_SERVER_ERROR, its text only in the log."""
+    if "code" in (error.get("extensions") or {}):
+        return error
+    request_id = uuid.uuid4().hex[:16]
+    log.error("request %s: uncoded error %r", request_id, error)
+    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    return {"message": "Internal server error.", "extensions": extensions}
+
+
+async def context_for(
+    authorization: str | None, *, limiter: RateLimiter | None = None, address: str = ""
+) -> ServerContext:
+    """Who is asking. A missing or bad token leaves the context anonymous (a bad one with
+    ``auth_error`` set)."""
     if not authorization:
-        return RequestContext()
+        return ServerContext(limiter=limiter, address=address)
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        return RequestContext(auth_error="Use `Authorization: Bearer <token>`.")
+        return ServerContext(auth_error="Use `Authorization: Bearer <token>`.", limiter=limiter,
+                             address=address)  # fmt: skip
     found = await user_for_token(secret.strip())
     if found is None:
-        return RequestContext(auth_error="The token is unknown, expired or revoked.")
+        return ServerContext(auth_error="The token is unknown, expired or revoked.",
+                             limiter=limiter, address=address)  # fmt: skip
     user, token = found
-    return RequestContext(user=user, token=token)
+    return ServerContext(user=user, token=token, limiter=limiter, address=address)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a body over the limit, before it is read whole: at once when Content-Length
+    says so, else as soon as the streamed body passes the limit. Multipart uploads (files)
+    have their own, larger limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        upload = _media_type(headers.get("content-type", ""))[0] == "multipart/form-data"
+        limit = self.max_upload_bytes if upload else self.max_bytes
+        refusal = Refusal(413, "REQUEST_TOO_LARGE",
+                          f"The request body is larger than {limit} bytes.")  # fmt: skip
+        media_type = response_media_type(headers.get("accept"))
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await refusal.response(media_type)(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await refusal.response(media_type)(scope, receive, send)
 
 
 def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSONResponse:
@@ -154,9 +470,21 @@ async def prepare_database(settings: Settings) -> None:
 
 def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
     """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``."""
+    if 0 < settings.rate_limit_points < MAX_COST:
+        raise ValueError(
+            f"The rate limit ({settings.rate_limit_points} points a minute) must allow at "
+            f"least one query of the largest cost ({MAX_COST}), or be 0 (off)."
+        )
+    limiter = build_rate_limiter(settings.rate_limit_points, settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if limiter is not None:
+            try:
+                await limiter.ping()  # a configured Redis that cannot be reached stops start-up
+            except Exception:
+                await limiter.close()
+                raise
         if prepare:
             await prepare_database(settings)
         else:
@@ -165,17 +493,35 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             yield
         finally:
             await close_database()
+            if limiter is not None:
+                await limiter.close()
 
-    graphql = GraphQLApp(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    graphql = GraphQLApp(schema, limiter)
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/export/contacts.csv", export_contacts, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(MetricsMiddleware)])
+    middleware = [Middleware(MetricsMiddleware)]
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", *PREFLIGHT_HEADERS],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        ))  # fmt: skip
+    middleware.append(
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                   max_upload_bytes=settings.max_upload_bytes)
+    )  # fmt: skip
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.rate_limiter = limiter
+    return app
 
 
 def create_app() -> Starlette:
@@ -189,9 +535,12 @@ def main(argv: Sequence[str]) -> None:
     if settings.workers == 1:
         uvicorn.run(build_app(settings), host=settings.host, port=settings.port)
         return
+    if settings.rate_limit_points and not settings.redis_url:
+        log.warning("%d workers without CRM_REDIS_URL: each keeps its own rate limit budget",
+                    settings.workers)  # fmt: skip
     asyncio.run(_prepare_once(settings))
     # Workers rebuild their settings from the environment.
-    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ.update(settings.environment())
     uvicorn.run(
         "server:create_app",
         factory=True,

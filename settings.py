@@ -25,6 +25,14 @@ class Settings:
     max_page_size: int = 100
     default_page_size: int = 20
     max_search_length: int = 200
+    # Browser origins (SPAs) allowed to call the API cross-site; none: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    # Query-cost points each token (or anonymous address) may spend a minute; 0: no limit.
+    rate_limit_points: int = 60_000
+    # Where the rate limit budgets live when several server processes share them.
+    redis_url: str | None = None
+    max_body_bytes: int = 256 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @property
     def is_postgres(self) -> bool:
@@ -41,6 +49,23 @@ class Settings:
             return None
         path = self.database_url.removeprefix("sqlite://")
         return None if path == ":memory:" else Path(path)
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the variables ``load_settings`` reads (for worker processes)."""
+        variables = {
+            "DATABASE_URL": self.database_url,
+            "CRM_CORS_ORIGINS": ",".join(self.cors_origins),
+            "CRM_RATE_LIMIT_POINTS": str(self.rate_limit_points),
+            "CRM_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "CRM_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
+        }
+        if self.redis_url:
+            variables["CRM_REDIS_URL"] = self.redis_url
+        return variables
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
 
 
 def load_settings(
@@ -60,9 +85,38 @@ def load_settings(
     parser.add_argument(
         "--demo", action="store_true", help="fill an empty database with realistic demo data"
     )
+    parser.add_argument(
+        "--cors-origins",
+        type=_origins,
+        default=_origins(env.get("CRM_CORS_ORIGINS", "")),
+        help="comma-separated browser origins allowed cross-site, e.g. https://app.example.com",
+    )
+    parser.add_argument(
+        "--rate-limit-points",
+        type=int,
+        default=int(env.get("CRM_RATE_LIMIT_POINTS", "60000")),
+        help="query-cost points each token may spend a minute (0: no limit)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=env.get("CRM_REDIS_URL") or None,
+        help="redis://host:6379/0 to share rate limits between server processes",
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=int(env.get("CRM_MAX_BODY_BYTES", str(256 * 1024)))
+    )
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=int(env.get("CRM_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
+    )
     args = parser.parse_args(list(argv) if argv is not None else [])
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.rate_limit_points < 0:
+        parser.error("--rate-limit-points must not be negative")
+    if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
+        parser.error("body limits must be positive")
     return Settings(
         host=args.host,
         port=args.port,
@@ -70,4 +124,9 @@ def load_settings(
         database_url=args.database_url,
         demo=args.demo,
         admin_token=env.get("CRM_ADMIN_TOKEN") or None,
+        cors_origins=args.cors_origins,
+        rate_limit_points=args.rate_limit_points,
+        redis_url=args.redis_url,
+        max_body_bytes=args.max_body_bytes,
+        max_upload_bytes=args.max_upload_bytes,
     )

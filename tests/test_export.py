@@ -34,10 +34,10 @@ async def contact(account, main, first: str, last: str, email: str | None = None
     )
     channels = []
     if email:
-        channels.append(
-            await Channel.create(contact_id=row.id, kind="EMAIL", value=email,
-                                 normalized=email.lower(), is_primary=True)  # fmt: skip
+        email_channel = await Channel.create(
+            contact_id=row.id, kind="EMAIL", value=email, normalized=email.lower(), is_primary=True
         )
+        channels.append(email_channel)
     row.search_text = row.search_document(channels)
     await row.save()
     return row

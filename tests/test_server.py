@@ -17,7 +17,9 @@ import uvicorn
 from websockets.asyncio.client import connect
 
 from models import Contact
-from settings import DEFAULT_DATABASE_URL, load_settings
+from schema.limits import MAX_COST
+from server import build_app
+from settings import DEFAULT_DATABASE_URL, Settings, load_settings
 from tests.conftest import ADMIN_TOKEN, gid, gql, make_account
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +61,18 @@ async def test_websocket_signs_in_with_the_token_in_connection_init(live_server)
     messages = await ws_query(
         live_server, {"Authorization": f"Bearer {ADMIN_TOKEN}"}, "{ viewer { role } }"
     )
-    assert messages[0]["payload"] == {"data": {"viewer": {"role": "ADMIN"}}}
+    assert messages[0]["payload"]["data"] == {"viewer": {"role": "ADMIN"}}
+    assert messages[0]["payload"]["extensions"]["cost"]["requested"] == 1
+
+
+async def test_websocket_operations_meet_the_same_limits(live_server):
+    init = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    query = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(31)) + " }"
+    [error] = await ws_query(live_server, init, query)
+    assert error["type"] == "error"
+    assert error["payload"][0]["extensions"]["code"] == "TOO_MANY_ALIASES"
+    [error] = await ws_query(live_server, {}, "{ __schema { types { name } } }")
+    assert error["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_websocket_with_a_bad_token_is_rejected(live_server):
@@ -80,14 +93,14 @@ async def test_get_serves_queries_but_never_mutations(client):
     account, _ = await make_account()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     response = await client.get("/graphql", params={"query": "{ viewer { role } }"}, headers=auth)
-    assert response.json() == {"data": {"viewer": {"role": "ADMIN"}}}
+    assert response.json()["data"] == {"viewer": {"role": "ADMIN"}}
     account_id = gid("Account", account.id)
     mutation = (
         f'mutation {{ createContact(input: {{accountId: "{account_id}", firstName: "A", '
         'lastName: "B"}) { errors { code } } }'
     )
     response = await client.get("/graphql", params={"query": mutation}, headers=auth)
-    assert response.status_code in (400, 405)
+    assert response.status_code == 405
     assert await Contact.all().count() == 0
 
 
@@ -169,3 +182,40 @@ def test_flags_and_environment():
     assert load_settings([], {}).database_url == DEFAULT_DATABASE_URL
     with contextlib.suppress(SystemExit), pytest.raises(SystemExit):
         load_settings(["--workers", "0"], {})
+
+
+def test_protection_flags_and_their_environment_variables():
+    defaults = load_settings([], {})
+    assert (defaults.cors_origins, defaults.rate_limit_points, defaults.redis_url) == (
+        (),
+        60_000,
+        None,
+    )
+    assert (defaults.max_body_bytes, defaults.max_upload_bytes) == (256 * 1024, 10 * 1024 * 1024)
+    from_env = load_settings([], {
+        "CRM_CORS_ORIGINS": "https://app.example.com/, https://admin.example.com",
+        "CRM_RATE_LIMIT_POINTS": "120000", "CRM_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CRM_MAX_BODY_BYTES": "1000",
+    })  # fmt: skip
+    assert from_env.cors_origins == ("https://app.example.com", "https://admin.example.com")
+    assert (from_env.rate_limit_points, from_env.redis_url) == (120_000, "redis://127.0.0.1:6379/0")
+    assert from_env.max_body_bytes == 1000
+    flags = load_settings(["--cors-origins", "https://x.pe", "--rate-limit-points", "0"],
+                          {"CRM_CORS_ORIGINS": "https://y.pe"})  # fmt: skip
+    assert (flags.cors_origins, flags.rate_limit_points) == (("https://x.pe",), 0)
+    # Worker processes rebuild the same settings from the environment.
+    assert load_settings([], from_env.environment()) == from_env
+    with contextlib.suppress(SystemExit), pytest.raises(SystemExit):
+        load_settings(["--rate-limit-points", "-1"], {})
+
+
+def test_a_rate_limit_smaller_than_one_costly_query_is_refused_at_start():
+    with pytest.raises(ValueError, match="rate limit"):
+        build_app(Settings(rate_limit_points=MAX_COST - 1))
+
+
+async def test_a_configured_redis_that_cannot_be_reached_stops_start_up():
+    application = build_app(Settings(redis_url="redis://127.0.0.1:1/0"), prepare=False)
+    with pytest.raises(Exception, match=r"(?i)connect"):
+        async with application.router.lifespan_context(application):
+            pass
