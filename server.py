@@ -50,7 +50,7 @@ from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from resolvers.context import RequestContext
 from resolvers.errors import RequestError
-from resolvers.export import contact_csv, parse_parameters
+from resolvers.export import contact_csv, export_cost, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
 from schema.limits import MAX_COST
@@ -420,15 +420,28 @@ def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSON
 
 async def export_contacts(request: Request) -> Response:
     """GET /export/contacts.csv: the contacts list (its filters and search as query
-    parameters) as CSV, streamed; refusals come before the first byte, as JSON."""
-    context = await context_for(request.headers.get("authorization"))
+    parameters) as CSV, streamed; refusals come before the first byte, as JSON. It spends
+    the caller's per-minute budget like a query: a point per 100 rows, and one."""
+    context = await context_for(
+        request.headers.get("authorization"),
+        limiter=request.app.state.rate_limiter,
+        address=request.client.host if request.client else "",
+    )
     try:
         contact_filter, search = parse_parameters(request.query_params)
         chunks = contact_csv(context.access, contact_filter, search)
+        verdict = await context.charge_points(
+            await export_cost(context.access, contact_filter, search)
+        )
     except RequestError as error:
         status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code, 400)
         extensions = {"argument": error.argument} if error.argument else {}
         return coded_error(status, error.message, error.code, **extensions)
+    if verdict is not None and not verdict.allowed:
+        response = coded_error(429, "Rate limit reached: retry after the given seconds.",
+                               "RATE_LIMITED")  # fmt: skip
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
     headers = {"Content-Disposition": 'attachment; filename="contacts.csv"'}
     return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
 

@@ -8,6 +8,7 @@ from models import ApiToken, User
 from resolvers.access import Access
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
+from resolvers.users import token_still_live
 
 
 @dataclass(slots=True)
@@ -22,6 +23,17 @@ class RequestContext:
 
     def __post_init__(self) -> None:
         self.reset_loaders()
+
+    async def recheck_token(self) -> None:
+        """Sign out a long-lived connection whose token was revoked or expired meanwhile."""
+        if self.token is None:
+            return
+        live = await token_still_live(self.token.pk)
+        if live is None:
+            self.user, self.token = None, None
+            self.auth_error = "The token is unknown, expired or revoked."
+        else:
+            self.user, self.token = live
 
     def reset_loaders(self) -> None:
         """Fresh loaders, for the caller as signed in now (a WebSocket signs in late)."""

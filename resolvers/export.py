@@ -180,6 +180,15 @@ def _line(values: list[str]) -> str:
     return buffer.getvalue()
 
 
+ROWS_PER_POINT = 100
+
+
+async def export_cost(access: Access, contact_filter: ContactFilter, search: str | None) -> int:
+    """What an export costs in rate-limit points: one, and one per 100 rows it will write."""
+    rows = await contacts_queryset(access, contact_filter, search).count()
+    return 1 + -(-rows // ROWS_PER_POINT)
+
+
 def contact_csv(
     access: Access, contact_filter: ContactFilter, search: str | None
 ) -> AsyncIterator[str]:

@@ -46,13 +46,23 @@ def new_secret() -> str:
 async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
     """The active user and live token behind a bearer secret, or None."""
     token = await ApiToken.get_or_none(secret_hash=hash_secret(secret)).prefetch_related("user")
+    return await _in_use(token)
+
+
+async def token_still_live(token_id: int) -> tuple[User, ApiToken] | None:
+    """A long-lived connection's token read again: None once revoked, expired, or its user
+    deactivated (a WebSocket checks before each operation)."""
+    return await _in_use(await ApiToken.get_or_none(id=token_id).prefetch_related("user"))
+
+
+async def _in_use(token: ApiToken | None) -> tuple[User, ApiToken] | None:
+    now = datetime.now(UTC)
     if token is None or token.revoked_at is not None:
         return None
-    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+    if token.expires_at is not None and token.expires_at <= now:
         return None
     if not token.user.is_active:
         return None
-    now = datetime.now(UTC)
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         # At most one write a minute per token, not one per request.
         token.last_used_at = now

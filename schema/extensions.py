@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -53,11 +53,14 @@ def coded(error: GraphQLError, *, suggestions: bool = False) -> GraphQLError:
 
 
 class PerOperationLoaders(SchemaExtension):
-    """A WebSocket keeps one context for many operations: loaders must not outlive one."""
+    """A WebSocket keeps one context for many operations: loaders must not outlive one, and
+    its token is checked again before each."""
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, RequestContext):
+            if context.connection_params is not None:
+                await context.recheck_token()  # revocation reaches open WebSockets too
             context.reset_loaders()
         yield
 

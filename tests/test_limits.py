@@ -358,3 +358,24 @@ async def test_the_redis_store_is_shared_by_processes_and_spends_nothing_when_re
         await forget(one)
         await one.close()
         await two.close()
+
+
+async def test_the_export_spends_the_same_budget(limited):
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    spend = await limited.post("/graphql", json={"query": COSTLY}, headers=auth)
+    left = spend.json()["extensions"]["cost"]["remaining"]
+    account, main = await make_account()
+    await Contact.bulk_create([
+        Contact(account_id=account.id, location_id=main.id, first_name=f"N{i}", last_name="X")
+        for i in range(120)
+    ])  # fmt: skip
+    exported = await limited.get("/export/contacts.csv", headers=auth)
+    assert exported.status_code == 200 and exported.text.count("\n") == 121
+    after = await limited.post("/graphql", json={"query": "{ viewer { id } }"}, headers=auth)
+    assert after.json()["extensions"]["cost"]["remaining"] == left - 3 - 1  # 1 + 120/100, then 1
+    for query in (COSTLY.replace("59", "38"), "{ contacts(first: 93) { nodes { id } } }"):
+        spent = await limited.post("/graphql", json={"query": query}, headers=auth)
+    assert spent.json()["extensions"]["cost"]["remaining"] == 0
+    refused = await limited.get("/export/contacts.csv", headers=auth)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"

@@ -75,6 +75,34 @@ async def test_websocket_operations_meet_the_same_limits(live_server):
     assert error["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_a_token_revoked_while_its_websocket_is_open_stops_at_the_next_operation(
+    live_server,
+):
+    from datetime import UTC, datetime
+
+    from models import ApiToken, User
+    from resolvers.users import hash_secret
+
+    admin = await User.get(role="ADMIN")
+    token = await ApiToken.create(user_id=admin.id, name="ws", secret_hash=hash_secret("ws-1"))
+    async with connect(f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": "Bearer ws-1"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+        async def operation(id: str) -> dict:
+            query = {"query": "{ viewer { id } }"}
+            await ws.send(json.dumps({"id": id, "type": "subscribe", "payload": query}))
+            return json.loads(await ws.recv())
+
+        assert "errors" not in (await operation("1"))["payload"]
+        assert json.loads(await ws.recv())["type"] == "complete"
+        await ApiToken.filter(id=token.id).update(revoked_at=datetime.now(UTC))
+        refused = await operation("2")  # refused before execution: an `error` message
+        assert refused["type"] == "error", refused
+        assert [e["extensions"]["code"] for e in refused["payload"]] == ["UNAUTHENTICATED"]
+
+
 async def test_websocket_with_a_bad_token_is_rejected(live_server):
     from websockets.exceptions import ConnectionClosed
 
