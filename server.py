@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import uvicorn
 from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.applications import Starlette
@@ -108,7 +109,10 @@ class Refusal(Exception):
 def json_response(
     body: Any, status: int, media_type: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        content = orjson.dumps(body)  # several times faster than json on large results
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits inside a JSON scalar
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(content, status, dict(headers or {}), f"{media_type}; charset=utf-8")
 
 
