@@ -1,0 +1,7 @@
+"""``python -m bench``: see ``bench.run``."""
+
+import sys
+
+from bench.run import main
+
+main(sys.argv[1:])

@@ -1,0 +1,177 @@
+"""In-process cost of GraphQL execution per resolved field, and a profile of where it goes.
+
+``schema.execute`` runs with a context built as the server builds it (``context_for`` with
+the bearer token, fresh loaders per request). The database time is measured by timing the
+Tortoise client calls, so the report can say what the GraphQL and ORM layers cost apart
+from the SQL.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.sqlite.client import SqliteClient
+
+from bench.workloads import Request
+from resolvers.context import RequestContext
+from schema import schema
+from server import context_for
+
+REPEATS = 20
+PROFILE_LINES = 25
+DB_METHODS = ("execute_query", "execute_query_dict", "execute_insert")
+_SITE_PACKAGES = re.compile(r"\S*/site-packages/")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionCost:
+    """Mean cost of one execution of a request, in-process."""
+
+    fields: int
+    total_ms: float
+    database_ms: float
+
+    @property
+    def per_field_us(self) -> float:
+        return self.total_ms * 1000 / self.fields
+
+    @property
+    def per_field_without_database_us(self) -> float:
+        return (self.total_ms - self.database_ms) * 1000 / self.fields
+
+
+def count_fields(value: Any) -> int:
+    """Resolved fields in a response: every key of every object, lists included."""
+    if isinstance(value, dict):
+        return len(value) + sum(count_fields(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_fields(v) for v in value)
+    return 0
+
+
+class DatabaseTimer:
+    """Wall time during which at least one Tortoise client call is in flight.
+
+    Loaders run concurrently, so summing each call's duration would count overlaps twice.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._in_flight = 0
+        self._since = 0.0
+
+    @contextmanager
+    def installed(self) -> Iterator[DatabaseTimer]:
+        originals = {
+            (cls, name): getattr(cls, name)
+            for cls in (SqliteClient, AsyncpgDBClient)
+            for name in DB_METHODS
+        }
+        for (cls, name), original in originals.items():
+            setattr(cls, name, self._timed(original))
+        try:
+            yield self
+        finally:
+            for (cls, name), original in originals.items():
+                setattr(cls, name, original)
+
+    def _timed(self, original):
+        async def timed(client, *args, **kwargs):
+            if self._in_flight == 0:
+                self._since = time.perf_counter()
+            self._in_flight += 1
+            try:
+                return await original(client, *args, **kwargs)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self.seconds += time.perf_counter() - self._since
+
+        return timed
+
+
+async def _execute(request: Request, signed_in: RequestContext) -> dict[str, Any]:
+    context = RequestContext(user=signed_in.user, token=signed_in.token)
+    result = await schema.execute(
+        request.query, variable_values=request.variables, context_value=context
+    )
+    if result.errors:
+        raise RuntimeError(f"in-process execution failed: {result.errors}")
+    return result.data or {}
+
+
+async def execution_cost(request: Request, token: str, repeats: int = REPEATS) -> ExecutionCost:
+    """Mean wall time of ``schema.execute`` for ``request``, and how much of it is SQL."""
+    signed_in = await context_for(f"Bearer {token}")
+    data = await _execute(request, signed_in)  # warm caches (parsing, validation, plans)
+    timer = DatabaseTimer()
+    with timer.installed():
+        started = time.perf_counter()
+        for _ in range(repeats):
+            await _execute(request, signed_in)
+        elapsed = time.perf_counter() - started
+    return ExecutionCost(
+        fields=count_fields(data),
+        total_ms=elapsed * 1000 / repeats,
+        database_ms=timer.seconds * 1000 / repeats,
+    )
+
+
+async def profile(request: Request, token: str, repeats: int = REPEATS) -> str:
+    """cProfile of ``repeats`` executions: the top functions and the time per package."""
+    signed_in = await context_for(f"Bearer {token}")
+    await _execute(request, signed_in)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        await _execute(request, signed_in)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    out = io.StringIO()
+    out.write(f"{repeats} executions; own time (tottime) grouped by package:\n")
+    total = stats.total_tt
+    for package, seconds in _by_package(stats):
+        out.write(f"  {package:<28} {seconds * 1000 / repeats:8.2f} ms/req  "
+                  f"{100 * seconds / total:5.1f} %\n")  # fmt: skip
+    out.write(f"\nTop {PROFILE_LINES} functions by own time:\n")
+    stats.stream = out
+    stats.sort_stats("tottime").print_stats(PROFILE_LINES)
+    out.write(f"\nTop {PROFILE_LINES} functions by cumulative time:\n")
+    stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
+    return _trim_paths(out.getvalue())
+
+
+def _by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
+    totals: dict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():
+        totals[_package(filename)] += tottime
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+def _package(filename: str) -> str:
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    for local in ("resolvers", "schema", "models", "server"):
+        if f"/{local}/" in filename or filename.endswith(f"/{local}.py"):
+            return f"crm-graph {local}"
+    if filename.startswith("~") or "{" in filename:
+        return "builtins (C)"
+    if "/lib/python3." in filename:
+        module = filename.split("/lib/python3.", 1)[1].split("/", 2)[1]
+        return "stdlib " + module.removesuffix(".py")
+    return filename
+
+
+def _trim_paths(text: str) -> str:
+    lines = (_SITE_PACKAGES.sub("", line) for line in text.splitlines())
+    return "\n".join(line for line in lines if line.strip())
