@@ -13,6 +13,11 @@ class TimestampedModel(Model):
     class Meta:
         abstract = True
 
+    async def save_changes(self, *names: str) -> None:
+        """Write only these columns (and ``updated_at``): a concurrent change to another
+        column of the row is not overwritten with the stale value this copy holds."""
+        await self.save(update_fields=[*dict.fromkeys(names), "updated_at"])
+
 
 def fold(text: str) -> str:
     """Lower-case, accent-free form of ``text``: "José Núñez" -> "jose nunez"."""

@@ -163,7 +163,7 @@ async def update_account(access: Access, data: Any) -> Account:
         for name, value in values.items():
             setattr(account, name, value)
         account.search_text = account.search_document()
-        await account.save()
+        await account.save_changes(*values, "search_text")
         changes = audit.diff(before, audit.snapshot(account, AUDITED_FIELDS))
         await audit.record(
             AuditAction.UPDATED, "Account", account.id, account.name, viewer, changes

@@ -315,7 +315,8 @@ async def update_activity(access: Access, data: Any) -> Activity:
         if target is not None:
             _place(activity, target)
         activity.search_text = activity.search_document()
-        await activity.save()
+        placed = ("account_id", "location_id", "contact_id") if target is not None else ()
+        await activity.save_changes(*values, *placed, "search_text")
         await audit.record(
             AuditAction.UPDATED, "Activity", activity.id, activity.subject, viewer,
             audit.diff(before, audit.snapshot(activity, AUDITED_FIELDS)),

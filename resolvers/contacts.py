@@ -120,6 +120,17 @@ def contacts_page_of(
 # ---------------------------------------------------------------- rules
 
 
+async def lock_locations(*location_ids: int) -> None:
+    """Take the row locks of these locations, in id order (inside a transaction).
+
+    Every write that touches a location's contacts takes them first, as ``make_preferred``
+    does: concurrent writers then queue per location instead of deadlocking on the
+    one-preferred index (PostgreSQL; SQLite serialises every transaction anyway).
+    """
+    for location_id in sorted(set(location_ids)):
+        await Location.filter(id=location_id).select_for_update().first()
+
+
 async def make_preferred(contact: Contact) -> None:
     """Rule 1: one preferred contact per location; the previous one is un-preferred.
 
@@ -127,7 +138,7 @@ async def make_preferred(contact: Contact) -> None:
     PostgreSQL; SQLite serialises every transaction. The partial unique index
     ``uq_contact_preferred`` holds the rule even if a writer forgets this function.
     """
-    await Location.filter(id=contact.location_id).select_for_update().first()
+    await lock_locations(contact.location_id)
     await (
         Contact.filter(location_id=contact.location_id, is_preferred=True)
         .exclude(id=contact.id)
@@ -471,6 +482,7 @@ async def update_contact(access: Access, data: Any) -> Contact:
 
     async def write() -> Contact:
         async with in_transaction():
+            await lock_locations(contact.location_id, *([location.id] if moving else []))
             before = audit.snapshot(contact, AUDITED_FIELDS)
             if moving and location.id != contact.location_id:
                 # Moving away un-prefers: rule 1 is per location.
@@ -480,7 +492,7 @@ async def update_contact(access: Access, data: Any) -> Contact:
                 values["location_id"] = location.id
             for name, value in values.items():
                 setattr(contact, name, value)
-            await contact.save()
+            await contact.save_changes(*values)
             if check.given(data.is_preferred) and data.is_preferred is not None:
                 if data.is_preferred:
                     await make_preferred(contact)
@@ -541,10 +553,11 @@ async def set_status(access: Access, gid: str, active: bool) -> Contact:
 
     async def write() -> Contact:
         async with in_transaction():
+            await lock_locations(contact.location_id)
             contact.status = target
             if not active:
                 contact.is_preferred = False  # an inactive contact cannot be the default one
-            await contact.save()
+            await contact.save_changes("status", "is_preferred")
             await Channel.filter(contact_id=contact.id).update(contact_active=active)
             await audit.record(
                 AuditAction.ACTIVATED if active else AuditAction.DEACTIVATED,

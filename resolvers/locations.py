@@ -212,7 +212,7 @@ async def update_location(access: Access, data: Any) -> Location:
         for name, value in values.items():
             setattr(location, name, value)
         location.search_text = location.search_document()
-        await location.save()
+        await location.save_changes(*values, "search_text")
         if location.is_default:
             await make_default(location)
         changes = audit.diff(before, audit.snapshot(location, AUDITED_FIELDS))

@@ -237,7 +237,7 @@ async def update_user(access: Access, data: Any) -> User:
             for name, value in values.items():
                 setattr(user, name, value)
             user.search_text = user.search_document()
-            await user.save()
+            await user.save_changes(*values, "search_text")
             changes = audit.diff(before, audit.snapshot(user, USER_AUDITED))
             await audit.record(AuditAction.UPDATED, "User", user.id, user.name, viewer, changes)
             return user

@@ -95,6 +95,26 @@ async def test_rule1_holds_under_20_concurrent_set_preferred_calls(client):
     assert preferred == 1
 
 
+async def test_rule1_holds_when_updates_race_with_set_preferred(client):
+    """An update writes only what it changes: it never writes back a stale isPreferred."""
+    account, main = await make_account()
+    ids = [
+        (await created(client, account.id, firstName=f"Persona{n}", lastName="Rojas"))["id"]
+        for n in range(10)
+    ]
+    prefer = "mutation($id: ID!) { setPreferredContact(input: {id: $id}) { errors { code } } }"
+    await ok(client, prefer, {"id": ids[0]})
+    calls = []
+    for n, pk in enumerate(ids):
+        calls.append(gql(client, UPDATE, {"input": {"id": pk, "jobTitle": f"Cargo {n}"}}))
+        calls.append(gql(client, prefer, {"id": ids[(n + 1) % len(ids)]}))
+    results = await asyncio.gather(*calls)
+    assert all("errors" not in body for body in results), results
+    assert await Contact.filter(location_id=main.id, is_preferred=True).count() == 1
+    titles = await Contact.filter(location_id=main.id).values_list("job_title", flat=True)
+    assert sorted(titles) == sorted(f"Cargo {n}" for n in range(10))
+
+
 async def test_rule3_first_channel_of_a_kind_is_primary_and_removal_promotes_oldest(client):
     account, _ = await make_account()
     contact = await created(client, account.id, firstName="Rosa", lastName="Muñoz")
