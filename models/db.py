@@ -71,6 +71,11 @@ async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
     await _add_missing_columns(connection)
     for statement in CONSTRAINTS + INDEXES:
         await connection.execute_script(statement)
+    if connection.capabilities.dialect == "sqlite":
+        # Without statistics SQLite's planner takes the first index that fits, e.g. the
+        # low-selectivity `is_preferred` one over `location_id` (a contact card took 12–125
+        # ms at 100k contacts). A sampled ANALYZE stays quick on large files.
+        await connection.execute_script("PRAGMA analysis_limit = 1000; ANALYZE;")
 
 
 async def close_database() -> None:
