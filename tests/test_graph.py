@@ -221,3 +221,10 @@ async def test_nodes_of_many_ids_take_one_statement_per_type(client):
         selects = [s for s in counter.statements if "FROM \"account\"" in s]
         assert len(selects) == 1, selects
     assert await Account.all().count() == 6
+
+
+async def test_signing_in_takes_one_statement(client):
+    await ok(client, "{ viewer { id } }")  # the token's lastUsedAt is written once a minute
+    with count_statements() as counter:
+        await ok(client, "{ viewer { id } }")
+    assert len(counter.statements) == 1, counter.statements
