@@ -33,6 +33,24 @@ INDEXES = (
     'CREATE INDEX IF NOT EXISTS "idx_user_team" ON "crm_user" ("team_id")',
 )
 
+# Free-text search is `search_text LIKE '%word%'` for every word: on PostgreSQL a trigram GIN
+# index answers it without reading the table (contacts at 100k: 203 ms -> 3 ms a page).
+SEARCHED_TABLES = ("contact", "account", "location", "activity", "audit_event")
+
+
+async def _add_search_indexes(connection) -> None:
+    try:
+        await connection.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except Exception as error:  # e.g. a role without the right to create extensions
+        log.warning("search stays unindexed: pg_trgm is not available (%s)", error)
+        return
+    for table in SEARCHED_TABLES:
+        await connection.execute_script(
+            f'CREATE INDEX IF NOT EXISTS "idx_{table}_search_trgm" ON "{table}" '
+            'USING gin ("search_text" gin_trgm_ops)'
+        )
+
+
 # Columns added after a table was first created: generate_schemas(safe=True) creates missing
 # tables but never alters an existing one. (table, column, SQLite type, PostgreSQL type)
 ADDED_COLUMNS = (("api_token", "allowed_fields", "JSON", "JSONB"),)
@@ -71,6 +89,8 @@ async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
     await _add_missing_columns(connection)
     for statement in CONSTRAINTS + INDEXES:
         await connection.execute_script(statement)
+    if connection.capabilities.dialect == "postgres":
+        await _add_search_indexes(connection)
     if connection.capabilities.dialect == "sqlite":
         # Without statistics SQLite's planner takes the first index that fits, e.g. the
         # low-selectivity `is_preferred` one over `location_id` (a contact card took 12–125

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 INIT = """
@@ -37,3 +39,18 @@ def test_start_up_adds_the_columns_an_older_database_lacks(tmp_path):
     assert "allowed_fields" in columns
     assert "idx_account_owner" in indexes
     assert users == [("Ana",)]
+
+
+async def test_search_on_postgresql_is_served_by_a_trigram_index(app):
+    from tortoise import connections
+
+    connection = connections.get("default")
+    if connection.capabilities.dialect != "postgres":
+        pytest.skip("PostgreSQL only: the suite's PostgreSQL run (CRM_TEST_POSTGRES_URL) checks it")
+    rows = await connection.execute_query_dict(
+        "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%search_trgm'"
+    )
+    assert {row["indexname"] for row in rows} == {
+        f"idx_{table}_search_trgm"
+        for table in ("contact", "account", "location", "activity", "audit_event")
+    }
