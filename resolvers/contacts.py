@@ -24,7 +24,7 @@ from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
-from resolvers.ids import encode_id, expect_id
+from resolvers.ids import encode_id
 from resolvers.listing import filter_id, ordering, search_filter, with_tag
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
@@ -345,22 +345,14 @@ async def _resolve_placement(
     """Account and location of a contact; rule 7: the location is one of the account's."""
     account = None
     if check.given(account_gid) and account_gid is not None:
-        pk = expect_id(account_gid, "Account", "accountId", problems)
-        if pk is not None:
-            account = await access.rows(Account).get_or_none(id=pk)
-            if account is None:
-                problems.add(ProblemCode.NOT_FOUND, "accountId", "No account has this id.")
+        account = await access.find(problems, Account, account_gid, "accountId")
     elif current is not None:
         account = await Account.get(id=current.account_id)
-    elif not check.given(account_gid) or account_gid is None:
+    else:
         problems.add(ProblemCode.REQUIRED, "accountId", "A contact belongs to an account.")
     location = None
     if check.given(location_gid) and location_gid is not None:
-        pk = expect_id(location_gid, "Location", "locationId", problems)
-        if pk is not None:
-            location = await access.rows(Location).get_or_none(id=pk)
-            if location is None:
-                problems.add(ProblemCode.NOT_FOUND, "locationId", "No location has this id.")
+        location = await access.find(problems, Location, location_gid, "locationId")
     elif current is not None and account is not None and account.id == current.account_id:
         location = await Location.get(id=current.location_id)
     elif account is not None:
