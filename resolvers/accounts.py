@@ -9,12 +9,12 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models import Account
-from models.enums import AuditAction, LocationKind, RecordStatus
+from models.enums import AuditAction, LocationKind
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import Problems, Rejected
-from resolvers.listing import filter_id, search_filter, with_tag
+from resolvers.listing import created_between, filter_id, searched, with_status, with_tag
 from resolvers.locations import check_address, new_location
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -27,12 +27,7 @@ ACCOUNT_ORDER_KEYS = {
 
 
 def accounts_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Account]:
-    query = access.rows(Account)
-    status = getattr(filter, "status", None)
-    if status is not None:
-        query = query.filter(status=status)
-    elif not getattr(filter, "include_inactive", False):
-        query = query.filter(status=RecordStatus.ACTIVE)
+    query = with_status(access.rows(Account), filter)
     if filter is not None:
         if filter.owner_id is not None:
             query = query.filter(owner_id=filter_id(filter.owner_id, "User"))
@@ -42,14 +37,8 @@ def accounts_queryset(access: Access, filter: Any, search: str | None) -> QueryS
                 query = query.filter(**{attribute: value})
         if filter.tag is not None:
             query = with_tag(query, filter.tag)
-        if filter.created_after is not None:
-            query = query.filter(created_at__gte=filter.created_after)
-        if filter.created_before is not None:
-            query = query.filter(created_at__lt=filter.created_before)
-    condition = search_filter(search, number_prefix="acc")
-    if condition is not None:
-        query = query.filter(condition)
-    return query
+        query = created_between(query, filter)
+    return searched(query, search, number_prefix="acc")
 
 
 async def list_accounts(

@@ -24,7 +24,7 @@ from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.listing import filter_id, ordering, search_filter
+from resolvers.listing import created_between, filter_id, ordering, searched
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -81,14 +81,8 @@ def activities_queryset(access: Access, filter: Any, search: str | None) -> Quer
             value = getattr(filter, attribute, None)
             if value is not None:
                 query = query.filter(**{attribute: value})
-        if filter.created_after is not None:
-            query = query.filter(created_at__gte=filter.created_after)
-        if filter.created_before is not None:
-            query = query.filter(created_at__lt=filter.created_before)
-    condition = search_filter(search)
-    if condition is not None:
-        query = query.filter(condition)
-    return query
+        query = created_between(query, filter)
+    return searched(query, search)
 
 
 async def list_activities(

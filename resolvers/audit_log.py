@@ -10,7 +10,7 @@ from tortoise.queryset import QuerySet
 from models import AuditEvent
 from resolvers.access import Access
 from resolvers.errors import BadInput
-from resolvers.listing import search_filter
+from resolvers.listing import searched
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -53,10 +53,7 @@ def events_queryset(access: Access, filter: Any, search: str | None) -> QuerySet
         ):
             raise BadInput("`occurredAfter` is later than `occurredBefore`.", argument="filter")
     # Text search covers the actor's and the resource's names, as the audit screen does.
-    condition = search_filter(search)
-    if condition is not None:
-        query = query.filter(condition)
-    return query
+    return searched(query, search)
 
 
 async def list_events(

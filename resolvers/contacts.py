@@ -25,7 +25,7 @@ from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id
-from resolvers.listing import filter_id, ordering, search_filter, with_tag
+from resolvers.listing import created_between, filter_id, ordering, searched, with_status, with_tag
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -57,13 +57,8 @@ MAX_CHANNELS = 30
 
 def contacts_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Contact]:
     """The root ``contacts`` list: filters, search, and rule 5 (inactive hidden by default)."""
-    query = access.rows(Contact)
     f = filter
-    status = getattr(f, "status", None)
-    if status is not None:
-        query = query.filter(status=status)
-    elif not getattr(f, "include_inactive", False):
-        query = query.filter(status=RecordStatus.ACTIVE)
+    query = with_status(access.rows(Contact), f)
     if f is not None:
         exact = {
             "account_id": ("account_id", "Account"),
@@ -80,14 +75,8 @@ def contacts_queryset(access: Access, filter: Any, search: str | None) -> QueryS
                 query = query.filter(**{attribute: value})
         if f.tag is not None:
             query = with_tag(query, f.tag)
-        if f.created_after is not None:
-            query = query.filter(created_at__gte=f.created_after)
-        if f.created_before is not None:
-            query = query.filter(created_at__lt=f.created_before)
-    condition = search_filter(search, number_prefix="con")
-    if condition is not None:
-        query = query.filter(condition)
-    return query
+        query = created_between(query, f)
+    return searched(query, search, number_prefix="con")
 
 
 async def list_contacts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.expressions import Q, RawSQL
@@ -12,6 +12,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.base import fold
+from models.enums import RecordStatus
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
 from resolvers.pagination import Ordering, SortKey
@@ -49,6 +50,34 @@ def search_filter(search: str | None, number_prefix: str | None = None) -> Q | N
         term = digits_only if digits_only.isdigit() else word
         condition &= Q(search_text__contains=term)
     return condition
+
+
+def searched(
+    query: QuerySet[M], search: str | None, number_prefix: str | None = None
+) -> QuerySet[M]:
+    """``query`` narrowed by a list's free-text ``search`` (see ``search_filter``)."""
+    condition = search_filter(search, number_prefix)
+    return query if condition is None else query.filter(condition)
+
+
+def created_between(query: QuerySet[M], filter: Any) -> QuerySet[M]:
+    """The ``createdAfter`` (inclusive) and ``createdBefore`` (exclusive) bounds of a filter."""
+    if filter.created_after is not None:
+        query = query.filter(created_at__gte=filter.created_after)
+    if filter.created_before is not None:
+        query = query.filter(created_at__lt=filter.created_before)
+    return query
+
+
+def with_status(query: QuerySet[M], filter: Any) -> QuerySet[M]:
+    """Rule 5: a list holds active rows only, unless its filter names a status or asks for
+    the inactive ones too."""
+    status = getattr(filter, "status", None)
+    if status is not None:
+        return query.filter(status=status)
+    if getattr(filter, "include_inactive", False):
+        return query
+    return query.filter(status=RecordStatus.ACTIVE)
 
 
 def ordering(

@@ -15,7 +15,7 @@ from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.listing import filter_id, search_filter
+from resolvers.listing import filter_id, searched
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -37,10 +37,7 @@ def locations_queryset(access: Access, filter: Any, search: str | None) -> Query
                 query = query.filter(**{attribute: value})
         if filter.account_id is not None:
             query = query.filter(account_id=filter_id(filter.account_id, "Account"))
-    condition = search_filter(search)
-    if condition is not None:
-        query = query.filter(condition)
-    return query
+    return searched(query, search)
 
 
 async def list_locations(

@@ -19,7 +19,7 @@ from resolvers import validation as check
 from resolvers.access import SCOPES, Access, Area
 from resolvers.errors import Forbidden, ProblemCode, Problems, Rejected
 from resolvers.ids import expect_id
-from resolvers.listing import filter_id, ordering, search_filter
+from resolvers.listing import filter_id, ordering, searched
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 USER_ORDER_KEYS = {
@@ -114,10 +114,7 @@ def users_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[
             query = query.filter(team_id=filter_id(filter.team_id, "Team"))
         if filter.is_active is not None:
             query = query.filter(is_active=filter.is_active)
-    condition = search_filter(search)
-    if condition is not None:
-        query = query.filter(condition)
-    return query
+    return searched(query, search)
 
 
 async def list_users(
@@ -127,9 +124,7 @@ async def list_users(
 
 
 async def list_teams(access: Access, search: str | None, args: PageArgs) -> Page:
-    condition = search_filter(search)
-    query = access.rows(Team) if condition is None else access.rows(Team).filter(condition)
-    return await paginate(query, TEAM_ORDER, args)
+    return await paginate(searched(access.rows(Team), search), TEAM_ORDER, args)
 
 
 # ---------------------------------------------------------------- who may
