@@ -24,6 +24,10 @@ LATENCY = Histogram(
     "crm_http_request_duration_seconds", "Time to answer an HTTP request.", ("route",),
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
 )  # fmt: skip
+EXECUTIONS = Counter(
+    "crm_graphql_executions", "GraphQL operations by execution path (fast, fallback, standard).",
+    ("path",), registry=REGISTRY,
+)  # fmt: skip
 # Known routes only: a label per arbitrary path would let clients grow the registry.
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/export/contacts.csv"})
 

@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from strawberry import dataloader as strawberry_dataloader
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.queryset import CountQuery, QuerySet, ValuesListQuery, ValuesQuery
 
 from bench.workloads import Request
 from resolvers.context import RequestContext
@@ -40,6 +42,7 @@ class ExecutionCost:
     fields: int
     total_ms: float
     database_ms: float
+    graphql_ms: float  # execution minus every data fetch (SQL, ORM rows, loader batches)
 
     @property
     def per_field_us(self) -> float:
@@ -48,6 +51,11 @@ class ExecutionCost:
     @property
     def per_field_without_database_us(self) -> float:
         return (self.total_ms - self.database_ms) * 1000 / self.fields
+
+    @property
+    def per_field_graphql_us(self) -> float:
+        """What the GraphQL layer costs per field: execution minus every data fetch."""
+        return self.graphql_ms * 1000 / self.fields
 
 
 def count_fields(value: Any) -> int:
@@ -59,45 +67,55 @@ def count_fields(value: Any) -> int:
     return 0
 
 
-class DatabaseTimer:
-    """Wall time during which at least one Tortoise client call is in flight.
+class InFlightTimer:
+    """Wall time during which at least one call of the patched functions is in flight.
 
     Loaders run concurrently, so summing each call's duration would count overlaps twice.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, targets: tuple[tuple[Any, str], ...]) -> None:
+        self.targets = targets
         self.seconds = 0.0
         self._in_flight = 0
         self._since = 0.0
 
     @contextmanager
-    def installed(self) -> Iterator[DatabaseTimer]:
-        originals = {
-            (cls, name): getattr(cls, name)
-            for cls in (SqliteClient, AsyncpgDBClient)
-            for name in DB_METHODS
-        }
-        for (cls, name), original in originals.items():
-            setattr(cls, name, self._timed(original))
+    def installed(self) -> Iterator[InFlightTimer]:
+        originals = {(owner, name): getattr(owner, name) for owner, name in self.targets}
+        for (owner, name), original in originals.items():
+            setattr(owner, name, self._timed(original))
         try:
             yield self
         finally:
-            for (cls, name), original in originals.items():
-                setattr(cls, name, original)
+            for (owner, name), original in originals.items():
+                setattr(owner, name, original)
 
     def _timed(self, original):
-        async def timed(client, *args, **kwargs):
+        async def timed(*args, **kwargs):
             if self._in_flight == 0:
                 self._since = time.perf_counter()
             self._in_flight += 1
             try:
-                return await original(client, *args, **kwargs)
+                return await original(*args, **kwargs)
             finally:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self.seconds += time.perf_counter() - self._since
 
         return timed
+
+
+# The Tortoise client calls: the time SQL is in flight.
+DATABASE_CALLS = tuple(
+    (cls, name) for cls in (SqliteClient, AsyncpgDBClient) for name in DB_METHODS
+)
+# Every data fetch: the SQL, the ORM building rows from it (querysets, counts, the raw
+# per-parent pages) and the DataLoader batch functions around them.
+DATA_CALLS = (
+    *DATABASE_CALLS,
+    *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
+    (strawberry_dataloader, "dispatch_batch"),
+)
 
 
 async def _execute(request: Request, signed_in: RequestContext) -> dict[str, Any]:
@@ -113,17 +131,22 @@ async def _execute(request: Request, signed_in: RequestContext) -> dict[str, Any
 async def execution_cost(request: Request, token: str, repeats: int = REPEATS) -> ExecutionCost:
     """Mean wall time of ``schema.execute`` for ``request``, and how much of it is SQL."""
     signed_in = await context_for(f"Bearer {token}")
-    data = await _execute(request, signed_in)  # warm caches (parsing, validation, plans)
-    timer = DatabaseTimer()
-    with timer.installed():
-        started = time.perf_counter()
-        for _ in range(repeats):
-            await _execute(request, signed_in)
-        elapsed = time.perf_counter() - started
+    response = await _execute(request, signed_in)  # warm caches (parsing, validation)
+    elapsed = {}
+    for calls in (DATABASE_CALLS, DATA_CALLS):
+        timer = InFlightTimer(calls)
+        with timer.installed():
+            started = time.perf_counter()
+            for _ in range(repeats):
+                await _execute(request, signed_in)
+            elapsed[calls] = (time.perf_counter() - started, timer.seconds)
+    total, database = elapsed[DATABASE_CALLS]
+    total_of_second_series, data = elapsed[DATA_CALLS]
     return ExecutionCost(
-        fields=count_fields(data),
-        total_ms=elapsed * 1000 / repeats,
-        database_ms=timer.seconds * 1000 / repeats,
+        fields=count_fields(response),
+        total_ms=total * 1000 / repeats,
+        database_ms=database * 1000 / repeats,
+        graphql_ms=(total_of_second_series - data) * 1000 / repeats,
     )
 
 

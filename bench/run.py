@@ -121,6 +121,7 @@ async def measure_in_process(target: Target) -> tuple[TargetResult, Workloads]:
                 **asdict(cost),
                 "per_field_us": cost.per_field_us,
                 "per_field_without_database_us": cost.per_field_without_database_us,
+                "per_field_graphql_us": cost.per_field_graphql_us,
             }
         for name in PROFILED:
             result.profiles[name] = await profile(workloads.reads[name][0], ADMIN_TOKEN)

@@ -11,6 +11,7 @@ from schema.accounts import AccountMutation, AccountQuery, LocationMutation
 from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.contacts import ContactMutation, ContactQuery
+from schema.executor import FastExecutor
 from schema.extensions import CodedErrors, PerOperationLoaders
 from schema.guard import FieldGuard
 from schema.limits import PROTECTIONS
@@ -51,4 +52,5 @@ schema = CrmSchema(
     query=Query,
     mutation=Mutation,
     extensions=[PerOperationLoaders, *PROTECTIONS, FieldGuard, CodedErrors],
+    execution_context_class=FastExecutor,
 )

@@ -1,0 +1,162 @@
+"""The breadth-first executor answers exactly what graphql-core answers, or lets it answer.
+
+Every query here runs twice over HTTP on the same demo data: once as served (the fast path)
+and once with the fast path switched off; the bodies must be equal, and the counter of
+execution paths must show which path answered.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bench.workloads import CONTACT_CARD, PARTNER_SLIM, SEARCH, SPA_LIST
+from metrics import EXECUTIONS
+from models import AuditEvent, Contact, Location
+from resolvers.demo import fill_demo_data
+from schema.executor import FastExecutor
+from tests.conftest import count_statements, gid, gql
+
+NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
+
+FRAGMENTS = """
+query Mixed($ids: [ID!]!, $withStats: Boolean!, $noAccount: Boolean!) {
+  __typename
+  nodes(ids: $ids) {
+    __typename
+    id
+    ... on Contact { ...Person stats @include(if: $withStats) { activitiesTotal lastActivityAt } }
+    ... on Account { name main: mainLocation { city } preferredContact { ...Person } }
+    ... on Location { kind name account @skip(if: $noAccount) { name } }
+  }
+  first: contacts(first: 2, orderBy: [{field: FIRST_NAME, direction: DESC}]) {
+    totalCount
+    edges { cursor node { fullName } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+  again: contacts(first: 2, orderBy: [{field: FIRST_NAME, direction: DESC}]) {
+    nodes { same: fullName fullName }
+  }
+}
+fragment Person on Contact {
+  fullName role documentType leadSource birthday tags customFields
+  channels { kind value isPrimary }
+  owner { name role team { name } }
+}
+"""
+
+HISTORY = """
+{
+  auditEvents(first: 15) {
+    nodes {
+      action resourceType resourceId occurredAt changes actor { name }
+      resource { __typename id ... on Contact { fullName } ... on Account { accountNo } }
+    }
+  }
+  users(first: 10) { nodes { name email role isActive team { name } } }
+}
+"""
+
+
+async def answer(client, query: str, variables: dict[str, Any], *, fast: bool) -> tuple:
+    """The body of one request, and how many operations each execution path answered."""
+    before = {path: _count(path) for path in ("fast", "fallback", "standard")}
+    FastExecutor.enabled = fast
+    try:
+        body = await gql(client, query, variables)
+    finally:
+        FastExecutor.enabled = True
+    paths = {path: _count(path) - before[path] for path in before}
+    body.pop("extensions", None)  # the rate-limit budget left differs from request to request
+    return body, {path: n for path, n in paths.items() if n}
+
+
+def _count(path: str) -> float:
+    return EXECUTIONS.labels(path)._value.get()
+
+
+@pytest.fixture
+async def demo(client) -> dict[str, Any]:
+    await fill_demo_data(accounts=6, now=NOW)
+    contact = await Contact.filter(is_preferred=True).order_by("id").first()
+    location = await Location.filter(kind="OUTLET").order_by("id").first()
+    assert contact is not None and location is not None
+    return {
+        "contact": gid("Contact", contact.id),
+        "account": gid("Account", contact.account_id),
+        "location": gid("Location", location.id),
+    }
+
+
+def _cases(demo: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (SPA_LIST, {"first": 50}),
+        (SPA_LIST, {"filter": {"role": "BUYER"}, "orderBy": [{"field": "CREATED_AT"}]}),
+        (CONTACT_CARD, {"id": demo["contact"]}),
+        (PARTNER_SLIM, {"orderBy": [{"field": "NAME", "direction": "DESC"}]}),
+        (SEARCH, {"q": "jose"}),
+        (
+            FRAGMENTS,
+            {
+                "ids": [demo["contact"], demo["account"], demo["location"], gid("Contact", 10**9)],
+                "withStats": True,
+                "noAccount": False,
+            },
+        ),
+        (FRAGMENTS, {"ids": [demo["location"]], "withStats": False, "noAccount": True}),
+        (HISTORY, {}),
+    ]
+
+
+async def test_every_workload_is_answered_by_the_fast_path_as_by_graphql_core(client, demo):
+    for query, variables in _cases(demo):
+        served, paths = await answer(client, query, variables, fast=True)
+        standard, standard_paths = await answer(client, query, variables, fast=False)
+        assert "errors" not in served, served
+        assert paths == {"fast": 1}, (query, paths)
+        assert standard_paths == {"standard": 1}
+        assert served == standard, query
+
+
+async def test_an_error_deep_in_the_tree_is_reported_by_graphql_core(client, demo):
+    query = "{ contacts(first: 3) { nodes { fullName activities(first: 500) { totalCount } } } }"
+    served, paths = await answer(client, query, {}, fast=True)
+    standard, _ = await answer(client, query, {}, fast=False)
+    assert paths == {"fallback": 1}
+    assert served == standard
+    assert served["errors"][0]["path"] == ["contacts", "nodes", 0, "activities"]
+    assert served["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_deleted_record_in_the_history_is_null_on_both_paths(client, demo):
+    newest = await AuditEvent.all().order_by("-occurred_at", "-id").first()
+    assert newest is not None
+    await AuditEvent.filter(id=newest.id).update(resource_type="Contact", resource_id=10**9)
+    served, paths = await answer(client, HISTORY, {}, fast=True)
+    standard, _ = await answer(client, HISTORY, {}, fast=False)
+    assert paths == {"fast": 1}
+    assert served == standard
+    assert served["data"]["auditEvents"]["nodes"][0]["resource"] is None
+
+
+async def test_mutations_and_introspection_take_the_standard_path(client, demo):
+    mutation = """mutation($id: ID!) { setPreferredContact(input: {id: $id}) {
+        contact { isPreferred } errors { code } } }"""
+    body, paths = await answer(client, mutation, {"id": demo["contact"]}, fast=True)
+    assert "errors" not in body and paths == {"standard": 1}
+    body, paths = await answer(client, "{ __schema { queryType { name } } }", {}, fast=True)
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert paths == {"fallback": 1}
+
+
+async def test_the_fast_path_sends_no_more_statements_than_graphql_core(client, demo):
+    await answer(client, SPA_LIST, {"first": 50}, fast=True)  # the token's lastUsedAt written
+    counted = {}
+    for fast in (True, False):
+        with count_statements() as counter:
+            body, _ = await answer(client, SPA_LIST, {"first": 50}, fast=fast)
+        assert "errors" not in body
+        counted[fast] = len(counter.statements)
+    assert counted[True] <= counted[False], counted
