@@ -148,14 +148,18 @@ class _Level:
                 return [getattr(obj, name) for obj in objects]
             return [field.default_resolver(obj, name) for obj in objects]
         resolver = field.base_resolver
-        if resolver.parent_parameter or resolver.root_parameter:
-            raise Unsupported(f"{site} takes its parent as an argument")
         kwargs = site.arguments(field)
         function = resolver.wrapped_func
         values: list = [None] * len(objects)
         takes_self = resolver.self_parameter is not None
+        source = resolver.root_parameter or resolver.parent_parameter
+        if source is not None:  # ``root``/``parent`` given by keyword, with the arguments
+            kwargs = dict(kwargs)
+            source_name = source.name
         is_awaitable = self.executor.is_awaitable
         for index, obj in enumerate(objects):
+            if source is not None:
+                kwargs[source_name] = obj
             value = function(obj, **kwargs) if takes_self else function(**kwargs)
             if isinstance(value, Coroutine):
                 coroutines.start(value, values, index)
@@ -352,13 +356,15 @@ class _Coroutines:
 
     Each is advanced to its first suspension before any is resumed, so every DataLoader key
     of the level is queued before the loaders dispatch: one batch per loader, as with
-    graphql-core, without a Task or a callback per field.
+    graphql-core, without a Task or a callback per field. Suspended coroutines are kept by
+    what they await, so a finished batch resumes its waiters without looking at the others.
     """
 
-    __slots__ = ("waiting",)
+    __slots__ = ("blocked", "ready")
 
     def __init__(self) -> None:
-        self.waiting: list[tuple[Coroutine, Any, list, int]] = []
+        self.ready: list[tuple[Coroutine, Any, list, int]] = []
+        self.blocked: dict[asyncio.Future, list[tuple[Coroutine, Any, list, int]]] = {}
 
     def start(self, coroutine: Coroutine, values: list, index: int) -> None:
         """Run ``coroutine`` to its next suspension; its result goes to ``values[index]``."""
@@ -368,13 +374,24 @@ class _Coroutines:
             values[index] = done.value
             return
         except BaseException:
+            coroutine.close()
             self.close()
             raise
-        if asyncio.isfuture(awaited):
+        entry = (coroutine, awaited, values, index)
+        if awaited is None:  # a bare yield, as in ``asyncio.sleep(0)``
+            self.ready.append(entry)
+        elif not asyncio.isfuture(awaited):
+            coroutine.close()
+            self.close()
+            raise Unsupported(f"a resolver awaited {awaited!r}")
+        else:
             # What a Task does on a yield: another coroutine may await the same pending
             # future (a DataLoader key asked for twice), which the flag would refuse.
             awaited._asyncio_future_blocking = False
-        self.waiting.append((coroutine, awaited, values, index))
+            if awaited.done():
+                self.ready.append(entry)
+            else:
+                self.blocked.setdefault(awaited, []).append(entry)
 
     async def run(self) -> None:
         """Resume each coroutine as soon as what it awaits is done, until all have returned.
@@ -382,28 +399,21 @@ class _Coroutines:
         In completion order, never in a fixed one: a coroutine may hold the connection's
         lock while its statement runs, and others wait for that lock.
         """
-        while self.waiting:
-            ready, blocked = [], {}
-            for entry in self.waiting:
-                awaited = entry[1]
-                if awaited is None or awaited.done():
-                    ready.append(entry)
-                else:
-                    blocked.setdefault(awaited, []).append(entry)
+        while self.ready or self.blocked:
             try:
-                if not ready:
-                    if not all(asyncio.isfuture(awaited) for awaited in blocked):
-                        raise Unsupported("a resolver awaited something other than a future")
+                if not self.ready:
                     # Never raises the futures' errors (their coroutines get them), nor
                     # cancels them when this task is cancelled.
-                    await asyncio.wait(blocked, return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait(self.blocked, return_when=asyncio.FIRST_COMPLETED)
+                    for future in done:
+                        self.ready.extend(self.blocked.pop(future))
                     continue
-                if any(entry[1] is None for entry in ready):
-                    await asyncio.sleep(0)  # a bare yield, as in ``asyncio.sleep(0)``
+                if any(entry[1] is None for entry in self.ready):
+                    await asyncio.sleep(0)
             except BaseException:
                 self.close()
                 raise
-            self.waiting = [entry for entries in blocked.values() for entry in entries]
+            ready, self.ready = self.ready, []
             for position, (coroutine, _, values, index) in enumerate(ready):
                 try:
                     self.start(coroutine, values, index)
@@ -413,6 +423,8 @@ class _Coroutines:
                     raise
 
     def close(self) -> None:
-        waiting, self.waiting = self.waiting, []
-        for coroutine, *_ in waiting:
+        """Close every coroutine still suspended (the request goes another way)."""
+        entries = [*self.ready, *(e for group in self.blocked.values() for e in group)]
+        self.ready, self.blocked = [], {}
+        for coroutine, *_ in entries:
             coroutine.close()

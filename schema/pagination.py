@@ -47,23 +47,54 @@ documented_enum(
 )
 
 
+# Cursors are encoded only when a query asks for them: most pages are drawn without.
+def _start_cursor(root: PageInfo) -> str | None:
+    return root.page.cursor(root.page.rows[0]) if root.page.rows else None
+
+
+def _end_cursor(root: PageInfo) -> str | None:
+    return root.page.cursor(root.page.rows[-1]) if root.page.rows else None
+
+
+def _cursor(root: Edge) -> str:
+    return root.page.cursor(root.row)
+
+
+def _edges(root: Connection) -> list[Edge]:
+    page = root.page_info.page
+    return [
+        Edge(node=node, page=page, row=row) for row, node in zip(page.rows, root.nodes, strict=True)
+    ]
+
+
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More rows follow this page.")
     has_previous_page: bool = strawberry.field(description="Rows precede this page.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first row.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last row.")
+    start_cursor: str | None = strawberry.field(
+        resolver=_start_cursor, description="Cursor of the first row."
+    )
+    end_cursor: str | None = strawberry.field(
+        resolver=_end_cursor, description="Cursor of the last row."
+    )
+    page: strawberry.Private[Page]
 
 
 @strawberry.type(description="A row of a list, with its cursor.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Opaque, stable position of this row.")
+    cursor: str = strawberry.field(
+        resolver=_cursor, description="Opaque, stable position of this row."
+    )
     node: T = strawberry.field(description="The row.")
+    page: strawberry.Private[Page]
+    row: strawberry.Private[Any]
 
 
 @strawberry.type(description="A page of a list (Relay connection), with its total size.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The rows of this page with cursors.")
+    edges: list[Edge[T]] = strawberry.field(
+        resolver=_edges, description="The rows of this page with cursors."
+    )
     nodes: list[T] = strawberry.field(description="The rows of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]
@@ -74,15 +105,7 @@ class Connection(Generic[T]):
 
     @classmethod
     def of(cls, page: Page, convert: Callable[[Any], T]) -> Connection[T]:
-        nodes = [convert(row) for row in page.rows]
-        edges = [
-            Edge(cursor=page.cursor(row), node=node)
-            for row, node in zip(page.rows, nodes, strict=True)
-        ]
         info = PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page, page=page
         )
-        return cls(edges=edges, nodes=nodes, page_info=info, count=page.count)
+        return cls(nodes=[convert(row) for row in page.rows], page_info=info, count=page.count)
