@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from tortoise import Tortoise, connections
 
@@ -33,12 +34,48 @@ INDEXES = (
     'CREATE INDEX IF NOT EXISTS "idx_user_team" ON "crm_user" ("team_id")',
 )
 
-# Free-text search is `search_text LIKE '%word%'` for every word: on PostgreSQL a trigram GIN
-# index answers it without reading the table (contacts at 100k: 203 ms -> 3 ms a page).
+# Indexes an earlier version declared, dropped at start-up: the single-column ones on
+# low-selectivity columns led SQLite's planner to read a third of `contact` through them (a
+# contact card's preferred-contact lookup, the COUNT of a filtered list); the composite
+# indexes in `Contact.Meta` serve those filters now.
+RETIRED_INDEXES = (
+    "idx_contact_role_083898",
+    "idx_contact_lead_so_949642",
+    "idx_contact_is_vip_13fda3",
+    "idx_contact_is_pref_af83dd",
+)
+
+# Free-text search is `search_text LIKE '%word%'` for every word. On PostgreSQL a trigram GIN
+# index answers it without reading the table (contacts at 100k: 203 ms -> 3 ms a page); SQLite
+# gets an FTS5 trigram table per searched table (`contact_search` ...) that narrows the rows
+# the LIKE then checks.
 SEARCHED_TABLES = ("contact", "account", "location", "activity", "audit_event")
+# Tables whose JSON `tags` lists are filtered on: a GIN index on PostgreSQL, a `<table>_tag`
+# table of (tag, row id) on SQLite, where JSON cannot be indexed.
+TAGGED_TABLES = ("contact", "account")
+
+# The SQLite tables start-up created (or found): only those may be queried.
+_sqlite_text_indexes: set[str] = set()
+_sqlite_tag_indexes: set[str] = set()
 
 
-async def _add_search_indexes(connection) -> None:
+def text_index(table: str) -> str | None:
+    """The FTS5 table that narrows ``table``'s search on SQLite, if there is one."""
+    name = f"{table}_search"
+    return name if name in _sqlite_text_indexes else None
+
+
+def tag_index(table: str) -> str | None:
+    """The (tag, id) table of ``table`` on SQLite, if there is one."""
+    name = f"{table}_tag"
+    return name if name in _sqlite_tag_indexes else None
+
+
+async def _add_postgres_search_indexes(connection) -> None:
+    for table in TAGGED_TABLES:
+        await connection.execute_script(
+            f'CREATE INDEX IF NOT EXISTS "idx_{table}_tags" ON "{table}" USING gin ("tags")'
+        )
     try:
         await connection.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     except Exception as error:  # e.g. a role without the right to create extensions
@@ -49,6 +86,109 @@ async def _add_search_indexes(connection) -> None:
             f'CREATE INDEX IF NOT EXISTS "idx_{table}_search_trgm" ON "{table}" '
             'USING gin ("search_text" gin_trgm_ops)'
         )
+
+
+def _text_index_sql(table: str) -> tuple[str, str]:
+    """An FTS5 trigram copy of ``table.search_text``, kept by triggers, and its backfill.
+
+    Triggers keep it in step with every write, whichever code path makes it. It keeps its own
+    copy of the text (not ``content=``): deleting from an external-content index needs the
+    old text exactly, and a mismatch corrupts it. ``detail=none`` stores no positions (a
+    third of the size); queries AND the trigrams of each word and the LIKE on the table
+    checks the rest.
+    """
+    index = f"{table}_search"
+    create = f"""
+        CREATE VIRTUAL TABLE IF NOT EXISTS "{index}"
+            USING fts5("search_text", tokenize = 'trigram', detail = 'none', columnsize = 0);
+        CREATE TRIGGER IF NOT EXISTS "{index}_insert" AFTER INSERT ON "{table}" BEGIN
+            INSERT INTO "{index}" ("rowid", "search_text") VALUES (new."id", new."search_text");
+        END;
+        CREATE TRIGGER IF NOT EXISTS "{index}_update" AFTER UPDATE OF "search_text" ON "{table}"
+        BEGIN
+            DELETE FROM "{index}" WHERE "rowid" = old."id";
+            INSERT INTO "{index}" ("rowid", "search_text") VALUES (new."id", new."search_text");
+        END;
+        CREATE TRIGGER IF NOT EXISTS "{index}_delete" AFTER DELETE ON "{table}" BEGIN
+            DELETE FROM "{index}" WHERE "rowid" = old."id";
+        END;
+    """
+    backfill = (
+        f'INSERT INTO "{index}" ("rowid", "search_text") SELECT "id", "search_text" '
+        f'FROM "{table}" WHERE "id" NOT IN (SELECT "rowid" FROM "{index}")'
+    )
+    return create, backfill
+
+
+def _tag_index_sql(table: str) -> tuple[str, str]:
+    """A (tag, id) table of ``table``'s JSON ``tags`` lists, kept by triggers, and its backfill."""
+    index = f"{table}_tag"
+
+    def tags_of(row: str) -> str:  # the text elements of a row's list
+        return f'SELECT "value" FROM json_each({row}."tags") WHERE "type" = \'text\''
+
+    add = (
+        f'INSERT OR IGNORE INTO "{index}" ("tag", "id") '
+        f'SELECT "value", new."id" FROM ({tags_of("new")});'
+    )
+    remove = f'DELETE FROM "{index}" WHERE "id" = old."id" AND "tag" IN ({tags_of("old")});'
+    create = f"""
+        CREATE TABLE IF NOT EXISTS "{index}" (
+            "tag" TEXT NOT NULL, "id" INTEGER NOT NULL, PRIMARY KEY ("tag", "id")
+        ) WITHOUT ROWID;
+        CREATE TRIGGER IF NOT EXISTS "{index}_insert" AFTER INSERT ON "{table}" BEGIN
+            {add}
+        END;
+        CREATE TRIGGER IF NOT EXISTS "{index}_update" AFTER UPDATE OF "tags" ON "{table}" BEGIN
+            {remove}
+            {add}
+        END;
+        CREATE TRIGGER IF NOT EXISTS "{index}_delete" AFTER DELETE ON "{table}" BEGIN
+            {remove}
+        END;
+    """
+    backfill = (
+        f'INSERT OR IGNORE INTO "{index}" ("tag", "id") SELECT "each"."value", "row"."id" '
+        f'FROM "{table}" AS "row", json_each("row"."tags") AS "each" '
+        'WHERE "each"."type" = \'text\''
+    )
+    return create, backfill
+
+
+async def _exists(connection, name: str) -> bool:
+    found = await connection.execute_query_dict(
+        "SELECT 1 FROM sqlite_master WHERE name = ?", [name]
+    )
+    return bool(found)
+
+
+async def _add_sqlite_side_index(connection, name: str, create: str, backfill: str) -> bool:
+    """Create a trigger-kept side table unless it exists, and fill it in the same transaction,
+    so no database holds one that misses rows. False if this SQLite cannot build it."""
+    if await _exists(connection, name):
+        await connection.execute_script(create)  # triggers an older version lacked
+        return True
+    log.info("building %s", name)
+    try:
+        # IMMEDIATE: a second worker starting at the same time waits, then fills nothing twice.
+        await connection.execute_script(f"BEGIN IMMEDIATE; {create}; {backfill}; COMMIT;")
+    except Exception as error:  # e.g. SQLite before 3.34 has no trigram tokenizer
+        with suppress(Exception):  # the transaction may never have begun
+            await connection.execute_script("ROLLBACK")
+        if await _exists(connection, name):  # another worker built it meanwhile
+            return True
+        log.warning("%s not built: its lists read the whole table (%s)", name, error)
+        return False
+    return True
+
+
+async def _add_sqlite_search_indexes(connection) -> None:
+    for table in SEARCHED_TABLES:
+        if await _add_sqlite_side_index(connection, f"{table}_search", *_text_index_sql(table)):
+            _sqlite_text_indexes.add(f"{table}_search")
+    for table in TAGGED_TABLES:
+        if await _add_sqlite_side_index(connection, f"{table}_tag", *_tag_index_sql(table)):
+            _sqlite_tag_indexes.add(f"{table}_tag")
 
 
 # Columns added after a table was first created: generate_schemas(safe=True) creates missing
@@ -75,7 +215,8 @@ async def _add_missing_columns(connection) -> None:
 async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
     """Connect, and create whatever tables, indexes and constraints are missing.
 
-    Never drops or rewrites anything: an existing database keeps its data.
+    Never drops or rewrites data: an existing database keeps its rows (only the indexes in
+    ``RETIRED_INDEXES`` go).
     """
     await Tortoise.init(
         db_url=db_url,
@@ -89,9 +230,12 @@ async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
     await _add_missing_columns(connection)
     for statement in CONSTRAINTS + INDEXES:
         await connection.execute_script(statement)
+    for index in RETIRED_INDEXES:
+        await connection.execute_script(f'DROP INDEX IF EXISTS "{index}"')
     if connection.capabilities.dialect == "postgres":
-        await _add_search_indexes(connection)
+        await _add_postgres_search_indexes(connection)
     if connection.capabilities.dialect == "sqlite":
+        await _add_sqlite_search_indexes(connection)
         # Without statistics SQLite's planner takes the first index that fits, e.g. the
         # low-selectivity `is_preferred` one over `location_id` (a contact card took 12–125
         # ms at 100k contacts). A sampled ANALYZE stays quick on large files.

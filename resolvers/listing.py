@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from pypika_tortoise.terms import Term, ValueWrapper
 from tortoise import connections
 from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.base import fold
+from models.db import tag_index, text_index
 from models.enums import RecordStatus
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
@@ -25,10 +27,35 @@ MAX_ORDER_KEYS = 3
 _NUMBERED = re.compile(r"^(acc|con)-?0*(\d{1,9})$")
 
 
-def search_filter(search: str | None, number_prefix: str | None = None) -> Q | None:
+class _RowsOf(Term):
+    """``(SELECT <column> FROM <table> WHERE <condition> ?)``, the value a parameter: the ids an
+    SQLite side table (``models.db``) lists, for an ``id__in`` filter."""
+
+    def __init__(self, table: str, column: str, condition: str, value: str) -> None:
+        super().__init__()
+        self.table, self.column, self.condition, self.value = table, column, condition, value
+
+    def get_sql(self, ctx: Any) -> str:
+        value = ValueWrapper(self.value).get_sql(ctx)
+        return f'(SELECT "{self.column}" FROM "{self.table}" WHERE {self.condition} {value})'
+
+
+def trigram_query(words: Iterable[str]) -> str | None:
+    """An FTS5 query for rows holding every trigram of every word (None if no word has three
+    characters); each trigram a quoted string, so no character of the words is syntax."""
+    trigrams = sorted({word[i : i + 3] for word in words for i in range(len(word) - 2)})
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in trigrams) or None
+
+
+def search_filter(
+    search: str | None, number_prefix: str | None = None, text_index: str | None = None
+) -> Q | None:
     """Every word must appear in ``search_text`` (folded: "jose" finds "José").
 
-    A word like ``CON-000123`` also matches the record with that number.
+    A word like ``CON-000123`` also matches the record with that number. With a
+    ``text_index`` (SQLite's FTS5 trigram table of the list), the rows holding every trigram
+    are found through it first; the LIKEs keep the exact meaning, and alone serve words of
+    fewer than three characters.
     """
     if search is None:
         return None
@@ -41,13 +68,18 @@ def search_filter(search: str | None, number_prefix: str | None = None) -> Q | N
     if len(words) > MAX_SEARCH_WORDS:
         raise BadInput(f"`search` has more than {MAX_SEARCH_WORDS} words.", argument="search")
     condition = Q()
+    terms = []
     for word in words:
         match = _NUMBERED.match(word)
         if match and number_prefix == match.group(1):
             condition &= Q(id=int(match.group(2)))
             continue
         digits_only = word.replace("+", "").replace("-", "")
-        term = digits_only if digits_only.isdigit() else word
+        terms.append(digits_only if digits_only.isdigit() else word)
+    query = trigram_query(terms) if text_index else None
+    if query is not None:
+        condition &= Q(id__in=_RowsOf(text_index, "rowid", f'"{text_index}" MATCH', query))
+    for term in terms:
         condition &= Q(search_text__contains=term)
     return condition
 
@@ -56,7 +88,7 @@ def searched(
     query: QuerySet[M], search: str | None, number_prefix: str | None = None
 ) -> QuerySet[M]:
     """``query`` narrowed by a list's free-text ``search`` (see ``search_filter``)."""
-    condition = search_filter(search, number_prefix)
+    condition = search_filter(search, number_prefix, text_index(query.model._meta.db_table))
     return query if condition is None else query.filter(condition)
 
 
@@ -107,10 +139,13 @@ def ordering(
 def with_tag(query: QuerySet[M], tag: str) -> QuerySet[M]:
     """``query`` narrowed to rows whose JSON ``tags`` list holds ``tag`` as a whole element."""
     if connections.get("default").capabilities.dialect == "postgres":
-        return query.filter(tags__contains=[tag])  # JSONB containment, GIN-indexable
+        return query.filter(tags__contains=[tag])  # JSONB containment, GIN-indexed
+    table = query.model._meta.db_table
+    index = tag_index(table)
+    if index is not None:
+        return query.filter(id__in=_RowsOf(index, "id", '"tag" =', tag))
     # SQLite keeps JSON as text and Tortoise has no JSON lookup for it: ask json_each. The tag
     # is a SQL string literal; SQLite literals know no escapes but the doubled quote.
-    table = query.model._meta.db_table
     literal = "'" + tag.replace("'", "''") + "'"
     exists = f'EXISTS (SELECT 1 FROM json_each("{table}"."tags") WHERE value = {literal})'
     return query.annotate(_has_tag=RawSQL(exists)).filter(_has_tag=True)

@@ -54,3 +54,50 @@ async def test_search_on_postgresql_is_served_by_a_trigram_index(app):
         f"idx_{table}_search_trgm"
         for table in ("contact", "account", "location", "activity", "audit_event")
     }
+
+
+OLDER_ROWS = (
+    "INSERT INTO account (created_at, updated_at, name, is_vip, status, tags, custom_fields, "
+    "search_text) VALUES ('2026-01-01', '2026-01-01', 'Andina', 0, 'ACTIVE', '[\"mayorista\"]', "
+    "'{}', 'acc-000001 andina')",
+    "INSERT INTO location (created_at, updated_at, kind, name, is_default, search_text, "
+    "account_id) VALUES ('2026-01-01', '2026-01-01', 'MAIN', 'Lima', 0, 'lima', 1)",
+    "INSERT INTO contact (created_at, updated_at, first_name, last_name, is_vip, is_preferred, "
+    "portal_user, email_opt_out, capture_source, converted_from_lead, status, tags, "
+    "custom_fields, search_text, account_id, location_id) VALUES ('2026-01-01', '2026-01-01', "
+    "'José', 'Pérez', 0, 0, 0, 0, 'MANUAL', 0, 'ACTIVE', '[\"decisor\", \"feria\"]', '{}', "
+    "'con-000001 jose perez', 1, 1)",
+)
+
+
+def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    subprocess.run([sys.executable, "-c", INIT, str(path)], cwd=ROOT, check=True)
+    with sqlite3.connect(path) as db:  # make it a database from before the side tables
+        for name, kind in db.execute("SELECT name, type FROM sqlite_master WHERE type IN "
+                                     "('trigger', 'table') AND (name GLOB '*_search*' OR "
+                                     "name GLOB '*_tag*')").fetchall():  # fmt: skip
+            if kind == "trigger" or name.endswith(("_search", "_tag")):
+                db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+        for statement in OLDER_ROWS:
+            db.execute(statement)
+        db.execute('CREATE INDEX "idx_contact_is_vip_13fda3" ON "contact" ("is_vip")')
+    subprocess.run([sys.executable, "-c", INIT, str(path)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-c", INIT, str(path)], cwd=ROOT, check=True)  # idempotent
+    with sqlite3.connect(path) as db:
+        text = db.execute("SELECT rowid, search_text FROM contact_search").fetchall()
+        matched = db.execute("SELECT rowid FROM contact_search WHERE contact_search MATCH "
+                             "'\"per\" AND \"ere\" AND \"rez\"'").fetchall()  # fmt: skip
+        tags = db.execute("SELECT tag, id FROM contact_tag ORDER BY tag").fetchall()
+        account_tags = db.execute("SELECT tag, id FROM account_tag").fetchall()
+        indexes = {row[1] for row in db.execute('PRAGMA index_list("contact")')}
+        db.execute("UPDATE contact SET search_text = 'con-000001 jose quispe', tags = '[]'")
+        after = db.execute("SELECT search_text FROM contact_search").fetchall()
+        tags_after = db.execute("SELECT tag FROM contact_tag").fetchall()
+    assert text == [(1, "con-000001 jose perez")]
+    assert matched == [(1,)]
+    assert tags == [("decisor", 1), ("feria", 1)]
+    assert account_tags == [("mayorista", 1)]
+    assert "idx_contact_is_vip_13fda3" not in indexes
+    assert after == [("con-000001 jose quispe",)]
+    assert tags_after == []
