@@ -160,3 +160,17 @@ async def test_the_fast_path_sends_no_more_statements_than_graphql_core(client, 
         assert "errors" not in body
         counted[fast] = len(counter.statements)
     assert counted[True] <= counted[False], counted
+
+
+async def test_a_token_with_a_field_allowlist_takes_the_standard_path(client, demo):
+    minted = await gql(
+        client,
+        """mutation { createApiToken(input: {name: "slim", allowedFields: ["Contact.fullName"]})
+           { secret errors { code } } }""",
+    )
+    secret = minted["data"]["createApiToken"]["secret"]
+    before = _count("standard")
+    body = await gql(client, "{ contacts(first: 2) { nodes { fullName jobTitle } } }", token=secret)
+    assert _count("standard") == before + 1
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert all(node["jobTitle"] is None for node in body["data"]["contacts"]["nodes"])
