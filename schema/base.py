@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
@@ -13,6 +14,7 @@ from resolvers.ids import encode_id
 
 E = TypeVar("E", bound=type[Enum])
 T = TypeVar("T", bound="RowType")
+F = TypeVar("F", bound=Callable[..., Any])
 
 GraphInfo = Info[RequestContext, None]
 
@@ -33,6 +35,20 @@ class Node:
     id: strawberry.ID = strawberry.field(
         description="Opaque global id; pass it to `node`, `nodes` and mutation inputs."
     )
+
+
+def per_level(level: Callable[..., Awaitable[list]]):
+    """Give a resolver its level form: ``level(objects, **arguments)`` returns one value per
+    object for every object of a response level at once (one ``load_many``, one loop), where
+    the resolver answers one object. The breadth-first executor (``schema/executor.py``) calls
+    the level form; graphql-core calls the resolver, which should answer through the level
+    form too, so both paths share one implementation."""
+
+    def attach(resolver: F) -> F:
+        resolver.level = level  # type: ignore[attr-defined]
+        return resolver
+
+    return attach
 
 
 class RowType:

@@ -121,6 +121,12 @@ class _Level:
             )
             columns.append((key, site, self._resolve(site, coroutines)))
         await coroutines.run()
+        columns = [
+            (key, site, values.unpacked(len(self.objects), site))
+            if isinstance(values, _LevelValues)
+            else (key, site, values)
+            for key, site, values in columns
+        ]
         composites = []
         for _, site, values in columns:
             if site is not None:
@@ -134,7 +140,7 @@ class _Level:
             dict(zip(keys, row, strict=True)) for row in zip(*(c[2] for c in columns), strict=True)
         ]
 
-    def _resolve(self, site: _Site, coroutines: _Coroutines) -> list:
+    def _resolve(self, site: _Site, coroutines: _Coroutines) -> list | _LevelValues:
         """The raw values of one field for every object (filled in by ``coroutines`` for
         async resolvers)."""
         field_def = site.field_def
@@ -150,6 +156,11 @@ class _Level:
         resolver = field.base_resolver
         kwargs = site.arguments(field)
         function = resolver.wrapped_func
+        level = getattr(function, "level", None)
+        if level is not None:  # one call answers every object (``schema.base.per_level``)
+            pending = _LevelValues()
+            coroutines.start(level(objects, **kwargs), pending.box, 0)
+            return pending
         values: list = [None] * len(objects)
         takes_self = resolver.self_parameter is not None
         source = resolver.root_parameter or resolver.parent_parameter
@@ -167,6 +178,21 @@ class _Level:
                 coroutines.start(_awaited(value), values, index)
             else:
                 values[index] = value
+        return values
+
+
+class _LevelValues:
+    """The values of a field answered for a whole level at once, when they arrive."""
+
+    __slots__ = ("box",)
+
+    def __init__(self) -> None:
+        self.box: list = [None]
+
+    def unpacked(self, count: int, site: _Site) -> list:
+        values = self.box[0]
+        if not isinstance(values, list) or len(values) != count:
+            raise Unsupported(f"{site}: the level resolver did not answer every row")
         return values
 
 

@@ -6,6 +6,7 @@ at each other. Domain modules beside this one hold the inputs, filters and mutat
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from resolvers import audit_log
 from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.ids import encode_id
-from schema.base import GraphInfo, Node, RowType, documented_enum
+from schema.base import GraphInfo, Node, RowType, documented_enum, per_level
 from schema.pagination import After, Before, Connection, First, Last, page_args
 
 field = strawberry.field
@@ -214,6 +215,81 @@ async def _user(info: GraphInfo, user_id: int | None) -> User | None:
     return User.maybe(await info.context.loaders.user_by_id.load(user_id))
 
 
+# Level forms (``per_level``): one loader call for every object of a response level. The
+# per-object resolvers below answer through them too.
+
+
+async def _accounts_of(objects: list, info: GraphInfo) -> list[Account]:
+    loader = info.context.loaders.account_by_id
+    rows = await loader.load_many([obj.row.account_id for obj in objects])
+    return [Account.from_row(row) for row in rows]
+
+
+def _contacts_of(parent_column: str):
+    async def level(
+        objects: list, info: GraphInfo, first: First = None, after: After = None,
+        last: Last = None, before: Before = None, include_inactive: IncludeInactive = False,
+    ) -> list[Connection[Contact]]:  # fmt: skip
+        args = page_args(first, after, last, before)
+        loaders = info.context.loaders
+        page_of = contact_work.contacts_page_of
+        pages = await asyncio.gather(*(
+            page_of(loaders, parent_column, obj.row.id, args, include_inactive) for obj in objects
+        ))  # fmt: skip
+        return [Connection.of(page, Contact.from_row) for page in pages]
+
+    return level
+
+
+def _activities_of(parent_column: str):
+    async def level(
+        objects: list, info: GraphInfo, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
+    ) -> list[Connection[Activity]]:  # fmt: skip
+        args = page_args(first, after, last, before)
+        loaders = info.context.loaders
+        pages = await asyncio.gather(*(
+            activity_work.activities_page_of(loaders, parent_column, obj.row.id, args)
+            for obj in objects
+        ))  # fmt: skip
+        return [Connection.of(page, Activity.from_row) for page in pages]
+
+    return level
+
+
+def _primary_channels(kind: enums.ChannelKind):
+    async def level(contacts: list, info: GraphInfo) -> list[str | None]:
+        loader = info.context.loaders.channels_by_contact
+        found = await loader.load_many([contact.row.id for contact in contacts])
+        return [
+            next((c.value for c in channels if c.kind == kind and c.is_primary), None)
+            for channels in found
+        ]
+
+    return level
+
+
+async def _locations_of(contacts: list, info: GraphInfo) -> list[Location]:
+    loader = info.context.loaders.location_by_id
+    rows = await loader.load_many([contact.row.location_id for contact in contacts])
+    return [Location.from_row(row) for row in rows]
+
+
+async def _stats_of(contacts: list, info: GraphInfo) -> list[ContactStats]:
+    found = await info.context.loaders.stats_by_contact.load_many([c.row.id for c in contacts])
+    return [ContactStats(**{name: getattr(s, name) for name in s.__slots__}) for s in found]
+
+
+_ACCOUNT_CONTACTS = _contacts_of("account_id")
+_LOCATION_CONTACTS = _contacts_of("location_id")
+_ACCOUNT_ACTIVITIES = _activities_of("account_id")
+_LOCATION_ACTIVITIES = _activities_of("location_id")
+_CONTACT_ACTIVITIES = _activities_of("contact_id")
+_EMAILS = _primary_channels(enums.ChannelKind.EMAIL)
+_PHONES = _primary_channels(enums.ChannelKind.PHONE)
+_MOBILES = _primary_channels(enums.ChannelKind.MOBILE)
+
+
 @strawberry.type(description="A customer company (cliente).")
 class Account(RowType, Node):
     account_no: str = field(description="Generated account number, e.g. ACC-000042.")
@@ -250,16 +326,14 @@ class Account(RowType, Node):
         return Location.maybe(await loader.load(self.row.id))
 
     @field(description="Contacts at any of the account's locations, by last name.")
+    @per_level(_ACCOUNT_CONTACTS)
     async def contacts(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
         include_inactive: IncludeInactive = False,
     ) -> Connection[Contact]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        page = await contact_work.contacts_page_of(
-            info.context.loaders, "account_id", self.row.id, args, include_inactive
-        )
-        return Connection.of(page, Contact.from_row)
+        args = (first, after, last, before, include_inactive)
+        return (await _ACCOUNT_CONTACTS([self], info, *args))[0]
 
     @field(description="The preferred contact of the main location.")
     async def preferred_contact(self, info: GraphInfo) -> Contact | None:
@@ -270,15 +344,12 @@ class Account(RowType, Node):
         return Contact.maybe(await loader.load(main.id))
 
     @field(description="Activities with the account, newest first.")
+    @per_level(_ACCOUNT_ACTIVITIES)
     async def activities(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[Activity]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        page = await activity_work.activities_page_of(
-            info.context.loaders, "account_id", self.row.id, args
-        )
-        return Connection.of(page, Activity.from_row)
+        return (await _ACCOUNT_ACTIVITIES([self], info, first, after, last, before))[0]
 
     @field(description="The account's change history, newest first.")
     async def audit_events(
@@ -310,8 +381,9 @@ class Location(RowType, Node):
     updated_at: datetime = field(description="When the location last changed.")
 
     @field(description="The account the location belongs to.")
+    @per_level(_accounts_of)
     async def account(self, info: GraphInfo) -> Account:
-        return Account.from_row(await info.context.loaders.account_by_id.load(self.row.account_id))
+        return (await _accounts_of([self], info))[0]
 
     @field(description="The contact whose own address this is (HOME, SHIPPING, BILLING only).")
     async def contact(self, info: GraphInfo) -> Contact | None:
@@ -320,16 +392,16 @@ class Location(RowType, Node):
         return Contact.maybe(await info.context.loaders.contact_by_id.load(self.row.contact_id))
 
     @field(description="Contacts at this location, by last name.")
+    @per_level(_LOCATION_CONTACTS)
     async def contacts(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
         include_inactive: IncludeInactive = False,
     ) -> Connection[Contact]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        page = await contact_work.contacts_page_of(
-            info.context.loaders, "location_id", self.row.id, args, include_inactive
+        [page] = await _LOCATION_CONTACTS(
+            [self], info, first, after, last, before, include_inactive
         )
-        return Connection.of(page, Contact.from_row)
+        return page
 
     @field(description="The location's preferred contact: the default for new activities.")
     async def preferred_contact(self, info: GraphInfo) -> Contact | None:
@@ -337,15 +409,12 @@ class Location(RowType, Node):
         return Contact.maybe(await loader.load(self.row.id))
 
     @field(description="Activities at this location, newest first.")
+    @per_level(_LOCATION_ACTIVITIES)
     async def activities(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[Activity]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        page = await activity_work.activities_page_of(
-            info.context.loaders, "location_id", self.row.id, args
-        )
-        return Connection.of(page, Activity.from_row)
+        return (await _LOCATION_ACTIVITIES([self], info, first, after, last, before))[0]
 
     @field(description="The location's change history, newest first.")
     async def audit_events(
@@ -398,32 +467,30 @@ class Contact(RowType, Node):
     created_at: datetime = field(description="When the contact was created.")
     updated_at: datetime = field(description="When the contact last changed.")
 
-    async def _primary(self, info: GraphInfo, kind: enums.ChannelKind) -> str | None:
-        for channel in await info.context.loaders.channels_by_contact.load(self.row.id):
-            if channel.kind == kind and channel.is_primary:
-                return channel.value
-        return None
-
     @field(description="Primary EMAIL channel.")
+    @per_level(_EMAILS)
     async def email(self, info: GraphInfo) -> str | None:
-        return await self._primary(info, enums.ChannelKind.EMAIL)
+        return (await _EMAILS([self], info))[0]
 
     @field(description="Primary PHONE channel.")
+    @per_level(_PHONES)
     async def phone(self, info: GraphInfo) -> str | None:
-        return await self._primary(info, enums.ChannelKind.PHONE)
+        return (await _PHONES([self], info))[0]
 
     @field(description="Primary MOBILE channel.")
+    @per_level(_MOBILES)
     async def mobile(self, info: GraphInfo) -> str | None:
-        return await self._primary(info, enums.ChannelKind.MOBILE)
+        return (await _MOBILES([self], info))[0]
 
     @field(description="The account the contact works for.")
+    @per_level(_accounts_of)
     async def account(self, info: GraphInfo) -> Account:
-        return Account.from_row(await info.context.loaders.account_by_id.load(self.row.account_id))
+        return (await _accounts_of([self], info))[0]
 
     @field(description="The location the contact belongs to.")
+    @per_level(_locations_of)
     async def location(self, info: GraphInfo) -> Location:
-        row = await info.context.loaders.location_by_id.load(self.row.location_id)
-        return Location.from_row(row)
+        return (await _locations_of([self], info))[0]
 
     @field(description="The user responsible for the contact.")
     async def owner(self, info: GraphInfo) -> User | None:
@@ -451,20 +518,17 @@ class Contact(RowType, Node):
         return Location.maybe(await loader.load(self.row.default_shipping_address_id))
 
     @field(description="Activities with the contact, newest first.")
+    @per_level(_CONTACT_ACTIVITIES)
     async def activities(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[Activity]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        page = await activity_work.activities_page_of(
-            info.context.loaders, "contact_id", self.row.id, args
-        )
-        return Connection.of(page, Activity.from_row)
+        return (await _CONTACT_ACTIVITIES([self], info, first, after, last, before))[0]
 
     @field(description="Activity figures (KPIs) of the contact.")
+    @per_level(_stats_of)
     async def stats(self, info: GraphInfo) -> ContactStats:
-        stats = await info.context.loaders.stats_by_contact.load(self.row.id)
-        return ContactStats(**{name: getattr(stats, name) for name in stats.__slots__})
+        return (await _stats_of([self], info))[0]
 
     @field(description="The contact's change history, newest first.")
     async def audit_events(
@@ -503,8 +567,9 @@ class Activity(RowType, Node):
     updated_at: datetime = field(description="When the activity last changed.")
 
     @field(description="The account the activity is with.")
+    @per_level(_accounts_of)
     async def account(self, info: GraphInfo) -> Account:
-        return Account.from_row(await info.context.loaders.account_by_id.load(self.row.account_id))
+        return (await _accounts_of([self], info))[0]
 
     @field(description="The location the activity is about.")
     async def location(self, info: GraphInfo) -> Location | None:
