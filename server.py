@@ -54,6 +54,7 @@ from resolvers.errors import RequestError
 from resolvers.export import contact_csv, export_cost, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
+from schema.executor import FastExecutor
 from schema.limits import MAX_COST
 from settings import Settings, load_settings
 
@@ -493,6 +494,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             f"least one query of the largest cost ({MAX_COST}), or be 0 (off)."
         )
     limiter = build_rate_limiter(settings.rate_limit_points, settings.redis_url)
+    FastExecutor.enabled = settings.fast_execution  # one schema per process
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

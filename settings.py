@@ -33,6 +33,8 @@ class Settings:
     redis_url: str | None = None
     max_body_bytes: int = 256 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Read queries on the breadth-first executor (schema/executor.py); off: graphql-core only.
+    fast_execution: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -61,6 +63,8 @@ class Settings:
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
+        if not self.fast_execution:
+            variables["CRM_STANDARD_EXECUTION"] = "1"
         return variables
 
 
@@ -110,6 +114,12 @@ def load_settings(
         type=int,
         default=int(env.get("CRM_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
     )
+    parser.add_argument(
+        "--standard-execution",
+        action="store_true",
+        default=env.get("CRM_STANDARD_EXECUTION", "") not in ("", "0"),
+        help="answer every query with graphql-core's executor, not the breadth-first one",
+    )
     args = parser.parse_args(list(argv) if argv is not None else [])
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -129,4 +139,5 @@ def load_settings(
         redis_url=args.redis_url,
         max_body_bytes=args.max_body_bytes,
         max_upload_bytes=args.max_upload_bytes,
+        fast_execution=not args.standard_execution,
     )

@@ -237,6 +237,23 @@ def test_protection_flags_and_their_environment_variables():
         load_settings(["--rate-limit-points", "-1"], {})
 
 
+def test_standard_execution_switches_the_breadth_first_executor_off():
+    from schema.executor import FastExecutor
+
+    assert load_settings([], {}).fast_execution
+    flagged = load_settings(["--standard-execution"], {})
+    assert not flagged.fast_execution
+    assert not load_settings([], {"CRM_STANDARD_EXECUTION": "1"}).fast_execution
+    assert load_settings([], flagged.environment()) == flagged  # workers get it too
+    try:
+        build_app(flagged, prepare=False)
+        assert FastExecutor.enabled is False
+        build_app(load_settings([], {}), prepare=False)
+        assert FastExecutor.enabled is True
+    finally:
+        FastExecutor.enabled = True
+
+
 def test_a_rate_limit_smaller_than_one_costly_query_is_refused_at_start():
     with pytest.raises(ValueError, match="rate limit"):
         build_app(Settings(rate_limit_points=MAX_COST - 1))
