@@ -14,7 +14,14 @@ from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import Problems, Rejected
-from resolvers.listing import created_between, filter_id, searched, with_status, with_tag
+from resolvers.listing import (
+    created_between,
+    filter_id,
+    searched,
+    with_equal,
+    with_status,
+    with_tag,
+)
 from resolvers.locations import check_address, new_location
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -31,10 +38,7 @@ def accounts_queryset(access: Access, filter: Any, search: str | None) -> QueryS
     if filter is not None:
         if filter.owner_id is not None:
             query = query.filter(owner_id=filter_id(filter.owner_id, "User"))
-        for attribute in ("is_vip", "industry"):
-            value = getattr(filter, attribute)
-            if value is not None:
-                query = query.filter(**{attribute: value})
+        query = with_equal(query, filter, "is_vip", "industry")
         if filter.tag is not None:
             query = with_tag(query, filter.tag)
         query = created_between(query, filter)

@@ -24,7 +24,7 @@ from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.listing import created_between, filter_id, ordering, searched
+from resolvers.listing import created_between, filter_id, ordering, searched, with_equal
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -77,10 +77,7 @@ def activities_queryset(access: Access, filter: Any, search: str | None) -> Quer
             value = getattr(filter, attribute, None)
             if value is not None:
                 query = query.filter(**{attribute: filter_id(value, type_name)})
-        for attribute in ("kind", "status", "call_direction"):
-            value = getattr(filter, attribute, None)
-            if value is not None:
-                query = query.filter(**{attribute: value})
+        query = with_equal(query, filter, "kind", "status", "call_direction")
         query = created_between(query, filter)
     return searched(query, search)
 

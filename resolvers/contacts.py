@@ -25,7 +25,15 @@ from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id
-from resolvers.listing import created_between, filter_id, ordering, searched, with_status, with_tag
+from resolvers.listing import (
+    created_between,
+    filter_id,
+    ordering,
+    searched,
+    with_equal,
+    with_status,
+    with_tag,
+)
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -69,10 +77,7 @@ def contacts_queryset(access: Access, filter: Any, search: str | None) -> QueryS
             value = getattr(f, attribute, None)
             if value is not None:
                 query = query.filter(**{column: filter_id(value, type_name)})
-        for attribute in ("role", "is_vip", "is_preferred", "lead_source"):
-            value = getattr(f, attribute, None)
-            if value is not None:
-                query = query.filter(**{attribute: value})
+        query = with_equal(query, f, "role", "is_vip", "is_preferred", "lead_source")
         if f.tag is not None:
             query = with_tag(query, f.tag)
         query = created_between(query, f)

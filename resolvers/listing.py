@@ -112,6 +112,15 @@ def with_status(query: QuerySet[M], filter: Any) -> QuerySet[M]:
     return query.filter(status=RecordStatus.ACTIVE)
 
 
+def with_equal(query: QuerySet[M], filter: Any, *attributes: str) -> QuerySet[M]:
+    """``query`` narrowed to rows equal to each of these filter attributes that is set."""
+    for attribute in attributes:
+        value = getattr(filter, attribute, None)
+        if value is not None:
+            query = query.filter(**{attribute: value})
+    return query
+
+
 def ordering(
     order_by: Iterable[tuple[str, bool]] | None,
     keys_by_field: Mapping[str, tuple[SortKey, ...]],

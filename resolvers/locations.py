@@ -15,7 +15,7 @@ from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
-from resolvers.listing import filter_id, searched
+from resolvers.listing import filter_id, searched, with_equal
 from resolvers.loaders import Loaders
 from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
@@ -31,10 +31,7 @@ SITE_ORDER = Ordering.of(SortKey("id", kind=int))
 def locations_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Location]:
     query = access.rows(Location)
     if filter is not None:
-        for attribute in ("kind", "country", "city", "state"):
-            value = getattr(filter, attribute, None)
-            if value is not None:
-                query = query.filter(**{attribute: value})
+        query = with_equal(query, filter, "kind", "country", "city", "state")
         if filter.account_id is not None:
             query = query.filter(account_id=filter_id(filter.account_id, "Account"))
     return searched(query, search)
