@@ -68,6 +68,18 @@ class Settings:
         return variables
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _switch(name: str, value: str) -> bool:
+    """An on/off environment variable; anything else is refused, not guessed."""
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise SystemExit(f"{name} must be 1/true/yes/on or 0/false/no/off (got {value!r})")
+
+
 def _origins(value: str) -> tuple[str, ...]:
     return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
 
@@ -117,7 +129,7 @@ def load_settings(
     parser.add_argument(
         "--standard-execution",
         action="store_true",
-        default=env.get("CRM_STANDARD_EXECUTION", "") not in ("", "0"),
+        default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
         help="answer every query with graphql-core's executor, not the breadth-first one",
     )
     args = parser.parse_args(list(argv) if argv is not None else [])

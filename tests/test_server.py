@@ -244,6 +244,9 @@ def test_standard_execution_switches_the_breadth_first_executor_off():
     flagged = load_settings(["--standard-execution"], {})
     assert not flagged.fast_execution
     assert not load_settings([], {"CRM_STANDARD_EXECUTION": "1"}).fast_execution
+    assert load_settings([], {"CRM_STANDARD_EXECUTION": "false"}).fast_execution
+    with pytest.raises(SystemExit, match="CRM_STANDARD_EXECUTION"):
+        load_settings([], {"CRM_STANDARD_EXECUTION": "maybe"})
     assert load_settings([], flagged.environment()) == flagged  # workers get it too
     try:
         build_app(flagged, prepare=False)
