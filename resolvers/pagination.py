@@ -22,6 +22,7 @@ from tortoise.functions import Coalesce
 from tortoise.models import Model
 from tortoise.queryset import CountQuery, QuerySet
 
+from models.rows import fetch, fetch_sql
 from resolvers.errors import BadInput
 
 M = TypeVar("M", bound=Model)
@@ -205,7 +206,7 @@ async def paginate(queryset: QuerySet[M], ordering: Ordering, args: PageArgs) ->
     if args.cursor is not None:
         name = "before" if args.backwards else "after"
         page_query = page_query.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
-    rows = list(await page_query.order_by(*walk.order_by()).limit(args.size + 1))
+    rows = await fetch(page_query.order_by(*walk.order_by()).limit(args.size + 1))
 
     async def count() -> int:
         return await exact_count(queryset)
@@ -298,15 +299,10 @@ async def paginate_per_parent(
     sql, params = inner.query.get_parameterized_sql()
     limit = int(args.size) + 1
     statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {limit}"
-    result = await db.execute_query_dict(statement, params)
+    rows = await fetch_sql(db, queryset.model, statement, params, extras=False, order_by="page_row")
     by_parent: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
-    for record in sorted(result, key=lambda r: r["page_row"]):
-        record.pop("page_row")
-        for key in ordering.keys:
-            if key.nullable:
-                record.pop(key.field)
-        row = queryset.model._init_from_db(**record)
-        by_parent[record[parent_column]].append(row)
+    for row in rows:
+        by_parent[getattr(row, parent_column)].append(row)
     return by_parent
 
 

@@ -1,0 +1,114 @@
+"""``models.rows.fetch`` builds exactly the instances the ORM builds, on either database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from tortoise.functions import Coalesce
+from tortoise.models import Model
+
+from models import (
+    Account,
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Channel,
+    Contact,
+    Location,
+    Team,
+    User,
+)
+from models.rows import fetch, fetch_sql
+from resolvers.activities import NEWEST_FIRST
+from resolvers.demo import fill_demo_data
+from resolvers.pagination import Ordering, PageArgs, SortKey, paginate_per_parent
+from tests.test_demo import fresh_database
+
+NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
+MODELS = (Account, Location, Contact, Channel, Activity, AuditEvent, User, Team, ApiToken)
+
+
+@pytest.fixture
+async def demo(app: Any) -> AsyncIterator[None]:
+    async with fresh_database():
+        await fill_demo_data(accounts=6, now=NOW)
+        yield
+
+
+def state(row: Model) -> dict[str, tuple[type, Any]]:
+    """Every attribute of an instance with the type of its value (1 == True, 'A' == Enum.A)."""
+    return {name: (type(value), value) for name, value in vars(row).items()}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+async def test_every_model_is_built_as_the_orm_builds_it(demo, model):
+    by_orm = await model.all().order_by("id")
+    fetched = await fetch(model.all().order_by("id"))
+    if model is not ApiToken:  # the demo has no tokens
+        assert by_orm, f"the demo has no {model.__name__} rows"
+    assert [type(row) for row in fetched] == [model] * len(by_orm)
+    assert [state(row) for row in fetched] == [state(row) for row in by_orm]
+
+
+async def test_the_rows_behave_as_orm_rows(demo):
+    [contact] = await fetch(Contact.all().order_by("id").limit(1))
+    contact.job_title = "Jefa de compras"
+    await contact.save_changes("job_title")
+    assert (await Contact.get(id=contact.id)).job_title == "Jefa de compras"
+
+
+async def test_annotations_are_kept_as_the_orm_keeps_them(demo):
+    query = Contact.all().annotate(sort_job_title=Coalesce("job_title", "")).order_by("id")
+    by_orm, fetched = await query, await fetch(query)
+    assert [state(row) for row in fetched] == [state(row) for row in by_orm]
+    assert all(hasattr(row, "sort_job_title") for row in fetched)
+
+
+async def test_what_it_cannot_build_goes_the_orm_way(demo):
+    partial = await fetch(Contact.all().only("id", "first_name").order_by("id"))
+    assert partial[0]._partial and partial[0].first_name
+    first = await fetch(Contact.all().order_by("id").first())
+    assert isinstance(first, Contact)
+
+
+async def test_partial_records_are_built_as_partial_rows(demo):
+    query = Contact.all().only("id", "first_name", "status").order_by("id")
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, params = query.query.get_parameterized_sql()
+    fetched = await fetch_sql(query._db, Contact, sql, params, extras=False)
+    assert [state(row) for row in fetched] == [state(row) for row in await query]
+
+
+async def test_pages_per_parent_keep_their_order_and_drop_their_helper_columns(demo):
+    contacts = [row.id for row in await Contact.all().order_by("id").limit(8)]
+    pages = await paginate_per_parent(
+        Activity.all(), "contact_id", contacts, NEWEST_FIRST, PageArgs(first=3)
+    )
+    for contact_id in contacts:
+        expected = await Activity.filter(contact_id=contact_id).order_by("-created_at", "-id")
+        assert [state(row) for row in pages[contact_id]] == [state(row) for row in expected[:4]]
+    assert any(len(page) == 4 for page in pages.values()), "no contact has a next page"
+
+
+async def test_a_nullable_sort_key_pages_per_parent_without_its_helper_column(demo):
+    by_city = Ordering.of(SortKey("city", nullable=True), SortKey("name"))
+    accounts = [row.id for row in await Account.all().order_by("id")]
+    pages = await paginate_per_parent(
+        Location.all(), "account_id", accounts, by_city, PageArgs(first=50)
+    )
+    for account_id in accounts:
+        rows = await Location.filter(account_id=account_id).order_by("id")
+        expected = sorted(rows, key=lambda row: (row.city or "", row.name, row.id))
+        assert [state(row) for row in pages[account_id]] == [state(row) for row in expected]
+
+
+async def test_an_empty_result_is_an_empty_list(demo):
+    assert await fetch(Contact.filter(id=-1)) == []
+    assert await fetch_sql(
+        Contact.all()._choose_db(), Contact, 'SELECT * FROM "contact" WHERE 1 = 0', [],
+        extras=True,
+    ) == []  # fmt: skip
