@@ -25,6 +25,7 @@ from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.queryset import CountQuery, QuerySet, ValuesListQuery, ValuesQuery
 
 from bench.workloads import Request
+from resolvers import loaders, pagination
 from resolvers.context import RequestContext
 from schema import schema
 from server import context_for
@@ -114,6 +115,10 @@ DATABASE_CALLS = tuple(
 DATA_CALLS = (
     *DATABASE_CALLS,
     *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
+    # Rows built from driver records (``models.rows``), where the resolvers call them.
+    (loaders, "fetch"),
+    (pagination, "fetch"),
+    (pagination, "fetch_sql"),
     (strawberry_dataloader, "dispatch_batch"),
 )
 

@@ -14,13 +14,20 @@ attribute of every model on both databases); querysets it cannot build exactly (
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
+from tortoise.fields.data import (
+    CharEnumFieldInstance,
+    DatetimeField,
+    IntEnumFieldInstance,
+    parse_datetime,
+)
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+from tortoise.timezone import get_default_timezone, get_use_tz
 
 M = TypeVar("M", bound=Model)
 Builder = Callable[[Sequence[Any]], list[Any]]
@@ -88,6 +95,22 @@ def _builder(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder
     return _BUILDERS[cache_key]
 
 
+def _datetimes(field: DatetimeField) -> Callable[[Any], datetime]:
+    """``field.to_python_value`` for a non-null value with time zones on: the common cases
+    (SQLite's text, PostgreSQL's aware datetimes) without its checks, the rest through it."""
+    zone = get_default_timezone()
+    slow = field.to_python_value
+
+    def convert(value: Any) -> datetime:
+        if value.__class__ is str:
+            value = parse_datetime(value)  # the parser Tortoise itself uses
+        elif value.__class__ is not datetime:
+            return slow(value)
+        return slow(value) if value.utcoffset() is None else value.astimezone(zone)
+
+    return convert
+
+
 def _compile(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder | None:
     """Generate ``build(records)`` for records whose columns are ``keys``, in that order."""
     meta = model._meta
@@ -99,6 +122,8 @@ def _compile(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder
     for key, attribute, field in meta.db_complex_fields:
         if type(field).to_python_value in _BY_ENUM_VALUE:  # ``enum_type(value)``
             conversions[key] = (attribute, ("enum", field.enum_type))
+        elif type(field).to_python_value is DatetimeField.to_python_value and get_use_tz():
+            conversions[key] = (attribute, ("datetime", _datetimes(field)))
         else:
             conversions[key] = (attribute, ("call", field.to_python_value))
     if not conversions.keys() <= set(keys):
@@ -124,6 +149,9 @@ def _compile(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder
         elif conversion[0] == "type":
             namespace[f"t{index}"] = conversion[1]
             expression = f"None if {value} is None else t{index}({value})"
+        elif conversion[0] == "datetime":
+            namespace[f"d{index}"] = conversion[1]
+            expression = f"None if {value} is None else d{index}({value})"
         elif conversion[0] == "enum":
             namespace[f"m{index}"] = conversion[1]._value2member_map_
             namespace[f"e{index}"] = conversion[1]

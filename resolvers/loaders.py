@@ -30,6 +30,7 @@ from models.enums import (
     EVENT_KINDS,
     TODO_KINDS,
     ActivityStatus,
+    ChannelKind,
     LocationKind,
     RecordStatus,
 )
@@ -220,6 +221,21 @@ class Loaders:
         return _grouped(
             self.rows(Channel), "contact_id", ("kind", "-is_primary", "created_at", "id")
         )
+
+    @cached_property
+    def primary_channels_by_contact(self) -> DataLoader[int, dict[ChannelKind, str]]:
+        """Each contact's primary value per kind (rule 3: at most one): three columns of the
+        primary rows, where the contact's ``email``/``phone``/``mobile`` need no more."""
+        visible = self.rows(Channel)
+
+        async def load(contact_ids: Sequence[int]) -> list[dict[ChannelKind, str]]:
+            found: dict[int, dict[ChannelKind, str]] = defaultdict(dict)
+            query = visible.filter(contact_id__in=list(contact_ids), is_primary=True)
+            for contact_id, kind, value in await query.values_list("contact_id", "kind", "value"):
+                found[contact_id][kind] = value
+            return [found.get(pk, {}) for pk in contact_ids]
+
+        return DataLoader(load_fn=load)
 
     @cached_property
     def addresses_by_contact(self) -> DataLoader[int, list[Location]]:

@@ -259,12 +259,9 @@ def _activities_of(parent_column: str):
 
 def _primary_channels(kind: enums.ChannelKind):
     async def level(contacts: list, info: GraphInfo) -> list[str | None]:
-        loader = info.context.loaders.channels_by_contact
+        loader = info.context.loaders.primary_channels_by_contact
         found = await loader.load_many([contact.row.id for contact in contacts])
-        return [
-            next((c.value for c in channels if c.kind == kind and c.is_primary), None)
-            for channels in found
-        ]
+        return [primaries.get(kind) for primaries in found]
 
     return level
 

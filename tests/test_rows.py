@@ -38,9 +38,13 @@ async def demo(app: Any) -> AsyncIterator[None]:
         yield
 
 
-def state(row: Model) -> dict[str, tuple[type, Any]]:
-    """Every attribute of an instance with the type of its value (1 == True, 'A' == Enum.A)."""
-    return {name: (type(value), value) for name, value in vars(row).items()}
+def state(row: Model) -> dict[str, tuple[type, Any, Any]]:
+    """Every attribute of an instance with the type of its value (1 == True, 'A' == Enum.A)
+    and its time zone (equal instants in other zones are equal datetimes)."""
+    return {
+        name: (type(value), value, getattr(value, "tzinfo", None))
+        for name, value in vars(row).items()
+    }
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
