@@ -117,6 +117,7 @@ DATA_CALLS = (
     *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
     # Rows built from driver records (``models.rows``), where the resolvers call them.
     (loaders, "fetch"),
+    (loaders, "fetch_records"),
     (pagination, "fetch"),
     (pagination, "fetch_sql"),
     (strawberry_dataloader, "dispatch_batch"),

@@ -26,7 +26,7 @@ from tortoise.fields.data import (
     parse_datetime,
 )
 from tortoise.models import Model
-from tortoise.queryset import QuerySet
+from tortoise.queryset import QuerySet, ValuesListQuery
 from tortoise.timezone import get_default_timezone, get_use_tz
 
 M = TypeVar("M", bound=Model)
@@ -76,6 +76,15 @@ async def fetch_sql(
     if builder is None:  # not every column of the model: the ORM's partial rows
         return [_partial(model, dict(record), keys, extras) for record in records]
     return builder(records)
+
+
+async def fetch_records(query: ValuesListQuery) -> list[Sequence[Any]]:
+    """The driver's records of a ``values_list`` query, unconverted (SQLite's booleans stay
+    integers, enums stay their values): for a few plain columns of many rows."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    _, records = await query._db.execute_query(*query.query.get_parameterized_sql())
+    return records
 
 
 def _partial(model: type[M], record: dict[str, Any], keys: tuple[str, ...], extras: bool) -> M:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.expressions import Q
@@ -34,9 +34,11 @@ from models.enums import (
     LocationKind,
     RecordStatus,
 )
-from models.rows import fetch
+from models.rows import fetch, fetch_records
 from resolvers.access import Access
 from resolvers.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,19 @@ class ContactStats:
     events_not_held: int = 0
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
+
+
+async def load_all(futures: Iterable[Awaitable[T]]) -> list[T]:
+    """The values of DataLoader futures (``loader.load(key)`` for many keys), in order.
+
+    What ``loader.load_many`` and ``asyncio.gather`` do, without their callback and scheduled
+    call per key: one batch resolves all its futures together, so waiting on each in turn
+    suspends about once per batch."""
+    futures = list(futures)
+    for future in futures:
+        if not future.done():
+            await future
+    return [future.result() for future in futures]  # type: ignore[attr-defined]
 
 
 def _by_id(visible: QuerySet) -> DataLoader[int, Any]:
@@ -231,8 +246,9 @@ class Loaders:
         async def load(contact_ids: Sequence[int]) -> list[dict[ChannelKind, str]]:
             found: dict[int, dict[ChannelKind, str]] = defaultdict(dict)
             query = visible.filter(contact_id__in=list(contact_ids), is_primary=True)
-            for contact_id, kind, value in await query.values_list("contact_id", "kind", "value"):
-                found[contact_id][kind] = value
+            columns = query.values_list("contact_id", "kind", "value")
+            for contact_id, kind, value in await fetch_records(columns):
+                found[contact_id][ChannelKind(kind)] = value
             return [found.get(pk, {}) for pk in contact_ids]
 
         return DataLoader(load_fn=load)

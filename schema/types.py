@@ -6,7 +6,6 @@ at each other. Domain modules beside this one hold the inputs, filters and mutat
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from resolvers import audit_log
 from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.ids import encode_id
+from resolvers.loaders import load_all
 from schema.base import GraphInfo, Node, RowType, documented_enum, per_level
 from schema.pagination import After, Before, Connection, First, Last, page_args
 
@@ -221,7 +221,7 @@ async def _user(info: GraphInfo, user_id: int | None) -> User | None:
 
 async def _accounts_of(objects: list, info: GraphInfo) -> list[Account]:
     loader = info.context.loaders.account_by_id
-    rows = await loader.load_many([obj.row.account_id for obj in objects])
+    rows = await load_all(loader.load(obj.row.account_id) for obj in objects)
     return [Account.from_row(row) for row in rows]
 
 
@@ -233,9 +233,9 @@ def _contacts_of(parent_column: str):
         args = page_args(first, after, last, before)
         loaders = info.context.loaders
         page_of = contact_work.contacts_page_of
-        pages = await asyncio.gather(*(
+        pages = await load_all(
             page_of(loaders, parent_column, obj.row.id, args, include_inactive) for obj in objects
-        ))  # fmt: skip
+        )
         return [Connection.of(page, Contact.from_row) for page in pages]
 
     return level
@@ -248,10 +248,10 @@ def _activities_of(parent_column: str):
     ) -> list[Connection[Activity]]:  # fmt: skip
         args = page_args(first, after, last, before)
         loaders = info.context.loaders
-        pages = await asyncio.gather(*(
+        pages = await load_all(
             activity_work.activities_page_of(loaders, parent_column, obj.row.id, args)
             for obj in objects
-        ))  # fmt: skip
+        )
         return [Connection.of(page, Activity.from_row) for page in pages]
 
     return level
@@ -260,7 +260,7 @@ def _activities_of(parent_column: str):
 def _primary_channels(kind: enums.ChannelKind):
     async def level(contacts: list, info: GraphInfo) -> list[str | None]:
         loader = info.context.loaders.primary_channels_by_contact
-        found = await loader.load_many([contact.row.id for contact in contacts])
+        found = await load_all(loader.load(contact.row.id) for contact in contacts)
         return [primaries.get(kind) for primaries in found]
 
     return level
@@ -268,12 +268,13 @@ def _primary_channels(kind: enums.ChannelKind):
 
 async def _locations_of(contacts: list, info: GraphInfo) -> list[Location]:
     loader = info.context.loaders.location_by_id
-    rows = await loader.load_many([contact.row.location_id for contact in contacts])
+    rows = await load_all(loader.load(contact.row.location_id) for contact in contacts)
     return [Location.from_row(row) for row in rows]
 
 
 async def _stats_of(contacts: list, info: GraphInfo) -> list[ContactStats]:
-    found = await info.context.loaders.stats_by_contact.load_many([c.row.id for c in contacts])
+    loader = info.context.loaders.stats_by_contact
+    found = await load_all(loader.load(contact.row.id) for contact in contacts)
     return [ContactStats(**{name: getattr(s, name) for name in s.__slots__}) for s in found]
 
 

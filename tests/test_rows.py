@@ -21,7 +21,7 @@ from models import (
     Team,
     User,
 )
-from models.rows import fetch, fetch_sql
+from models.rows import fetch, fetch_records, fetch_sql
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.pagination import Ordering, PageArgs, SortKey, paginate_per_parent
@@ -116,3 +116,13 @@ async def test_an_empty_result_is_an_empty_list(demo):
         Contact.all()._choose_db(), Contact, 'SELECT * FROM "contact" WHERE 1 = 0', [],
         extras=True,
     ) == []  # fmt: skip
+
+
+async def test_records_of_a_few_columns_are_the_drivers_values(demo):
+    query = Channel.filter(is_primary=True).order_by("id")
+    records = await fetch_records(query.values_list("contact_id", "kind", "value"))
+    expected = await query.values_list("contact_id", "kind", "value")
+    assert expected, "the demo has no primary channels"
+    assert [tuple(record) for record in records] == [
+        (contact_id, kind.value, value) for contact_id, kind, value in expected
+    ]
