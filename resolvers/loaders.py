@@ -34,7 +34,7 @@ from models.enums import (
     LocationKind,
     RecordStatus,
 )
-from models.rows import fetch, fetch_records
+from models.rows import Keys, fetch, fetch_records
 from resolvers.access import Access
 from resolvers.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
 
@@ -71,7 +71,7 @@ async def load_all(futures: Iterable[Awaitable[T]]) -> list[T]:
 
 def _by_id(visible: QuerySet) -> DataLoader[int, Any]:
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = {row.pk: row for row in await fetch(visible.filter(id__in=list(ids)))}
+        rows = {row.pk: row for row in await fetch(visible.filter(id__in=Keys(ids)))}
         return [rows.get(pk) for pk in ids]
 
     return DataLoader(load_fn=load)
@@ -82,7 +82,7 @@ async def _stats(activities: QuerySet[Activity], contact_ids: Sequence[int]) -> 
     todo = Q(kind__in=list(TODO_KINDS))
     event = Q(kind__in=list(EVENT_KINDS))
     rows = (
-        await activities.filter(contact_id__in=list(contact_ids))
+        await activities.filter(contact_id__in=Keys(contact_ids))
         .group_by("contact_id")
         .annotate(
             activities_total=Count("id"),
@@ -131,7 +131,7 @@ def _as_datetime(value: Any) -> datetime | None:
 def _grouped(visible: QuerySet, column: str, order: Sequence[str], **filters: Any):
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
-        query = visible.filter(**{f"{column}__in": list(parent_ids)}, **filters).order_by(*order)
+        query = visible.filter(**{f"{column}__in": Keys(parent_ids)}, **filters).order_by(*order)
         for row in await fetch(query):
             groups[getattr(row, column)].append(row)
         return [groups.get(pk, []) for pk in parent_ids]
@@ -141,7 +141,7 @@ def _grouped(visible: QuerySet, column: str, order: Sequence[str], **filters: An
 
 def _single(visible: QuerySet, column: str, **filters: Any):
     async def load(parent_ids: Sequence[int]) -> list[Any]:
-        query = visible.filter(**{f"{column}__in": list(parent_ids)}, **filters)
+        query = visible.filter(**{f"{column}__in": Keys(parent_ids)}, **filters)
         rows = {getattr(row, column): row for row in await fetch(query)}
         return [rows.get(pk) for pk in parent_ids]
 
@@ -245,7 +245,7 @@ class Loaders:
 
         async def load(contact_ids: Sequence[int]) -> list[dict[ChannelKind, str]]:
             found: dict[int, dict[ChannelKind, str]] = defaultdict(dict)
-            query = visible.filter(contact_id__in=list(contact_ids), is_primary=True)
+            query = visible.filter(contact_id__in=Keys(contact_ids), is_primary=True)
             columns = query.values_list("contact_id", "kind", "value")
             for contact_id, kind, value in await fetch_records(columns):
                 found[contact_id][ChannelKind(kind)] = value
@@ -315,7 +315,7 @@ class Loaders:
             async def load(parent_ids: Sequence[int]) -> list[int]:
                 rows = (
                     await self.visible(queryset())
-                    .filter(**{f"{parent_column}__in": list(parent_ids)})
+                    .filter(**{f"{parent_column}__in": Keys(parent_ids)})
                     .group_by(parent_column)
                     .annotate(total=Count("id"))
                     .values(parent_column, "total")

@@ -22,7 +22,7 @@ from tortoise.functions import Coalesce
 from tortoise.models import Model
 from tortoise.queryset import CountQuery, QuerySet
 
-from models.rows import fetch, fetch_sql
+from models.rows import Keys, fetch, fetch_sql
 from resolvers.errors import BadInput
 
 M = TypeVar("M", bound=Model)
@@ -285,7 +285,7 @@ async def paginate_per_parent(
     def quoted(column: str) -> str:
         return f'"{column}"'  # SQLite and PostgreSQL both quote identifiers this way
 
-    filtered = ordering.prepared(queryset).filter(**{f"{parent_column}__in": list(parent_ids)})
+    filtered = ordering.prepared(queryset).filter(**{f"{parent_column}__in": Keys(parent_ids)})
     if args.cursor is not None:
         name = "before" if args.backwards else "after"
         filtered = filtered.filter(walk.after(decode_cursor(ordering, args.cursor, name)))

@@ -21,7 +21,7 @@ from models import (
     Team,
     User,
 )
-from models.rows import fetch, fetch_records, fetch_sql
+from models.rows import Keys, fetch, fetch_records, fetch_sql
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.pagination import Ordering, PageArgs, SortKey, paginate_per_parent
@@ -126,3 +126,21 @@ async def test_records_of_a_few_columns_are_the_drivers_values(demo):
     assert [tuple(record) for record in records] == [
         (contact_id, kind.value, value) for contact_id, kind, value in expected
     ]
+
+
+def sql_of(queryset) -> tuple[str, list]:
+    queryset._choose_db_if_not_chosen()
+    queryset._make_query()
+    return queryset.query.get_parameterized_sql()
+
+
+async def test_keys_are_placed_as_pypika_places_a_list(demo):
+    ids = [row.id for row in await Contact.all().order_by("id").limit(5)]
+
+    def query(keys):  # parameters before and after the keys: PostgreSQL numbers them
+        return Contact.filter(status="ACTIVE", id__in=keys, is_vip=False).order_by("id")
+
+    assert sql_of(query(Keys(ids))) == sql_of(query(ids))
+    assert [row.id for row in await fetch(query(Keys(ids)))] == [row.id for row in await query(ids)]
+    assert await fetch(Contact.filter(id__in=Keys([]))) == []
+    assert sql_of(Contact.filter(id__in=Keys([]))) == sql_of(Contact.filter(id__in=[]))
