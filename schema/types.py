@@ -6,8 +6,9 @@ at each other. Domain modules beside this one hold the inputs, filters and mutat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -166,63 +167,67 @@ AuditAction = documented_enum(
 IncludeInactive = Annotated[bool, strawberry.argument(description="Also list inactive contacts.")]
 
 
-@strawberry.type(description="An internal user of the CRM.")
-class User(RowType, Node):
-    name: str = field(description="Full name.")
-    email: str = field(description="Sign-in email address.")
-    role: Role = field(description="What the user may do.")
-    is_active: bool = field(description="Whether the user may sign in.")
-    created_at: datetime = field(description="When the user was created.")
-
-    @field(description="The user's team.")
-    async def team(self, info: GraphInfo) -> Team | None:
-        if self.row.team_id is None:
-            return None
-        return Team.maybe(await info.context.loaders.team_by_id.load(self.row.team_id))
-
-
-@strawberry.type(description="A team of users; agents see what their team owns.")
-class Team(RowType, Node):
-    name: str = field(description="Team name.")
-    created_at: datetime = field(description="When the team was created.")
-
-
-@strawberry.type(description="An API token. The secret is shown once, at creation.")
-class ApiToken(RowType, Node):
-    name: str = field(description="What the token is for.")
-    scopes: list[str] = field(description="Granted scopes; empty means the user's full rights.")
-    allowed_fields: list[str] | None = field(
-        description="The only fields the token may read (`Type.field`); null: every field."
-    )
-    expires_at: datetime | None = field(description="When the token stops working.")
-    revoked_at: datetime | None = field(description="When the token was revoked.")
-    last_used_at: datetime | None = field(description="Last request made with the token.")
-    created_at: datetime = field(description="When the token was created.")
-
-    @field(description="The user the token acts as.")
-    async def user(self, info: GraphInfo) -> User:
-        return User.from_row(await info.context.loaders.user_by_id.load(self.row.user_id))
-
-
-async def _history(info: GraphInfo, resource_type: str, pk: int, args) -> Connection[AuditEvent]:
-    page = await audit_log.events_page_of(info.context.loaders, resource_type, pk, args)
-    return Connection.of(page, AuditEvent.from_row)
-
-
-async def _user(info: GraphInfo, user_id: int | None) -> User | None:
-    if user_id is None:
-        return None
-    return User.maybe(await info.context.loaders.user_by_id.load(user_id))
-
-
 # Level forms (``per_level``): one loader call for every object of a response level. The
 # per-object resolvers below answer through them too.
 
 
-async def _accounts_of(objects: list, info: GraphInfo) -> list[Account]:
-    loader = info.context.loaders.account_by_id
-    rows = await load_all(loader.load(obj.row.account_id) for obj in objects)
-    return [Account.from_row(row) for row in rows]
+def _related(loader: str, column: str, type_name: str, *, required: bool = False):
+    """The object each row's ``column`` points at, through the by-id loader ``loader``; null
+    where the column is. ``required`` fields have no null to give (a dangling key fails)."""
+
+    async def level(objects: list, info: GraphInfo) -> list:
+        load = getattr(info.context.loaders, loader).load
+        keys = [getattr(obj.row, column) for obj in objects]
+        rows = iter(await load_all(load(key) for key in keys if key is not None))
+        convert = NODE_TYPES[type_name].from_row if required else NODE_TYPES[type_name].maybe
+        return [None if key is None else convert(next(rows)) for key in keys]
+
+    return level
+
+
+def _grouped(loader: str, type_name: str):
+    """The list of rows each object's own key groups, through the loader ``loader``."""
+
+    async def level(objects: list, info: GraphInfo) -> list[list]:
+        load = getattr(info.context.loaders, loader).load
+        groups = await load_all(load(obj.row.id) for obj in objects)
+        convert = NODE_TYPES[type_name].from_row
+        return [[convert(row) for row in rows] for rows in groups]
+
+    return level
+
+
+def _pages(page_of: Callable[..., Any], type_name: str):
+    """A paginated list per object: ``page_of(loaders, object's key, args)`` is one future of
+    a loader shared by every object asking alike."""
+
+    async def level(
+        objects: list, info: GraphInfo, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
+    ) -> list[Connection]:  # fmt: skip
+        args = page_args(first, after, last, before)
+        loaders = info.context.loaders
+        pages = await load_all(page_of(loaders, obj.row.id, args) for obj in objects)
+        convert = NODE_TYPES[type_name].from_row
+        return [Connection.of(page, convert) for page in pages]
+
+    return level
+
+
+async def _account_preferred(accounts: list, info: GraphInfo) -> list[Contact | None]:
+    """The preferred contact of each account's main location."""
+    loaders = info.context.loaders
+    mains = await load_all(loaders.main_location_by_account.load(a.row.id) for a in accounts)
+    load = loaders.preferred_contact_by_location.load
+    found = iter(await load_all(load(main.id) for main in mains if main is not None))
+    return [None if main is None else Contact.maybe(next(found)) for main in mains]
+
+
+def _history(resource_type: str):
+    return _pages(
+        lambda loaders, pk, args: audit_log.events_page_of(loaders, resource_type, pk, args),
+        "AuditEvent",
+    )
 
 
 def _contacts_of(parent_column: str):
@@ -266,18 +271,31 @@ def _primary_channels(kind: enums.ChannelKind):
     return level
 
 
-async def _locations_of(contacts: list, info: GraphInfo) -> list[Location]:
-    loader = info.context.loaders.location_by_id
-    rows = await load_all(loader.load(contact.row.location_id) for contact in contacts)
-    return [Location.from_row(row) for row in rows]
-
-
 async def _stats_of(contacts: list, info: GraphInfo) -> list[ContactStats]:
     loader = info.context.loaders.stats_by_contact
     found = await load_all(loader.load(contact.row.id) for contact in contacts)
     return [ContactStats(**{name: getattr(s, name) for name in s.__slots__}) for s in found]
 
 
+_accounts_of = _related("account_by_id", "account_id", "Account", required=True)
+_locations_of = _related("location_by_id", "location_id", "Location", required=True)
+_OWNERS = _related("user_by_id", "owner_id", "User")
+_CREATORS = _related("user_by_id", "created_by_id", "User")
+_ACTORS = _related("user_by_id", "actor_id", "User")
+_TOKEN_USERS = _related("user_by_id", "user_id", "User", required=True)
+_TEAMS = _related("team_by_id", "team_id", "Team")
+_CONTACTS = _related("contact_by_id", "contact_id", "Contact")
+_CHANNEL_CONTACTS = _related("contact_by_id", "contact_id", "Contact", required=True)
+_ACTIVITY_LOCATIONS = _related("location_by_id", "location_id", "Location")
+_SHIPPING_ADDRESSES = _related("location_by_id", "default_shipping_address_id", "Location")
+_MAIN_LOCATIONS = _related("main_location_by_account", "id", "Location")
+_LOCATION_PREFERRED = _related("preferred_contact_by_location", "id", "Contact")
+_CHANNELS = _grouped("channels_by_contact", "Channel")
+_ADDRESSES = _grouped("addresses_by_contact", "Location")
+_SITES = _pages(location_work.locations_page_of, "Location")
+_ACCOUNT_HISTORY = _history("Account")
+_LOCATION_HISTORY = _history("Location")
+_CONTACT_HISTORY = _history("Contact")
 _ACCOUNT_CONTACTS = _contacts_of("account_id")
 _LOCATION_CONTACTS = _contacts_of("location_id")
 _ACCOUNT_ACTIVITIES = _activities_of("account_id")
@@ -286,6 +304,44 @@ _CONTACT_ACTIVITIES = _activities_of("contact_id")
 _EMAILS = _primary_channels(enums.ChannelKind.EMAIL)
 _PHONES = _primary_channels(enums.ChannelKind.PHONE)
 _MOBILES = _primary_channels(enums.ChannelKind.MOBILE)
+
+
+@strawberry.type(description="An internal user of the CRM.")
+class User(RowType, Node):
+    name: str = field(description="Full name.")
+    email: str = field(description="Sign-in email address.")
+    role: Role = field(description="What the user may do.")
+    is_active: bool = field(description="Whether the user may sign in.")
+    created_at: datetime = field(description="When the user was created.")
+
+    @field(description="The user's team.")
+    @per_level(_TEAMS)
+    async def team(self, info: GraphInfo) -> Team | None:
+        return (await _TEAMS([self], info))[0]
+
+
+@strawberry.type(description="A team of users; agents see what their team owns.")
+class Team(RowType, Node):
+    name: str = field(description="Team name.")
+    created_at: datetime = field(description="When the team was created.")
+
+
+@strawberry.type(description="An API token. The secret is shown once, at creation.")
+class ApiToken(RowType, Node):
+    name: str = field(description="What the token is for.")
+    scopes: list[str] = field(description="Granted scopes; empty means the user's full rights.")
+    allowed_fields: list[str] | None = field(
+        description="The only fields the token may read (`Type.field`); null: every field."
+    )
+    expires_at: datetime | None = field(description="When the token stops working.")
+    revoked_at: datetime | None = field(description="When the token was revoked.")
+    last_used_at: datetime | None = field(description="Last request made with the token.")
+    created_at: datetime = field(description="When the token was created.")
+
+    @field(description="The user the token acts as.")
+    @per_level(_TOKEN_USERS)
+    async def user(self, info: GraphInfo) -> User:
+        return (await _TOKEN_USERS([self], info))[0]
 
 
 @strawberry.type(description="A customer company (cliente).")
@@ -306,22 +362,22 @@ class Account(RowType, Node):
     updated_at: datetime = field(description="When the account last changed.")
 
     @field(description="The user responsible for the account.")
+    @per_level(_OWNERS)
     async def owner(self, info: GraphInfo) -> User | None:
-        return await _user(info, self.row.owner_id)
+        return (await _OWNERS([self], info))[0]
 
     @field(description="The account's sites: the main profile first, then outlets.")
+    @per_level(_SITES)
     async def locations(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[Location]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        page = await location_work.locations_page_of(info.context.loaders, self.row.id, args)
-        return Connection.of(page, Location.from_row)
+        return (await _SITES([self], info, first, after, last, before))[0]
 
     @field(description="The main location (main profile) of the account.")
+    @per_level(_MAIN_LOCATIONS)
     async def main_location(self, info: GraphInfo) -> Location | None:
-        loader = info.context.loaders.main_location_by_account
-        return Location.maybe(await loader.load(self.row.id))
+        return (await _MAIN_LOCATIONS([self], info))[0]
 
     @field(description="Contacts at any of the account's locations, by last name.")
     @per_level(_ACCOUNT_CONTACTS)
@@ -334,12 +390,9 @@ class Account(RowType, Node):
         return (await _ACCOUNT_CONTACTS([self], info, *args))[0]
 
     @field(description="The preferred contact of the main location.")
+    @per_level(_account_preferred)
     async def preferred_contact(self, info: GraphInfo) -> Contact | None:
-        main = await info.context.loaders.main_location_by_account.load(self.row.id)
-        if main is None:
-            return None
-        loader = info.context.loaders.preferred_contact_by_location
-        return Contact.maybe(await loader.load(main.id))
+        return (await _account_preferred([self], info))[0]
 
     @field(description="Activities with the account, newest first.")
     @per_level(_ACCOUNT_ACTIVITIES)
@@ -350,11 +403,12 @@ class Account(RowType, Node):
         return (await _ACCOUNT_ACTIVITIES([self], info, first, after, last, before))[0]
 
     @field(description="The account's change history, newest first.")
+    @per_level(_ACCOUNT_HISTORY)
     async def audit_events(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[AuditEvent]:  # fmt: skip
-        return await _history(info, "Account", self.row.id, page_args(first, after, last, before))
+        return (await _ACCOUNT_HISTORY([self], info, first, after, last, before))[0]
 
 
 @strawberry.type(
@@ -384,10 +438,9 @@ class Location(RowType, Node):
         return (await _accounts_of([self], info))[0]
 
     @field(description="The contact whose own address this is (HOME, SHIPPING, BILLING only).")
+    @per_level(_CONTACTS)
     async def contact(self, info: GraphInfo) -> Contact | None:
-        if self.row.contact_id is None:
-            return None
-        return Contact.maybe(await info.context.loaders.contact_by_id.load(self.row.contact_id))
+        return (await _CONTACTS([self], info))[0]
 
     @field(description="Contacts at this location, by last name.")
     @per_level(_LOCATION_CONTACTS)
@@ -402,9 +455,9 @@ class Location(RowType, Node):
         return page
 
     @field(description="The location's preferred contact: the default for new activities.")
+    @per_level(_LOCATION_PREFERRED)
     async def preferred_contact(self, info: GraphInfo) -> Contact | None:
-        loader = info.context.loaders.preferred_contact_by_location
-        return Contact.maybe(await loader.load(self.row.id))
+        return (await _LOCATION_PREFERRED([self], info))[0]
 
     @field(description="Activities at this location, newest first.")
     @per_level(_LOCATION_ACTIVITIES)
@@ -415,12 +468,12 @@ class Location(RowType, Node):
         return (await _LOCATION_ACTIVITIES([self], info, first, after, last, before))[0]
 
     @field(description="The location's change history, newest first.")
+    @per_level(_LOCATION_HISTORY)
     async def audit_events(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[AuditEvent]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        return await _history(info, "Location", self.row.id, args)
+        return (await _LOCATION_HISTORY([self], info, first, after, last, before))[0]
 
 
 @strawberry.type(description="Activity figures of a contact; always what its activities say.")
@@ -491,29 +544,29 @@ class Contact(RowType, Node):
         return (await _locations_of([self], info))[0]
 
     @field(description="The user responsible for the contact.")
+    @per_level(_OWNERS)
     async def owner(self, info: GraphInfo) -> User | None:
-        return await _user(info, self.row.owner_id)
+        return (await _OWNERS([self], info))[0]
 
     @field(description="The user who created the contact.")
+    @per_level(_CREATORS)
     async def created_by(self, info: GraphInfo) -> User | None:
-        return await _user(info, self.row.created_by_id)
+        return (await _CREATORS([self], info))[0]
 
     @field(description="Every way to reach the contact, primary first within each kind.")
+    @per_level(_CHANNELS)
     async def channels(self, info: GraphInfo) -> list[Channel]:
-        rows = await info.context.loaders.channels_by_contact.load(self.row.id)
-        return [Channel.from_row(row) for row in rows]
+        return (await _CHANNELS([self], info))[0]
 
     @field(description="The contact's own addresses (home, shipping, billing).")
+    @per_level(_ADDRESSES)
     async def addresses(self, info: GraphInfo) -> list[Location]:
-        rows = await info.context.loaders.addresses_by_contact.load(self.row.id)
-        return [Location.from_row(row) for row in rows]
+        return (await _ADDRESSES([self], info))[0]
 
     @field(description="Default shipping address.")
+    @per_level(_SHIPPING_ADDRESSES)
     async def default_shipping_address(self, info: GraphInfo) -> Location | None:
-        if self.row.default_shipping_address_id is None:
-            return None
-        loader = info.context.loaders.location_by_id
-        return Location.maybe(await loader.load(self.row.default_shipping_address_id))
+        return (await _SHIPPING_ADDRESSES([self], info))[0]
 
     @field(description="Activities with the contact, newest first.")
     @per_level(_CONTACT_ACTIVITIES)
@@ -529,11 +582,12 @@ class Contact(RowType, Node):
         return (await _stats_of([self], info))[0]
 
     @field(description="The contact's change history, newest first.")
+    @per_level(_CONTACT_HISTORY)
     async def audit_events(
         self, info: GraphInfo, first: First = None, after: After = None, last: Last = None,
         before: Before = None,
     ) -> Connection[AuditEvent]:  # fmt: skip
-        return await _history(info, "Contact", self.row.id, page_args(first, after, last, before))
+        return (await _CONTACT_HISTORY([self], info, first, after, last, before))[0]
 
 
 @strawberry.type(description="One way to reach a contact (vía de contacto).")
@@ -545,8 +599,9 @@ class Channel(RowType, Node):
     created_at: datetime = field(description="When the channel was added.")
 
     @field(description="The contact this channel reaches.")
+    @per_level(_CHANNEL_CONTACTS)
     async def contact(self, info: GraphInfo) -> Contact:
-        return Contact.from_row(await info.context.loaders.contact_by_id.load(self.row.contact_id))
+        return (await _CHANNEL_CONTACTS([self], info))[0]
 
 
 @strawberry.type(description="A call, meeting, task, note or email with a contact or account.")
@@ -570,20 +625,19 @@ class Activity(RowType, Node):
         return (await _accounts_of([self], info))[0]
 
     @field(description="The location the activity is about.")
+    @per_level(_ACTIVITY_LOCATIONS)
     async def location(self, info: GraphInfo) -> Location | None:
-        if self.row.location_id is None:
-            return None
-        return Location.maybe(await info.context.loaders.location_by_id.load(self.row.location_id))
+        return (await _ACTIVITY_LOCATIONS([self], info))[0]
 
     @field(description="The contact the activity is with.")
+    @per_level(_CONTACTS)
     async def contact(self, info: GraphInfo) -> Contact | None:
-        if self.row.contact_id is None:
-            return None
-        return Contact.maybe(await info.context.loaders.contact_by_id.load(self.row.contact_id))
+        return (await _CONTACTS([self], info))[0]
 
     @field(description="The user responsible for the activity.")
+    @per_level(_OWNERS)
     async def owner(self, info: GraphInfo) -> User | None:
-        return await _user(info, self.row.owner_id)
+        return (await _OWNERS([self], info))[0]
 
 
 @strawberry.type(description="One change in the audit trail.")
@@ -603,8 +657,9 @@ class AuditEvent(RowType, Node):
         return await resolve_node(info, self.row.resource_type, self.row.resource_id)
 
     @field(description="Who made the change; null for the system.")
+    @per_level(_ACTORS)
     async def actor(self, info: GraphInfo) -> User | None:
-        return await _user(info, self.row.actor_id)
+        return (await _ACTORS([self], info))[0]
 
 
 NODE_TYPES: dict[str, type[RowType]] = {
