@@ -35,11 +35,18 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bench.capture import Plan, Statement
+from models.db import SQLITE_READ_PRAGMAS
 
 PLAN_ENV = "BENCH_FLOOR_PLAN"
 DATABASE_ENV = "BENCH_FLOOR_DATABASE"
-# The pragmas and pool size Tortoise uses, so the floor's database side matches the server's.
-SQLITE_PRAGMAS = {"journal_mode": "WAL", "journal_size_limit": 16384, "foreign_keys": "ON"}
+# The pragmas and pool size the server's connections use, so the floor's database side
+# matches the server's: Tortoise's own, and those ``init_database`` adds.
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "journal_size_limit": 16384,
+    "foreign_keys": "ON",
+    **SQLITE_READ_PRAGMAS,
+}
 POOL_MIN, POOL_MAX = 1, 5
 
 Rows = list[dict[str, Any]]

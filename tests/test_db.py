@@ -101,3 +101,16 @@ def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(
     assert "idx_contact_is_vip_13fda3" not in indexes
     assert after == [("con-000001 jose quispe",)]
     assert tags_after == []
+
+
+async def test_the_sqlite_connection_reads_through_a_large_cache_and_a_memory_map(app):
+    from tortoise import connections
+
+    from models.db import SQLITE_READ_PRAGMAS
+
+    connection = connections.get("default")
+    if connection.capabilities.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    for pragma, value in SQLITE_READ_PRAGMAS.items():
+        [row] = await connection.execute_query_dict(f"PRAGMA {pragma}")
+        assert list(row.values()) == [value], pragma
