@@ -20,7 +20,7 @@ from tortoise import connections
 
 from bench.sizes import DATA_DIR, POSTGRES_ROOT, Target
 from models import Contact
-from models.db import close_database, init_database, sqlite_side_indexes_suspended
+from models.db import close_database, init_database, search_indexes_suspended
 from resolvers.demo import fill_demo_data
 from resolvers.users import ensure_admin
 
@@ -59,7 +59,7 @@ async def ensure_filled(target: Target) -> None:
         if target.backend == "sqlite":
             # The demo fills the file in one transaction: its working set stays in memory.
             await connection.execute_script(f"PRAGMA cache_size = -{GENERATION_CACHE_KIB}")
-        async with sqlite_side_indexes_suspended(connection):
+        async with search_indexes_suspended(connection):
             summary = await fill_demo_data(accounts=target.accounts, seed=SEED, now=REFERENCE_TIME)
         if target.backend == "postgres":
             await _analyze(target)

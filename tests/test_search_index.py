@@ -176,21 +176,34 @@ async def test_tag_filter_follows_created_changed_and_removed_tags(client):
 
 
 async def test_a_bulk_load_without_side_tables_finds_every_row_after(client):
-    """The bench's generator loads with the side tables suspended: rows written meanwhile
+    """The bench's generator loads with the search indexes suspended: rows written meanwhile
     are found by search and tag once they are built again."""
-    from models.db import sqlite_side_indexes_suspended, text_index
+    from models.db import search_indexes_suspended, text_index
 
     connection = connections.get("default")
+
+    async def indexes() -> list[str]:
+        if sqlite():
+            found = await connection.execute_query_dict(
+                "SELECT name FROM sqlite_master WHERE name IN ('contact_search', 'contact_tag')"
+            )
+            return sorted(row["name"] for row in found)
+        found = await connection.execute_query_dict(
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'contact' "
+            "AND indexdef LIKE '%USING gin%'"
+        )
+        return sorted(row["name"] for row in found)
+
+    built = await indexes()
+    assert len(built) == 2, built  # search and tags
     account, _ = await make_account()
     await created(client, account.id, "José", "Quispe", tags=["decisor"])
-    async with sqlite_side_indexes_suspended(connection):
+    async with search_indexes_suspended(connection):
+        assert await indexes() == []
         if sqlite():
             assert text_index("contact") is None  # nothing may query a table being rebuilt
-            tables = await connection.execute_query_dict(
-                "SELECT name FROM sqlite_master WHERE name LIKE 'contact_%' AND type = 'table'"
-            )
-            assert tables == []
         await created(client, account.id, "Josefina", "Mamani", tags=["decisor"])
+    assert await indexes() == built
     if sqlite():
         assert text_index("contact") == "contact_search"
     assert await found(client, "jose") == ["Mamani", "Quispe"]
