@@ -36,7 +36,7 @@ Builder = Callable[[Sequence[Any]], list[Any]]
 
 # Tortoise's enum fields convert with ``enum_type(value)``: looked up in the enum's own map.
 _BY_ENUM_VALUE = (CharEnumFieldInstance.to_python_value, IntEnumFieldInstance.to_python_value)
-_BUILDERS: dict[tuple[type[Model], tuple[str, ...], bool], Builder | None] = {}
+_BUILDERS: dict[tuple[type[Model], tuple[str, ...], bool, str], Builder | None] = {}
 
 
 class Keys(Term):
@@ -105,7 +105,7 @@ async def fetch_sql(
     keys = tuple(records[0].keys())
     if order_by is not None:
         records = sorted(records, key=itemgetter(keys.index(order_by)))
-    builder = _builder(model, keys, extras)
+    builder = _builder(model, keys, extras, db.capabilities.dialect)
     if builder is None:  # not every column of the model: the ORM's partial rows
         return [_partial(model, dict(record), keys, extras) for record in records]
     return builder(records)
@@ -130,8 +130,10 @@ def _partial(model: type[M], record: dict[str, Any], keys: tuple[str, ...], extr
     return row
 
 
-def _builder(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder | None:
-    cache_key = (model, keys, extras)
+def _builder(
+    model: type[Model], keys: tuple[str, ...], extras: bool, dialect: str
+) -> Builder | None:
+    cache_key = (model, keys, extras, dialect)  # which columns the driver converts varies
     if cache_key not in _BUILDERS:
         _BUILDERS[cache_key] = _compile(model, keys, extras)
     return _BUILDERS[cache_key]
