@@ -247,19 +247,12 @@ def _contacts_of(parent_column: str):
 
 
 def _activities_of(parent_column: str):
-    async def level(
-        objects: list, info: GraphInfo, first: First = None, after: After = None,
-        last: Last = None, before: Before = None,
-    ) -> list[Connection[Activity]]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        loaders = info.context.loaders
-        pages = await load_all(
-            activity_work.activities_page_of(loaders, parent_column, obj.row.id, args)
-            for obj in objects
-        )
-        return [Connection.of(page, Activity.from_row) for page in pages]
-
-    return level
+    return _pages(
+        lambda loaders, pk, args: activity_work.activities_page_of(
+            loaders, parent_column, pk, args
+        ),
+        "Activity",
+    )
 
 
 def _primary_channels(kind: enums.ChannelKind):
