@@ -198,16 +198,17 @@ def _grouped(loader: str, type_name: str):
 
 
 def _pages(page_of: Callable[..., Any], type_name: str):
-    """A paginated list per object: ``page_of(loaders, object's key, args)`` is one future of
-    a loader shared by every object asking alike."""
+    """A paginated list per object: ``page_of(loaders, object's key, args, **options)`` is one
+    future of a loader shared by every object asking alike; ``options`` are the field's other
+    arguments (``includeInactive``)."""
 
     async def level(
         objects: list, info: GraphInfo, first: First = None, after: After = None,
-        last: Last = None, before: Before = None,
+        last: Last = None, before: Before = None, **options: Any,
     ) -> list[Connection]:  # fmt: skip
         args = page_args(first, after, last, before)
         loaders = info.context.loaders
-        pages = await load_all(page_of(loaders, obj.row.id, args) for obj in objects)
+        pages = await load_all(page_of(loaders, obj.row.id, args, **options) for obj in objects)
         convert = NODE_TYPES[type_name].from_row
         return [Connection.of(page, convert) for page in pages]
 
@@ -231,19 +232,12 @@ def _history(resource_type: str):
 
 
 def _contacts_of(parent_column: str):
-    async def level(
-        objects: list, info: GraphInfo, first: First = None, after: After = None,
-        last: Last = None, before: Before = None, include_inactive: IncludeInactive = False,
-    ) -> list[Connection[Contact]]:  # fmt: skip
-        args = page_args(first, after, last, before)
-        loaders = info.context.loaders
-        page_of = contact_work.contacts_page_of
-        pages = await load_all(
-            page_of(loaders, parent_column, obj.row.id, args, include_inactive) for obj in objects
-        )
-        return [Connection.of(page, Contact.from_row) for page in pages]
-
-    return level
+    return _pages(
+        lambda loaders, pk, args, include_inactive=False: contact_work.contacts_page_of(
+            loaders, parent_column, pk, args, include_inactive
+        ),
+        "Contact",
+    )
 
 
 def _activities_of(parent_column: str):
@@ -379,8 +373,11 @@ class Account(RowType, Node):
         before: Before = None,
         include_inactive: IncludeInactive = False,
     ) -> Connection[Contact]:  # fmt: skip
-        args = (first, after, last, before, include_inactive)
-        return (await _ACCOUNT_CONTACTS([self], info, *args))[0]
+        return (
+            await _ACCOUNT_CONTACTS(
+                [self], info, first, after, last, before, include_inactive=include_inactive
+            )
+        )[0]
 
     @field(description="The preferred contact of the main location.")
     @per_level(_account_preferred)
@@ -442,10 +439,11 @@ class Location(RowType, Node):
         before: Before = None,
         include_inactive: IncludeInactive = False,
     ) -> Connection[Contact]:  # fmt: skip
-        [page] = await _LOCATION_CONTACTS(
-            [self], info, first, after, last, before, include_inactive
-        )
-        return page
+        return (
+            await _LOCATION_CONTACTS(
+                [self], info, first, after, last, before, include_inactive=include_inactive
+            )
+        )[0]
 
     @field(description="The location's preferred contact: the default for new activities.")
     @per_level(_LOCATION_PREFERRED)

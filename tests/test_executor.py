@@ -87,6 +87,7 @@ async def demo(client) -> dict[str, Any]:
     return {
         "contact": gid("Contact", contact.id),
         "account": gid("Account", contact.account_id),
+        "account_pk": contact.account_id,
         "location": gid("Location", location.id),
     }
 
@@ -197,3 +198,36 @@ async def test_the_rows_of_a_request_are_freed_without_the_cycle_collector(clien
     # Fifty contacts with their accounts, locations, channels and activities are ~1,500
     # objects more than five: none of them may be left in a reference cycle.
     assert many - few < 50, (few, many)
+
+
+
+NESTED_CONTACTS = """
+query($id: ID!, $inactive: Boolean!) {
+  node(id: $id) {
+    ... on Account {
+      contacts(first: 50, includeInactive: $inactive) { totalCount nodes { fullName status } }
+      mainLocation {
+        contacts(first: 50, includeInactive: $inactive) { totalCount nodes { fullName status } }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_nested_contacts_include_inactive_ones_only_when_asked_on_both_paths(client, demo):
+    main = await Location.filter(account_id=demo["account_pk"], kind="MAIN").first()
+    assert main is not None
+    await Contact.filter(location_id=main.id).update(status="INACTIVE")
+    totals = {}
+    for inactive in (False, True):
+        variables = {"id": demo["account"], "inactive": inactive}
+        served, paths = await answer(client, NESTED_CONTACTS, variables, fast=True)
+        standard, _ = await answer(client, NESTED_CONTACTS, variables, fast=False)
+        assert "errors" not in served and paths == {"fast": 1}
+        assert served == standard
+        account = served["data"]["node"]
+        statuses = {n["status"] for n in account["mainLocation"]["contacts"]["nodes"]}
+        assert statuses == ({"INACTIVE"} if inactive else set())
+        totals[inactive] = account["contacts"]["totalCount"]
+    assert totals[True] > totals[False]
