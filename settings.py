@@ -73,9 +73,10 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 def _switch(name: str, value: str) -> bool:
     """An on/off environment variable; anything else is refused, not guessed."""
-    if value.strip().lower() in _TRUE:
+    word = value.strip().lower()
+    if word in _TRUE:
         return True
-    if value.strip().lower() in _FALSE:
+    if word in _FALSE:
         return False
     raise SystemExit(f"{name} must be 1/true/yes/on or 0/false/no/off (got {value!r})")
 
