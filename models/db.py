@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
 
 from tortoise import Tortoise, connections
@@ -72,21 +72,26 @@ def tag_index(table: str) -> str | None:
     return name if name in _sqlite_tag_indexes else None
 
 
+# PostgreSQL's GIN indexes by name: on tags, and (with pg_trgm) on search_text.
+_POSTGRES_TAG_INDEXES = {
+    f"idx_{table}_tags": f'ON "{table}" USING gin ("tags")' for table in TAGGED_TABLES
+}
+_POSTGRES_TRIGRAM_INDEXES = {
+    f"idx_{table}_search_trgm": f'ON "{table}" USING gin ("search_text" gin_trgm_ops)'
+    for table in SEARCHED_TABLES
+}
+
+
 async def _add_postgres_search_indexes(connection) -> None:
-    for table in TAGGED_TABLES:
-        await connection.execute_script(
-            f'CREATE INDEX IF NOT EXISTS "idx_{table}_tags" ON "{table}" USING gin ("tags")'
-        )
+    for name, definition in _POSTGRES_TAG_INDEXES.items():
+        await connection.execute_script(f'CREATE INDEX IF NOT EXISTS "{name}" {definition}')
     try:
         await connection.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     except Exception as error:  # e.g. a role without the right to create extensions
         log.warning("search stays unindexed: pg_trgm is not available (%s)", error)
         return
-    for table in SEARCHED_TABLES:
-        await connection.execute_script(
-            f'CREATE INDEX IF NOT EXISTS "idx_{table}_search_trgm" ON "{table}" '
-            'USING gin ("search_text" gin_trgm_ops)'
-        )
+    for name, definition in _POSTGRES_TRIGRAM_INDEXES.items():
+        await connection.execute_script(f'CREATE INDEX IF NOT EXISTS "{name}" {definition}')
 
 
 def _text_index_sql(table: str) -> tuple[str, str]:
@@ -183,13 +188,19 @@ async def _add_sqlite_side_index(connection, name: str, create: str, backfill: s
     return True
 
 
-async def _add_sqlite_search_indexes(connection) -> None:
+def _sqlite_side_tables() -> Iterator[tuple[str, str, str, set[str]]]:
+    """Every SQLite side table: its name, its SQL (create, backfill) and the set that records
+    it as built."""
     for table in SEARCHED_TABLES:
-        if await _add_sqlite_side_index(connection, f"{table}_search", *_text_index_sql(table)):
-            _sqlite_text_indexes.add(f"{table}_search")
+        yield f"{table}_search", *_text_index_sql(table), _sqlite_text_indexes
     for table in TAGGED_TABLES:
-        if await _add_sqlite_side_index(connection, f"{table}_tag", *_tag_index_sql(table)):
-            _sqlite_tag_indexes.add(f"{table}_tag")
+        yield f"{table}_tag", *_tag_index_sql(table), _sqlite_tag_indexes
+
+
+async def _add_sqlite_search_indexes(connection) -> None:
+    for name, create, backfill, built in _sqlite_side_tables():
+        if await _add_sqlite_side_index(connection, name, create, backfill):
+            built.add(name)
 
 
 @asynccontextmanager
@@ -200,18 +211,13 @@ async def search_indexes_suspended(connection) -> AsyncIterator[None]:
     minutes); PostgreSQL's GIN indexes an index update per row."""
     sqlite = connection.capabilities.dialect == "sqlite"
     if sqlite:
-        names = [f"{table}_search" for table in SEARCHED_TABLES]
-        names += [f"{table}_tag" for table in TAGGED_TABLES]
-        for name in names:
-            for event in ("insert", "update", "delete"):
+        for name, _, _, built in _sqlite_side_tables():
+            for event in ("insert", "update", "delete"):  # the triggers the create SQL names
                 await connection.execute_script(f'DROP TRIGGER IF EXISTS "{name}_{event}"')
             await connection.execute_script(f'DROP TABLE IF EXISTS "{name}"')
-        _sqlite_text_indexes.clear()
-        _sqlite_tag_indexes.clear()
+            built.discard(name)
     else:
-        names = [f"idx_{table}_tags" for table in TAGGED_TABLES]
-        names += [f"idx_{table}_search_trgm" for table in SEARCHED_TABLES]
-        for name in names:
+        for name in [*_POSTGRES_TAG_INDEXES, *_POSTGRES_TRIGRAM_INDEXES]:
             await connection.execute_script(f'DROP INDEX IF EXISTS "{name}"')
     try:
         yield
