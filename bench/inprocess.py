@@ -116,8 +116,8 @@ DATA_CALLS = (
     *DATABASE_CALLS,
     *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
     # Rows built from driver records (``models.rows``), where the resolvers call them.
-    (loaders, "fetch"),
-    (loaders, "fetch_records"),
+    (loaders, "fetch_keyed"),
+    (loaders, "records_keyed"),
     (pagination, "fetch"),
     (pagination, "fetch_sql"),
     (strawberry_dataloader, "dispatch_batch"),

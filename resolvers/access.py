@@ -15,6 +15,7 @@ types answer ``FORBIDDEN`` at their path.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -121,6 +122,12 @@ class Access:
             # The whole log is for auditors; others see an entity's history through the entity.
             return None if self.role in AUDIT_READERS else Q(id=None)
         return None  # users and teams: the directory is visible to every signed-in user
+
+    @property
+    def rows_key(self) -> Hashable:
+        """Everything :meth:`rows` depends on: callers with equal keys see the same rows
+        through the same SQL, so statements may be cached by it."""
+        return None if self.sees_everything else (self.role, self.user.id, self.user.team_id)
 
     def rows(self, model: type[Model]) -> QuerySet:
         """Every row of ``model`` this caller may see: where every read and lookup starts."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -22,7 +22,7 @@ from tortoise.functions import Coalesce
 from tortoise.models import Model
 from tortoise.queryset import CountQuery, QuerySet
 
-from models.rows import Keys, fetch, fetch_sql
+from models.rows import Keys, fetch, fetch_sql, keyed_sql
 from resolvers.errors import BadInput
 
 M = TypeVar("M", bound=Model)
@@ -272,12 +272,14 @@ async def paginate_per_parent(
     parent_ids: Sequence[int],
     ordering: Ordering,
     args: PageArgs,
+    shape: Hashable | None = None,
 ) -> dict[int, list[M]]:
     """The first rows of each parent's list, for many parents in one statement.
 
     ``ROW_NUMBER() OVER (PARTITION BY parent)`` cuts every parent's list at the page size in
     the database (SQLite and PostgreSQL both have window functions), so the work grows with
-    the page, not with the number of children.
+    the page, not with the number of children. ``shape`` names ``queryset`` for the
+    statement cache (``models.rows.keyed_sql``); pages after a cursor are built each time.
     """
     args = args.validated()
     walk = ordering.reversed() if args.backwards else ordering
@@ -285,18 +287,21 @@ async def paginate_per_parent(
     def quoted(column: str) -> str:
         return f'"{column}"'  # SQLite and PostgreSQL both quote identifiers this way
 
-    filtered = ordering.prepared(queryset).filter(**{f"{parent_column}__in": Keys(parent_ids)})
-    if args.cursor is not None:
-        name = "before" if args.backwards else "after"
-        filtered = filtered.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
-    window = RawSQL(
-        f"ROW_NUMBER() OVER (PARTITION BY {quoted(parent_column)} ORDER BY {walk.sql(quoted)})"
-    )
-    inner = filtered.annotate(page_row=window)
-    inner._choose_db_if_not_chosen()
-    db = inner._db
-    inner._make_query()
-    sql, params = inner.query.get_parameterized_sql()
+    def inner(keys: Keys) -> QuerySet[M]:
+        filtered = ordering.prepared(queryset).filter(**{f"{parent_column}__in": keys})
+        if args.cursor is not None:
+            name = "before" if args.backwards else "after"
+            filtered = filtered.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
+        window = RawSQL(
+            f"ROW_NUMBER() OVER (PARTITION BY {quoted(parent_column)} ORDER BY {walk.sql(quoted)})"
+        )
+        return filtered.annotate(page_row=window)
+
+    if shape is not None and args.cursor is None:
+        shape = (shape, "paged", parent_column, ordering, args.backwards)
+    else:
+        shape = None
+    db, sql, params = keyed_sql(shape, queryset.model, parent_ids, inner)
     limit = int(args.size) + 1
     statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {limit}"
     rows = await fetch_sql(db, queryset.model, statement, params, extras=False, order_by="page_row")

@@ -105,6 +105,23 @@ async def test_another_teams_contact_by_id_is_null_as_if_it_did_not_exist(client
     assert missing["data"] == body["data"] and "errors" not in missing
 
 
+async def test_a_statement_cached_for_one_caller_never_serves_another(client, world):
+    """Loaders build their SQL once per shape (``models.rows.keyed_sql``); what the caller
+    may see is part of the shape, so the same request by others gets their own rows."""
+    ids = [gid("Contact", world.south_contact.id), gid("Contact", world.north_contact.id)]
+    query = """query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Contact {
+        account { name } stats { activitiesTotal } } } }"""
+    seen = {}
+    for name in ("manager", "north_agent", "south_agent", "manager"):
+        body = await gql(client, query, {"ids": ids}, token=getattr(world, name))
+        seen[name] = [node and node["account"]["name"] for node in body["data"]["nodes"]]
+    assert seen == {
+        "manager": ["Bodega Sur", "Bodega Norte"],
+        "north_agent": [None, "Bodega Norte"],
+        "south_agent": ["Bodega Sur", None],
+    }
+
+
 async def test_nodes_answer_null_in_place_for_what_the_agent_cannot_see(client, world):
     ids = [gid("Contact", world.south_contact.id), gid("Contact", world.north_contact.id),
            gid("Account", world.south_account.id), gid("Location", 99999)]  # fmt: skip

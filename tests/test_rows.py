@@ -21,7 +21,7 @@ from models import (
     Team,
     User,
 )
-from models.rows import Keys, fetch, fetch_records, fetch_sql
+from models.rows import Keys, fetch, fetch_keyed, fetch_records, fetch_sql, keyed_sql
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.pagination import Ordering, PageArgs, SortKey, paginate_per_parent
@@ -144,3 +144,24 @@ async def test_keys_are_placed_as_pypika_places_a_list(demo):
     assert [row.id for row in await fetch(query(Keys(ids)))] == [row.id for row in await query(ids)]
     assert await fetch(Contact.filter(id__in=Keys([]))) == []
     assert sql_of(Contact.filter(id__in=Keys([]))) == sql_of(Contact.filter(id__in=[]))
+
+
+async def test_a_keyed_statement_is_built_once_per_shape_and_number_of_keys(demo):
+    ids = [row.id for row in await Contact.all().order_by("id").limit(11)]
+    built = []
+
+    def query(keys):  # parameters before and after the keys: PostgreSQL numbers them
+        built.append(keys)
+        return Contact.filter(status="ACTIVE", id__in=keys, is_vip=False).order_by("id")
+
+    shape = ("test", "active non-VIP contacts")
+    _, first_sql, first_params = keyed_sql(shape, Contact, ids[:5], query)
+    _, sql, params = keyed_sql(shape, Contact, ids[5:10], query)
+    assert len(built) == 1, "the second batch of five keys built its query again"
+    assert (sql, params) == (first_sql, params) and params != first_params
+    assert (sql, params) == sql_of(query(ids[5:10]))
+    keyed_sql(shape, Contact, ids[:6], query)
+    keyed_sql(None, Contact, ids[:5], query)
+    assert len(built) == 4, "six keys, or no shape, must build their own statement"
+    fetched = await fetch_keyed(shape, Contact, ids[5:10], query)
+    assert [state(row) for row in fetched] == [state(row) for row in await query(ids[5:10])]
