@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
-from resolvers.ids import encode_id
+from resolvers.ids import encode_global_id, encode_id
 
 E = TypeVar("E", bound=type[Enum])
 T = TypeVar("T", bound="RowType")
@@ -52,19 +51,42 @@ def per_level(level: Callable[..., Awaitable[list]]):
     return attach
 
 
-def _copier(cls: type) -> Callable[[dict[str, Any], Any], None]:
-    """``copy(attributes, row)``: the row's values of the type's resolver-less fields, read
-    with one ``attrgetter`` (C) and written with one ``dict.update``."""
+def _compile_from_row(cls: type, model: type) -> Callable[[Any], Any]:
+    """``build(row)``: a ``cls`` whose resolver-less fields are ``row``'s attributes of the
+    same Python names, with its global id and the row itself, written as one dict display
+    (code generated once per type: a page builds hundreds of these)."""
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
-    copied = (f for f in definition.fields if f.base_resolver is None)
-    names = tuple(f.python_name for f in copied if f.python_name != "id")
-    if not names:
-        return lambda attributes, row: None
-    read = attrgetter(*names)
-    if len(names) == 1:
-        [name] = names
-        return lambda attributes, row: attributes.__setitem__(name, read(row))
-    return lambda attributes, row: attributes.update(zip(names, read(row), strict=True))
+    names = [f.python_name for f in definition.fields if f.base_resolver is None]
+    entries = [f"{name!r}: row.{name}" for name in names if name != "id"]
+    prefix = f"{cls.__name__}:"
+    entries.append(f"'id': encode(f'{prefix}{{row.{model._meta.pk_attr}}}')")
+    entries.append("'row': row")
+    namespace = {"new": cls.__new__, "cls": cls, "model": model, "assign": object.__setattr__}
+    namespace["encode"], namespace["slow"] = encode_global_id, _slow_from_row(cls)
+    source = "\n".join([
+        "def build(row):",
+        "    if row.__class__ is not model:",
+        "        return slow(row)",
+        "    obj = new(cls)",
+        f"    assign(obj, '__dict__', {{{', '.join(entries)}}})",
+        "    return obj",
+    ])  # fmt: skip
+    exec(compile(source, f"<{cls.__name__}.from_row>", "exec"), namespace)
+    return namespace["build"]
+
+
+def _slow_from_row(cls: type) -> Callable[[Any], Any]:
+    """``from_row`` for a row of another class than the one the fast form was made for."""
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    names = [f.python_name for f in definition.fields if f.base_resolver is None]
+
+    def build(row: Any) -> Any:
+        obj = cls.__new__(cls)
+        obj.__dict__.update({name: getattr(row, name) for name in names})
+        obj.__dict__.update(id=encode_id(cls.__name__, row.pk), row=row)
+        return obj
+
+    return build
 
 
 class RowType:
@@ -75,20 +97,15 @@ class RowType:
     """
 
     row: strawberry.Private[Any]
-    _copy: ClassVar[Callable[[dict[str, Any], Any], None]]
+    _build: ClassVar[Callable[[Any], Any]]
 
     @classmethod
     def from_row(cls: type[T], row: Any) -> T:
-        copy = cls.__dict__.get("_copy")
-        if copy is None:
-            copy = cls._copy = _copier(cls)
-        # Plain attribute writes: cheaper than the dataclass __init__ for every row of a page.
-        obj = cls.__new__(cls)
-        attributes = obj.__dict__
-        copy(attributes, row)
-        attributes["id"] = encode_id(cls.__name__, row.pk)
-        attributes["row"] = row
-        return obj
+        build = cls.__dict__.get("_build")
+        if build is None:
+            build = _compile_from_row(cls, row.__class__)
+            cls._build = staticmethod(build)  # type: ignore[assignment]
+        return build(row)
 
     @classmethod
     def maybe(cls: type[T], row: Any) -> T | None:
