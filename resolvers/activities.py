@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -88,12 +89,14 @@ async def list_activities(
     return await paginate(activities_queryset(access, filter, search), order, args)
 
 
-def activities_page_of(loaders: Loaders, parent_column: str, parent_id: int, args: PageArgs):
-    """Newest activities of one account, location or contact, batched with its siblings."""
+def activities_pages_of(
+    loaders: Loaders, parent_column: str, parent_ids: Sequence[int], args: PageArgs
+) -> Awaitable[list[Page]]:
+    """Newest activities of accounts, locations or contacts, a page each, in one batch."""
     loader = loaders.page_by_parent(
         f"activities.{parent_column}", Activity.all, parent_column, NEWEST_FIRST, args
     )
-    return loader.load(parent_id)
+    return loader.load_many(parent_ids)
 
 
 # ---------------------------------------------------------------- rules

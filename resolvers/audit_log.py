@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,7 +63,9 @@ async def list_events(
     return await paginate(events_queryset(access, filter, search), order, args)
 
 
-def events_page_of(loaders: Loaders, resource_type: str, resource_id: int, args: PageArgs):
+def events_pages_of(
+    loaders: Loaders, resource_type: str, resource_ids: Sequence[int], args: PageArgs
+) -> Awaitable[list[Page]]:
     loader = loaders.page_by_parent(
         f"audit.{resource_type}",
         lambda: AuditEvent.filter(resource_type=resource_type),
@@ -70,4 +73,4 @@ def events_page_of(loaders: Loaders, resource_type: str, resource_id: int, args:
         NEWEST_FIRST,
         args,
     )
-    return loader.load(resource_id)
+    return loader.load_many(resource_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,10 +91,14 @@ async def list_contacts(
     return await paginate(contacts_queryset(access, filter, search), order, args)
 
 
-def contacts_page_of(
-    loaders: Loaders, parent_column: str, parent_id: int, args: PageArgs, include_inactive: bool
-):
-    """Contacts of one account or location, batched with its siblings."""
+def contacts_pages_of(
+    loaders: Loaders,
+    parent_column: str,
+    parent_ids: Sequence[int],
+    args: PageArgs,
+    include_inactive: bool,
+) -> Awaitable[list[Page]]:
+    """Contacts of accounts or locations, a page each, batched with their siblings."""
 
     def queryset() -> QuerySet[Contact]:
         if include_inactive:
@@ -108,7 +113,7 @@ def contacts_page_of(
         args,
         filter_key=include_inactive,
     )
-    return loader.load(parent_id)
+    return loader.load_many(parent_ids)
 
 
 # ---------------------------------------------------------------- rules

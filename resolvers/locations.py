@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +44,10 @@ async def list_locations(
     return await paginate(locations_queryset(access, filter, search), order, args)
 
 
-def locations_page_of(loaders: Loaders, account_id: int, args: PageArgs):
-    """An account's sites (not its contacts' own addresses), batched across accounts."""
+def locations_pages_of(
+    loaders: Loaders, account_ids: Sequence[int], args: PageArgs
+) -> Awaitable[list[Page]]:
+    """Accounts' sites (not their contacts' own addresses), a page each, in one batch."""
     loader = loaders.page_by_parent(
         "locations.account_id",
         lambda: Location.filter(contact_id=None),
@@ -52,7 +55,7 @@ def locations_page_of(loaders: Loaders, account_id: int, args: PageArgs):
         SITE_ORDER,
         args,
     )
-    return loader.load(account_id)
+    return loader.load_many(account_ids)
 
 
 # ---------------------------------------------------------------- input checks

@@ -19,7 +19,6 @@ from resolvers import audit_log
 from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.ids import encode_id
-from resolvers.loaders import load_all
 from schema.base import GraphInfo, Node, RowType, documented_enum, per_level
 from schema.pagination import After, Before, Connection, First, Last, page_args
 
@@ -176,9 +175,9 @@ def _related(loader: str, column: str, type_name: str, *, required: bool = False
     where the column is. ``required`` fields have no null to give (a dangling key fails)."""
 
     async def level(objects: list, info: GraphInfo) -> list:
-        load = getattr(info.context.loaders, loader).load
         keys = [getattr(obj.row, column) for obj in objects]
-        rows = iter(await load_all(load(key) for key in keys if key is not None))
+        present = [key for key in keys if key is not None]
+        rows = iter(await getattr(info.context.loaders, loader).load_many(present))
         convert = NODE_TYPES[type_name].from_row if required else NODE_TYPES[type_name].maybe
         return [None if key is None else convert(next(rows)) for key in keys]
 
@@ -189,8 +188,8 @@ def _grouped(loader: str, type_name: str):
     """The list of rows each object's own key groups, through the loader ``loader``."""
 
     async def level(objects: list, info: GraphInfo) -> list[list]:
-        load = getattr(info.context.loaders, loader).load
-        groups = await load_all(load(obj.row.id) for obj in objects)
+        loaded = getattr(info.context.loaders, loader)
+        groups = await loaded.load_many([obj.row.id for obj in objects])
         convert = NODE_TYPES[type_name].from_row
         return [[convert(row) for row in rows] for rows in groups]
 
@@ -198,9 +197,9 @@ def _grouped(loader: str, type_name: str):
 
 
 def _pages(page_of: Callable[..., Any], type_name: str):
-    """A paginated list per object: ``page_of(loaders, object's key, args, **options)`` is one
-    future of a loader shared by every object asking alike; ``options`` are the field's other
-    arguments (``includeInactive``)."""
+    """A paginated list per object: ``page_of(loaders, objects' keys, args, **options)`` gives
+    their pages, from one loader shared by every object asking alike; ``options`` are the
+    field's other arguments (``includeInactive``)."""
 
     async def level(
         objects: list, info: GraphInfo, first: First = None, after: After = None,
@@ -208,7 +207,7 @@ def _pages(page_of: Callable[..., Any], type_name: str):
     ) -> list[Connection]:  # fmt: skip
         args = page_args(first, after, last, before)
         loaders = info.context.loaders
-        pages = await load_all(page_of(loaders, obj.row.id, args, **options) for obj in objects)
+        pages = await page_of(loaders, [obj.row.id for obj in objects], args, **options)
         convert = NODE_TYPES[type_name].from_row
         return [Connection.of(page, convert) for page in pages]
 
@@ -218,23 +217,23 @@ def _pages(page_of: Callable[..., Any], type_name: str):
 async def _account_preferred(accounts: list, info: GraphInfo) -> list[Contact | None]:
     """The preferred contact of each account's main location."""
     loaders = info.context.loaders
-    mains = await load_all(loaders.main_location_by_account.load(a.row.id) for a in accounts)
-    load = loaders.preferred_contact_by_location.load
-    found = iter(await load_all(load(main.id) for main in mains if main is not None))
+    mains = await loaders.main_location_by_account.load_many([a.row.id for a in accounts])
+    preferred = loaders.preferred_contact_by_location
+    found = iter(await preferred.load_many([main.id for main in mains if main is not None]))
     return [None if main is None else Contact.maybe(next(found)) for main in mains]
 
 
 def _history(resource_type: str):
     return _pages(
-        lambda loaders, pk, args: audit_log.events_page_of(loaders, resource_type, pk, args),
+        lambda loaders, pks, args: audit_log.events_pages_of(loaders, resource_type, pks, args),
         "AuditEvent",
     )
 
 
 def _contacts_of(parent_column: str):
     return _pages(
-        lambda loaders, pk, args, include_inactive=False: contact_work.contacts_page_of(
-            loaders, parent_column, pk, args, include_inactive
+        lambda loaders, pks, args, include_inactive=False: contact_work.contacts_pages_of(
+            loaders, parent_column, pks, args, include_inactive
         ),
         "Contact",
     )
@@ -242,8 +241,8 @@ def _contacts_of(parent_column: str):
 
 def _activities_of(parent_column: str):
     return _pages(
-        lambda loaders, pk, args: activity_work.activities_page_of(
-            loaders, parent_column, pk, args
+        lambda loaders, pks, args: activity_work.activities_pages_of(
+            loaders, parent_column, pks, args
         ),
         "Activity",
     )
@@ -252,7 +251,7 @@ def _activities_of(parent_column: str):
 def _primary_channels(kind: enums.ChannelKind):
     async def level(contacts: list, info: GraphInfo) -> list[str | None]:
         loader = info.context.loaders.primary_channels_by_contact
-        found = await load_all(loader.load(contact.row.id) for contact in contacts)
+        found = await loader.load_many([contact.row.id for contact in contacts])
         return [primaries.get(kind) for primaries in found]
 
     return level
@@ -260,7 +259,7 @@ def _primary_channels(kind: enums.ChannelKind):
 
 async def _stats_of(contacts: list, info: GraphInfo) -> list[ContactStats]:
     loader = info.context.loaders.stats_by_contact
-    found = await load_all(loader.load(contact.row.id) for contact in contacts)
+    found = await loader.load_many([contact.row.id for contact in contacts])
     return [ContactStats(**{name: getattr(s, name) for name in s.__slots__}) for s in found]
 
 
@@ -279,7 +278,7 @@ _MAIN_LOCATIONS = _related("main_location_by_account", "id", "Location")
 _LOCATION_PREFERRED = _related("preferred_contact_by_location", "id", "Contact")
 _CHANNELS = _grouped("channels_by_contact", "Channel")
 _ADDRESSES = _grouped("addresses_by_contact", "Location")
-_SITES = _pages(location_work.locations_page_of, "Location")
+_SITES = _pages(location_work.locations_pages_of, "Location")
 _ACCOUNT_HISTORY = _history("Account")
 _LOCATION_HISTORY = _history("Location")
 _CONTACT_HISTORY = _history("Contact")

@@ -235,9 +235,7 @@ class UserMutation:
     ) -> CreateApiTokenPayload:
         access = info.context.access
         try:
-            token, secret = await work.create_api_token(
-                access, input, guarded_fields(info.schema)
-            )
+            token, secret = await work.create_api_token(access, input, guarded_fields(info.schema))
         except Rejected as rejected:
             return CreateApiTokenPayload(
                 api_token=None, secret=None, errors=user_errors(rejected.problems)
