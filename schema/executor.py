@@ -22,6 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Iterable
+from functools import partial
+from itertools import repeat
+from operator import is_not, methodcaller
 from typing import Any, ClassVar
 
 from graphql import (
@@ -136,9 +139,8 @@ class _Level:
         if composites:
             await asyncio.gather(*composites)
         keys = [column[0] for column in columns]
-        return [
-            dict(zip(keys, row, strict=True)) for row in zip(*(c[2] for c in columns), strict=True)
-        ]
+        rows = zip(*(column[2] for column in columns), strict=True)
+        return list(map(dict, map(zip, repeat(keys), rows)))  # one C loop builds the dicts
 
     def _resolve(self, site: _Site, coroutines: _Coroutines) -> list | _LevelValues:
         """The raw values of one field for every object (filled in by ``coroutines`` for
@@ -256,8 +258,7 @@ class _Site:
             if None in values:
                 raise Unsupported(f"null in non-null field {self}")
         if is_leaf_type(return_type):
-            serialize = _serializer(return_type)
-            values[:] = [None if value is None else serialize(value) for value in values]
+            values[:] = _serializer(return_type)(values)
             return None
         return self._complete_composite(return_type, values)
 
@@ -334,47 +335,74 @@ async def _awaited(value: Any) -> Any:
     return await value
 
 
-_SERIALIZERS: dict[GraphQLLeafType, Callable[[Any], Any]] = {}
+Column = Callable[[list], list]
+_SERIALIZERS: dict[GraphQLLeafType, Column] = {}
+_NONE = type(None)
+_PRESENT = partial(is_not, None)
 
 
-def _serializer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
-    """``leaf.coerce_output_value`` with a shortcut for values already in output form."""
+def _serializer(leaf: GraphQLLeafType) -> Column:
+    """``serialize(values)``: a column of ``leaf`` values (nulls kept) in response form."""
     serializer = _SERIALIZERS.get(leaf)
     if serializer is None:
         serializer = _SERIALIZERS[leaf] = _make_serializer(leaf)
     return serializer
 
 
-def _make_serializer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
+def _make_serializer(leaf: GraphQLLeafType) -> Column:
+    """``leaf.coerce_output_value`` over a column, with whole-column shortcuts for values
+    already in output form (one C pass checks their classes) and for C serialisers."""
+
     def coerce(value: Any) -> Any:
         coerced = leaf.coerce_output_value(value)
         if coerced is None or coerced is Undefined:
             raise Unsupported(f"{leaf.name} cannot represent {value!r}")
         return coerced
 
+    def each(values: list) -> list:
+        return [None if value is None else coerce(value) for value in values]
+
+    def as_is_when(*classes: type) -> Column:
+        allowed = frozenset((*classes, _NONE))
+        return lambda values: values if allowed.issuperset(map(type, values)) else each(values)
+
     if leaf is GraphQLString or leaf is GraphQLID:
-        return lambda value: value if value.__class__ is str else coerce(value)
+        return as_is_when(str)
     if leaf is GraphQLBoolean:
-        return lambda value: value if value.__class__ is bool else coerce(value)
+        return as_is_when(bool)
     if leaf is GraphQLInt:
-        return lambda value: (
-            value if value.__class__ is int and value in _INT_RANGE else coerce(value)
-        )
+
+        def ints(values: list) -> list:
+            if not {int, _NONE}.issuperset(map(type, values)):
+                return each(values)
+            present = list(filter(_PRESENT, values))
+            in_range = not present or (min(present) in _INT_RANGE and max(present) in _INT_RANGE)
+            return values if in_range else each(values)
+
+        return ints
     if isinstance(leaf, GraphQLEnumType):
-        names = {definition.value: name for name, definition in leaf.values.items()}
-        names_of_members = {}
         wrapped = getattr(leaf, "wrapped_cls", None)
-        if wrapped is not None:  # Strawberry enums: a member serialises as its name
-            names_of_members = {
-                member: names[member.value] for member in wrapped if member.value in names
-            }
+        if wrapped is None:
+            return each
+        # Strawberry enums: a member serialises as the name of its value.
+        names = {definition.value: name for name, definition in leaf.values.items()}
+        names_of_members = {m: names[m.value] for m in wrapped if m.value in names}
+        members = frozenset((wrapped, _NONE))
 
-        def enum_name(value: Any) -> Any:
-            name = names_of_members.get(value) if value.__class__ is wrapped else None
-            return coerce(value) if name is None else name
+        def enum_names(values: list) -> list:
+            if not members.issuperset(map(type, values)):
+                return each(values)
+            found = list(map(names_of_members.get, values))
+            return found if found.count(None) == values.count(None) else each(values)
 
-        return enum_name
-    return coerce
+        return enum_names
+    if isinstance(leaf.coerce_output_value, methodcaller):  # Strawberry's date and time types
+
+        def isoformat(values: list) -> list:
+            return each(values) if None in values else list(map(leaf.coerce_output_value, values))
+
+        return isoformat
+    return each
 
 
 class _Coroutines:

@@ -16,8 +16,10 @@ import pytest
 from bench.workloads import CONTACT_CARD, PARTNER_SLIM, SEARCH, SPA_LIST
 from metrics import EXECUTIONS
 from models import AuditEvent, Contact, Location
+from models.enums import ContactRole
 from resolvers.demo import fill_demo_data
-from schema.executor import FastExecutor
+from schema import schema
+from schema.executor import FastExecutor, _serializer
 from tests.conftest import count_statements, gid, gql
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
@@ -231,3 +233,41 @@ async def test_nested_contacts_include_inactive_ones_only_when_asked_on_both_pat
         assert statuses == ({"INACTIVE"} if inactive else set())
         totals[inactive] = account["contacts"]["totalCount"]
     assert totals[True] > totals[False]
+
+
+def _leaf(name: str):
+    return schema._schema.get_type(name)  # graphql-core's type, as the executor sees it
+
+
+@pytest.mark.parametrize(
+    ("type_name", "column"),
+    [
+        ("String", ["José", None, "ñandú"]),
+        ("ID", ["Q29udGFjdDox", None]),
+        ("Boolean", [True, None, False]),
+        ("Int", [0, None, 2**31 - 1, -(2**31)]),
+        ("Int", [True, 3]),  # a bool in an Int column is coerced, as graphql-core does
+        ("DateTime", [datetime(2025, 6, 2, 15, 30, tzinfo=UTC), None]),
+        ("DateTime", [datetime(2025, 6, 2, 15, 30, tzinfo=UTC)]),
+        ("ContactRole", [ContactRole.BUYER, None, ContactRole.OTHER]),
+        ("ContactRole", ["BUYER"]),  # a raw value is looked up by graphql-core
+    ],
+)
+def test_a_column_of_leaves_is_serialised_as_graphql_core_serialises_each(type_name, column):
+    leaf = _leaf(type_name)
+    expected = [None if value is None else leaf.coerce_output_value(value) for value in column]
+    serialised = _serializer(leaf)(list(column))
+    assert serialised == expected
+    assert list(map(type, serialised)) == list(map(type, expected))  # a StrEnum equals its name
+
+
+@pytest.mark.parametrize(("type_name", "value"), [("Int", 2**31), ("Int", "3"), ("String", 3)])
+def test_a_leaf_graphql_core_would_refuse_or_convert_leaves_the_fast_path(type_name, value):
+    leaf = _leaf(type_name)
+    try:
+        expected = leaf.coerce_output_value(value)
+    except Exception:
+        with pytest.raises(Exception):  # noqa: B017 - the executor then falls back
+            _serializer(leaf)([value])
+        return
+    assert _serializer(leaf)([value]) == [expected]
