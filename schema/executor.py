@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from enum import Enum
 from functools import partial
 from itertools import repeat
 from operator import is_not, methodcaller
@@ -56,6 +57,32 @@ log = logging.getLogger("crm.executor")
 
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 _INT_RANGE = range(-(2**31), 2**31)
+
+
+# Strawberry's conversion of argument values (input objects, enums, lists) is most of a
+# request's fixed cost; query resolvers only read what it gives them, and no input type of
+# ours builds itself from the request (``from_input``), so equal values of a field's
+# arguments are converted once. Keyed by field and ``_frozen`` values.
+_CONVERTED: dict[Hashable, dict[str, Any]] = {}
+MAX_CONVERTED = 1024
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _frozen(value: Any) -> Hashable:
+    """A key equal only for equal argument values of equal types and forms (``1``, ``1.0``
+    and ``True`` are equal in Python, and so are one instant in two time zones); TypeError
+    for a value that cannot be hashed."""
+    if value.__class__ is dict:
+        return (dict, tuple((name, _frozen(item)) for name, item in value.items()))
+    if value.__class__ is list:
+        return (list, tuple(map(_frozen, value)))
+    hash(value)
+    if value.__class__ in _PLAIN or isinstance(value, Enum):
+        return (value.__class__, value)
+    return (value.__class__, value, repr(value))
+
 
 
 class Unsupported(Exception):
@@ -225,27 +252,47 @@ class _Site:
         """The resolver's keyword arguments, converted once for every object of the level."""
         executor = self.executor
         first = self.details[0]
-        raw = (
-            get_argument_values(
-                self.field_def,
-                first.node,
-                executor.variable_values,
-                first.fragment_variable_values,
-                executor.hide_suggestions,
-            )
-            if self.field_def.args or first.node.arguments
-            else {}
-        )
         strawberry_schema = executor.schema._strawberry_schema  # type: ignore[attr-defined]
-        info = strawberry_schema.config.info_class(_raw_info=self.info(), _field=field)
-        _, kwargs = get_arguments(
-            field=field,
-            source=None,
-            info=info,
-            kwargs=raw,
-            config=strawberry_schema.config,
-            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+        if not (self.field_def.args or first.node.arguments):
+            # What ``get_arguments`` gives a resolver without arguments: its ``info``.
+            info_parameter = field.base_resolver.info_parameter
+            if info_parameter is None:
+                return {}
+            info = strawberry_schema.config.info_class(_raw_info=self.info(), _field=field)
+            return {info_parameter.name: info}
+        raw = get_argument_values(
+            self.field_def,
+            first.node,
+            executor.variable_values,
+            first.fragment_variable_values,
+            executor.hide_suggestions,
         )
+        info = strawberry_schema.config.info_class(_raw_info=self.info(), _field=field)
+        resolver = field.base_resolver
+        try:
+            key: Hashable = (id(field), _frozen(raw))
+        except TypeError:  # a value that cannot be a key: convert every time
+            key = None
+        converted = _CONVERTED.get(key)
+        if converted is None:
+            _, kwargs = get_arguments(
+                field=field,
+                source=None,
+                info=info,
+                kwargs=raw,
+                config=strawberry_schema.config,
+                scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            )
+            given = (resolver.info_parameter, resolver.root_parameter, resolver.parent_parameter)
+            passed = {parameter.name for parameter in given if parameter is not None}
+            converted = {name: value for name, value in kwargs.items() if name not in passed}
+            if key is not None:
+                if len(_CONVERTED) >= MAX_CONVERTED:
+                    _CONVERTED.clear()
+                _CONVERTED[key] = converted
+        kwargs = dict(converted)
+        if resolver.info_parameter is not None:
+            kwargs[resolver.info_parameter.name] = info
         return kwargs
 
     def complete(

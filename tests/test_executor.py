@@ -8,7 +8,7 @@ execution paths must show which path answered.
 from __future__ import annotations
 
 import gc
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -202,7 +202,6 @@ async def test_the_rows_of_a_request_are_freed_without_the_cycle_collector(clien
     assert many - few < 50, (few, many)
 
 
-
 NESTED_CONTACTS = """
 query($id: ID!, $inactive: Boolean!) {
   node(id: $id) {
@@ -271,3 +270,32 @@ def test_a_leaf_graphql_core_would_refuse_or_convert_leaves_the_fast_path(type_n
             _serializer(leaf)([value])
         return
     assert _serializer(leaf)([value]) == [expected]
+
+
+def test_converted_arguments_are_shared_only_by_equal_values_of_equal_types():
+    from schema.executor import _frozen
+
+    lima = datetime(2025, 6, 2, 10, 30, tzinfo=timezone(timedelta(hours=-5)))
+    keys = [_frozen(value) for value in (1, True, 1.0, "1", lima, lima.astimezone(UTC))]
+    assert len(set(keys)) == len(keys)
+    nested = {"role": ContactRole.BUYER, "tags": ["vip", "lima"], "isVip": None}
+    assert _frozen(nested) == _frozen(dict(nested)) != _frozen({**nested, "tags": ["vip"]})
+    with pytest.raises(TypeError):
+        _frozen({"custom": {1, 2}})
+
+
+async def test_a_field_asked_again_with_other_variables_gets_their_answer(client, demo):
+    query = """query($f: ContactFilter, $n: Int) {
+      contacts(filter: $f, first: $n) { nodes { role isVip } } }"""
+    asked = [
+        ({"isVip": True}, 3),
+        ({"isVip": False}, 4),
+        ({"role": "OWNER"}, 2),
+        ({"isVip": True}, 5),
+    ]
+    for contact_filter, first in asked:
+        fast, paths = await answer(client, query, {"f": contact_filter, "n": first}, fast=True)
+        nodes = fast["data"]["contacts"]["nodes"]
+        assert paths["fast"] == 1 and 0 < len(nodes) <= first
+        [(field, value)] = contact_filter.items()
+        assert {node[field] for node in nodes} == {value}
