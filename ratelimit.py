@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 log = logging.getLogger("crm.ratelimit")
 
@@ -44,14 +44,6 @@ class RateLimiter(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-@runtime_checkable
-class Metered(Protocol):
-    """A request context that knows whose budget a request spends (``server.py`` makes
-    them); the query limits charge each operation's cost through it."""
-
-    async def charge_points(self, points: int) -> Verdict | None: ...
 
 
 def _window(now: float) -> tuple[int, int]:

@@ -84,7 +84,6 @@ def _frozen(value: Any) -> Hashable:
     return (value.__class__, value, repr(value))
 
 
-
 class Unsupported(Exception):
     """The fast path cannot answer this exactly as graphql-core would: fall back."""
 

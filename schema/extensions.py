@@ -76,6 +76,12 @@ class CodedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: True)
 
+    def _process_result(self, result: object) -> None:
+        # What MaskErrors does, without its runtime Protocol check on every result.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         user = context.user if isinstance(context, RequestContext) else None

@@ -21,7 +21,7 @@ import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     DocumentNode,
@@ -47,9 +47,10 @@ from graphql import (
     parse,
 )
 from graphql.validation import MaxIntrospectionDepthRule
-from strawberry.extensions import SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
-from ratelimit import Metered, Verdict
+from ratelimit import Verdict
 from resolvers.context import RequestContext
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
@@ -372,17 +373,30 @@ class CachedParsing(SchemaExtension):
         yield
 
 
-class CachedValidation(ValidationCache):
-    """Strawberry's validation cache, skipped when a limit already refused the operation."""
+class CachedValidation(SchemaExtension):
+    """Validation results of the last documents, skipped when a limit already refused the
+    operation. ``CachedParsing`` hands a repeated query its same document, so results are
+    kept by the document's identity: Strawberry's ``ValidationCache`` hashes the whole
+    syntax tree (recursively, every request) to find them."""
 
-    def __init__(self) -> None:
-        super().__init__(maxsize=256)
+    MAX_DOCUMENTS = 256
+    _results: ClassVar[dict[int, tuple[DocumentNode, tuple[Any, ...], list[GraphQLError]]]] = {}
 
     def on_validate(self) -> Iterator[None]:
-        if self.execution_context.pre_execution_errors is None:
-            yield from super().on_validate()
-        else:
-            yield
+        context = self.execution_context
+        document = context.graphql_document
+        if context.pre_execution_errors is None and document is not None:
+            rules = tuple(context.validation_rules)
+            known = self._results.get(id(document))  # it holds the document: ids stay unique
+            if known is not None and known[0] is document and known[1] == rules:
+                errors = known[2]
+            else:
+                errors = validate_document(context.schema._schema, document, rules)
+                if len(self._results) >= self.MAX_DOCUMENTS:
+                    self._results.clear()
+                self._results[id(document)] = (document, rules, errors)
+            context.pre_execution_errors = errors
+        yield
 
 
 class QueryLimits(SchemaExtension):
@@ -446,9 +460,10 @@ class QueryLimits(SchemaExtension):
 
     async def _charge(self, points: int) -> Verdict | None:
         self.charged = True
-        caller = self.execution_context.context
-        if isinstance(caller, Metered):
-            self.verdict = await caller.charge_points(points)
+        # Contexts that know whose budget a request spends have ``charge_points`` (server.py).
+        charge_points = getattr(self.execution_context.context, "charge_points", None)
+        if charge_points is not None:
+            self.verdict = await charge_points(points)
         return self.verdict
 
 

@@ -379,3 +379,28 @@ async def test_the_export_spends_the_same_budget(limited):
     refused = await limited.get("/export/contacts.csv", headers=auth)
     assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_a_repeated_document_is_validated_once_and_keeps_its_errors(client, monkeypatch):
+    from schema import limits
+
+    validated = []
+    real = limits.validate_document
+
+    def counting(schema, document, rules):
+        validated.append(document)
+        return real(schema, document, rules)
+
+    monkeypatch.setattr(limits, "validate_document", counting)
+    unique = f"# {uuid.uuid4()}"  # documents no other test sent
+    wrong = "{ contacts { nodes { noSuchField } } } " + unique
+    right = "{ contacts { totalCount } } " + unique
+    answers = [await gql(client, query) for query in (wrong, right, wrong, right)]
+    assert len(validated) == 2, "a repeated document was validated again"
+    for body in answers[0], answers[2]:
+        assert [error["extensions"]["code"] for error in body["errors"]] == [
+            "GRAPHQL_VALIDATION_FAILED"
+        ]
+        assert "noSuchField" in body["errors"][0]["message"]
+    for body in answers[1], answers[3]:
+        assert "errors" not in body and body["data"]["contacts"]["totalCount"] == 0
