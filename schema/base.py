@@ -52,12 +52,15 @@ def per_level(level: Callable[..., Awaitable[list]]):
 
 
 def _compile_from_row(cls: type, model: type) -> Callable[[Any], Any]:
-    """``build(row)``: a ``cls`` whose resolver-less fields are ``row``'s attributes of the
-    same Python names, with its global id and the row itself, written as one dict display
-    (code generated once per type: a page builds hundreds of these)."""
+    """``build(row)``: a ``cls`` holding ``row`` and its global id, as one dict display (code
+    generated once per type: a page builds hundreds of these). Its resolver-less fields are
+    read from ``row`` when asked for (``RowType.__getattr__``), except any the class itself
+    has an attribute of: those are copied, as the attribute would hide the row's."""
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     names = [f.python_name for f in definition.fields if f.base_resolver is None]
-    entries = [f"{name!r}: row.{name}" for name in names if name != "id"]
+    copied = [name for name in names if name != "id" and hasattr(cls, name)]
+    cls._read_through = frozenset(names) - {"id", *copied}
+    entries = [f"{name!r}: row.{name}" for name in copied]
     prefix = f"{cls.__name__}:"
     entries.append(f"'id': encode(f'{prefix}{{row.{model._meta.pk_attr}}}')")
     entries.append("'row': row")
@@ -92,12 +95,19 @@ def _slow_from_row(cls: type) -> Callable[[Any], Any]:
 class RowType:
     """A GraphQL object built from a database row.
 
-    Fields without a resolver are copied from the row attribute of the same Python name;
-    fields with a resolver read ``self.row``.
+    Fields without a resolver are the row's attribute of the same Python name, read when
+    asked for (a list shows a few of a contact's forty); fields with a resolver read
+    ``self.row``.
     """
 
     row: strawberry.Private[Any]
     _build: ClassVar[Callable[[Any], Any]]
+    _read_through: ClassVar[frozenset[str]] = frozenset()
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes the object lacks
+        if name in type(self)._read_through:
+            return getattr(self.__dict__["row"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def from_row(cls: type[T], row: Any) -> T:

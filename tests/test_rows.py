@@ -24,6 +24,7 @@ from models import (
 from models.rows import Keys, fetch, fetch_keyed, fetch_records, fetch_sql, keyed_sql
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
+from resolvers.ids import encode_id
 from resolvers.pagination import Ordering, PageArgs, SortKey, paginate_per_parent
 from tests.test_demo import fresh_database
 
@@ -165,3 +166,20 @@ async def test_a_keyed_statement_is_built_once_per_shape_and_number_of_keys(demo
     assert len(built) == 4, "six keys, or no shape, must build their own statement"
     fetched = await fetch_keyed(shape, Contact, ids[5:10], query)
     assert [state(row) for row in fetched] == [state(row) for row in await query(ids[5:10])]
+
+
+async def test_row_types_read_their_fields_from_the_row_when_asked(demo):
+    from schema.types import NODE_TYPES
+
+    for model in (Account, Location, Contact, Channel, Activity, AuditEvent, User, Team):
+        row = await model.all().order_by("id").first()
+        graph_type = NODE_TYPES[model.__name__]
+        obj = graph_type.from_row(row)
+        definition = graph_type.__strawberry_definition__
+        fields = [f.python_name for f in definition.fields if f.base_resolver is None]
+        assert set(vars(obj)) == {"id", "row"}, f"{model.__name__} copied its fields"
+        for name in fields:
+            expected = encode_id(model.__name__, row.pk) if name == "id" else getattr(row, name)
+            assert getattr(obj, name) == expected, f"{model.__name__}.{name}"
+        with pytest.raises(AttributeError):
+            obj.no_such_field  # noqa: B018
