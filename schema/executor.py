@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable
 from enum import Enum
 from functools import partial
 from itertools import repeat
-from operator import is_not, methodcaller
+from operator import attrgetter, is_not, methodcaller
 from typing import Any, ClassVar
 
 from graphql import (
@@ -56,6 +56,7 @@ from metrics import EXECUTIONS
 log = logging.getLogger("crm.executor")
 
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+_ROW = attrgetter("row")
 _INT_RANGE = range(-(2**31), 2**31)
 
 
@@ -178,9 +179,13 @@ class _Level:
         objects = self.objects
         if field.base_resolver is None:
             name = field.python_name
-            if field.default_resolver is getattr:
-                return [getattr(obj, name) for obj in objects]
-            return [field.default_resolver(obj, name) for obj in objects]
+            if field.default_resolver is not getattr:
+                return [field.default_resolver(obj, name) for obj in objects]
+            classes = set(map(type, objects))
+            if len(classes) == 1 and name in getattr(classes.pop(), "_read_through", ()):
+                # What ``RowType.__getattr__`` answers, without a Python call per object.
+                return list(map(attrgetter(name), map(_ROW, objects)))
+            return list(map(attrgetter(name), objects))
         resolver = field.base_resolver
         kwargs = site.arguments(field)
         function = resolver.wrapped_func
