@@ -54,12 +54,14 @@ def per_level(level: Callable[..., Awaitable[list]]):
 def _compile_from_row(cls: type, model: type) -> Callable[[Any], Any]:
     """``build(row)``: a ``cls`` holding ``row`` and its global id, as one dict display (code
     generated once per type: a page builds hundreds of these). Its resolver-less fields are
-    read from ``row`` when asked for (``RowType.__getattr__``), except any the class itself
-    has an attribute of: those are copied, as the attribute would hide the row's."""
+    read from ``row`` when asked for (``_ReadThrough``), except any the class itself has an
+    attribute of (a default): those are copied."""
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     names = [f.python_name for f in definition.fields if f.base_resolver is None]
     copied = [name for name in names if name != "id" and hasattr(cls, name)]
     cls._read_through = frozenset(names) - {"id", *copied}
+    for name in cls._read_through:
+        setattr(cls, name, _ReadThrough(name))
     entries = [f"{name!r}: row.{name}" for name in copied]
     prefix = f"{cls.__name__}:"
     entries.append(f"'id': encode(f'{prefix}{{row.{model._meta.pk_attr}}}')")
@@ -92,6 +94,21 @@ def _slow_from_row(cls: type) -> Callable[[Any], Any]:
     return build
 
 
+class _ReadThrough:
+    """A row type's field read from its row (a non-data descriptor: a value the object holds
+    itself, as one made by the dataclass ``__init__`` does, comes first)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj.__dict__["row"], self.name)
+
+
 class RowType:
     """A GraphQL object built from a database row.
 
@@ -102,12 +119,7 @@ class RowType:
 
     row: strawberry.Private[Any]
     _build: ClassVar[Callable[[Any], Any]]
-    _read_through: ClassVar[frozenset[str]] = frozenset()
-
-    def __getattr__(self, name: str) -> Any:  # only for attributes the object lacks
-        if name in type(self)._read_through:
-            return getattr(self.__dict__["row"], name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    _read_through: ClassVar[frozenset[str]] = frozenset()  # fields read from the row
 
     @classmethod
     def from_row(cls: type[T], row: Any) -> T:

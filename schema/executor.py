@@ -124,7 +124,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
 class _Level:
     """One object type's rows at one depth of the response, completed together."""
 
-    __slots__ = ("executor", "objects", "path", "type")
+    __slots__ = ("executor", "objects", "path", "read_through", "rows", "type")
 
     def __init__(
         self, executor: FastExecutor, type_: GraphQLObjectType, objects: list, path: Path | None
@@ -133,6 +133,19 @@ class _Level:
         self.type = type_
         self.objects = objects
         self.path = path
+        self.rows: list | None = None
+        self.read_through: frozenset[str] = frozenset()
+
+    def _rows(self) -> list | None:
+        """The rows of the objects, if they are all of one row type (``schema.base``)."""
+        if self.rows is None:
+            classes = set(map(type, self.objects))
+            fields = getattr(classes.pop(), "_read_through", None) if len(classes) == 1 else None
+            if fields:
+                self.read_through, self.rows = fields, list(map(_ROW, self.objects))
+            else:
+                self.rows = []
+        return self.rows or None
 
     async def complete(self, grouped: GroupedFieldSet) -> list[dict[str, Any]]:
         """The response dicts of ``objects`` for this selection, in selection order."""
@@ -181,10 +194,10 @@ class _Level:
             name = field.python_name
             if field.default_resolver is not getattr:
                 return [field.default_resolver(obj, name) for obj in objects]
-            classes = set(map(type, objects))
-            if len(classes) == 1 and name in getattr(classes.pop(), "_read_through", ()):
-                # What ``RowType.__getattr__`` answers, without a Python call per object.
-                return list(map(attrgetter(name), map(_ROW, objects)))
+            rows = self._rows()
+            if rows is not None and name in self.read_through:
+                # What the row type's ``_ReadThrough`` answers, without a call per object.
+                return list(map(attrgetter(name), rows))
             return list(map(attrgetter(name), objects))
         resolver = field.base_resolver
         kwargs = site.arguments(field)
