@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from strawberry import dataloader as strawberry_dataloader
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.queryset import CountQuery, QuerySet, ValuesListQuery, ValuesQuery
@@ -110,8 +109,8 @@ class InFlightTimer:
 DATABASE_CALLS = tuple(
     (cls, name) for cls in (SqliteClient, AsyncpgDBClient) for name in DB_METHODS
 )
-# Every data fetch: the SQL, the ORM building rows from it (querysets, counts, the raw
-# per-parent pages) and the DataLoader batch functions around them.
+# Every data fetch: the SQL, the ORM building it and the rows from it (querysets, counts,
+# the raw per-parent pages) and the loaders' batch functions around them.
 DATA_CALLS = (
     *DATABASE_CALLS,
     *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
@@ -120,7 +119,8 @@ DATA_CALLS = (
     (loaders, "records_keyed"),
     (pagination, "fetch"),
     (pagination, "fetch_sql"),
-    (strawberry_dataloader, "dispatch_batch"),
+    (pagination, "exact_count"),  # a list's COUNT, built and run apart from the page
+    (loaders.Loader, "_dispatch"),
 )
 
 
