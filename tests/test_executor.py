@@ -180,6 +180,12 @@ async def test_a_token_with_a_field_allowlist_takes_the_standard_path(client, de
     assert all(node["jobTitle"] is None for node in body["data"]["contacts"]["nodes"])
 
 
+async def test_the_server_collects_its_youngest_objects_less_often(app):
+    from server import GC_YOUNGEST_THRESHOLD
+
+    assert gc.get_threshold()[0] == GC_YOUNGEST_THRESHOLD > 700  # Python's default: 700
+
+
 async def _cyclic_garbage(client, query: str, variables: dict[str, Any], fast: bool) -> int:
     """Objects one request leaves for the cycle collector (found unreachable afterwards)."""
     gc.collect()
