@@ -94,7 +94,7 @@ def activities_pages_of(
 ) -> Awaitable[list[Page]]:
     """Newest activities of accounts, locations or contacts, a page each, in one batch."""
     loader = loaders.page_by_parent(
-        f"activities.{parent_column}", Activity.all, parent_column, NEWEST_FIRST, args
+        f"activities.{parent_column}", Activity, Activity.all, parent_column, NEWEST_FIRST, args
     )
     return loader.load_many(parent_ids)
 

@@ -68,6 +68,7 @@ def events_pages_of(
 ) -> Awaitable[list[Page]]:
     loader = loaders.page_by_parent(
         f"audit.{resource_type}",
+        AuditEvent,
         lambda: AuditEvent.filter(resource_type=resource_type),
         "resource_id",
         NEWEST_FIRST,

@@ -107,6 +107,7 @@ def contacts_pages_of(
 
     loader = loaders.page_by_parent(
         f"contacts.{parent_column}",
+        Contact,
         queryset,
         parent_column,
         NESTED_CONTACT_ORDER,

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
@@ -128,11 +128,16 @@ class ContactStats:
     last_event_at: datetime | None = None
 
 
-def _by_id(visible: QuerySet, scope: Hashable) -> Loader[int, Any]:
-    model, shape = visible.model, (scope, "by_id", visible.model)
+# ``visible()`` gives the rows a loader starts from: called only when its statement is built,
+# not for every batch (``keyed_sql`` keeps built statements).
+Visible = Callable[[], QuerySet]
+
+
+def _by_id(model: type[Model], visible: Visible, scope: Hashable) -> Loader[int, Any]:
+    shape = (scope, "by_id", model)
 
     async def load(ids: Sequence[int]) -> list[Any]:
-        found = await fetch_keyed(shape, model, ids, lambda keys: visible.filter(id__in=keys))
+        found = await fetch_keyed(shape, model, ids, lambda keys: visible().filter(id__in=keys))
         rows = {row.pk: row for row in found}
         return [rows.get(pk) for pk in ids]
 
@@ -167,11 +172,11 @@ def _stats_query(activities: QuerySet[Activity], contact_ids: Keys) -> ValuesQue
 
 
 async def _stats(
-    activities: QuerySet[Activity], shape: Hashable, contact_ids: Sequence[int]
+    activities: Visible, shape: Hashable, contact_ids: Sequence[int]
 ) -> list[ContactStats]:
     """Every KPI of every contact in one GROUP BY: always what the activities say."""
     records = await records_keyed(
-        shape, Activity, contact_ids, lambda keys: _stats_query(activities, keys)
+        shape, Activity, contact_ids, lambda keys: _stats_query(activities(), keys)
     )
     by_contact = {}
     for record in records:
@@ -190,13 +195,17 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 def _grouped(
-    visible: QuerySet, scope: Hashable, column: str, order: Sequence[str], **filters: Any
+    model: type[Model],
+    visible: Visible,
+    scope: Hashable,
+    column: str,
+    order: Sequence[str],
+    **filters: Any,
 ) -> Loader[int, list[Any]]:
-    model = visible.model
     shape = (scope, "grouped", model, column, tuple(order), tuple(sorted(filters.items())))
 
     def query(keys: Keys) -> QuerySet:
-        return visible.filter(**{f"{column}__in": keys}, **filters).order_by(*order)
+        return visible().filter(**{f"{column}__in": keys}, **filters).order_by(*order)
 
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
@@ -207,12 +216,13 @@ def _grouped(
     return Loader(load)
 
 
-def _single(visible: QuerySet, scope: Hashable, column: str, **filters: Any) -> Loader[int, Any]:
-    model = visible.model
+def _single(
+    model: type[Model], visible: Visible, scope: Hashable, column: str, **filters: Any
+) -> Loader[int, Any]:
     shape = (scope, "single", model, column, tuple(sorted(filters.items())))
 
     def query(keys: Keys) -> QuerySet:
-        return visible.filter(**{f"{column}__in": keys}, **filters)
+        return visible().filter(**{f"{column}__in": keys}, **filters)
 
     async def load(parent_ids: Sequence[int]) -> list[Any]:
         found = await fetch_keyed(shape, model, parent_ids, query)
@@ -284,33 +294,37 @@ class Loaders:
             return getattr(self, named[type_name])
         if type_name not in self._other_by_id:
             model = _OTHER_MODELS[type_name]
-            self._other_by_id[type_name] = _by_id(self.rows(model), self.scope)
+            self._other_by_id[type_name] = self._by_id(model)
         return self._other_by_id[type_name]
+
+    def _by_id(self, model: type[Model]) -> Loader[int, Any]:
+        return _by_id(model, partial(self.rows, model), self.scope)
 
     @cached_property
     def account_by_id(self) -> Loader[int, Account | None]:
-        return _by_id(self.rows(Account), self.scope)
+        return self._by_id(Account)
 
     @cached_property
     def location_by_id(self) -> Loader[int, Location | None]:
-        return _by_id(self.rows(Location), self.scope)
+        return self._by_id(Location)
 
     @cached_property
     def contact_by_id(self) -> Loader[int, Contact | None]:
-        return _by_id(self.rows(Contact), self.scope)
+        return self._by_id(Contact)
 
     @cached_property
     def user_by_id(self) -> Loader[int, User | None]:
-        return _by_id(self.rows(User), self.scope)
+        return self._by_id(User)
 
     @cached_property
     def team_by_id(self) -> Loader[int, Team | None]:
-        return _by_id(self.rows(Team), self.scope)
+        return self._by_id(Team)
 
     @cached_property
     def channels_by_contact(self) -> Loader[int, list[Channel]]:
         return _grouped(
-            self.rows(Channel),
+            Channel,
+            partial(self.rows, Channel),
             self.scope,
             "contact_id",
             ("kind", "-is_primary", "created_at", "id"),
@@ -320,11 +334,10 @@ class Loaders:
     def primary_channels_by_contact(self) -> Loader[int, dict[ChannelKind, str]]:
         """Each contact's primary value per kind (rule 3: at most one): three columns of the
         primary rows, where the contact's ``email``/``phone``/``mobile`` need no more."""
-        visible = self.rows(Channel)
         shape = (self.scope, "primary_channels")
 
         def query(keys: Keys) -> ValuesListQuery:
-            primary = visible.filter(contact_id__in=keys, is_primary=True)
+            primary = self.rows(Channel).filter(contact_id__in=keys, is_primary=True)
             return primary.values_list("contact_id", "kind", "value")
 
         async def load(contact_ids: Sequence[int]) -> list[dict[ChannelKind, str]]:
@@ -338,17 +351,20 @@ class Loaders:
     @cached_property
     def addresses_by_contact(self) -> Loader[int, list[Location]]:
         return _grouped(
-            self.rows(Location), self.scope, "contact_id", ("-is_default", "kind", "id")
-        )
+            Location, partial(self.rows, Location), self.scope, "contact_id",
+            ("-is_default", "kind", "id"),
+        )  # fmt: skip
 
     @cached_property
     def main_location_by_account(self) -> Loader[int, Location | None]:
-        return _single(self.rows(Location), self.scope, "account_id", kind=LocationKind.MAIN)
+        locations = partial(self.rows, Location)
+        return _single(Location, locations, self.scope, "account_id", kind=LocationKind.MAIN)
 
     @cached_property
     def preferred_contact_by_location(self) -> Loader[int, Contact | None]:
         return _single(
-            self.rows(Contact),
+            Contact,
+            partial(self.rows, Contact),
             self.scope,
             "location_id",
             is_preferred=True,
@@ -357,32 +373,37 @@ class Loaders:
 
     @cached_property
     def stats_by_contact(self) -> Loader[int, ContactStats]:
-        activities = self.rows(Activity)
         shape = (self.scope, "stats")
 
         async def load(contact_ids: Sequence[int]) -> list[ContactStats]:
-            return await _stats(activities, shape, contact_ids)
+            return await _stats(partial(self.rows, Activity), shape, contact_ids)
 
         return Loader(load)
 
     def page_by_parent(
         self,
         name: str,
+        model: type[Model],
         queryset: Callable[[], QuerySet],
         parent_column: str,
         ordering: Ordering,
         args: PageArgs,
         filter_key: Hashable = None,
     ) -> Loader[int, Page]:
-        """One loader per (list, arguments): all parents asking alike share one statement."""
+        """One loader per (list, arguments): all parents asking alike share one statement.
+        ``queryset()`` gives ``model``'s children of any parent (``name`` and ``filter_key``
+        tell them apart)."""
         key = (name, ordering, args, filter_key)
         if key not in self._pages:
-            counter = self.count_by_parent(name, queryset, parent_column, filter_key)
+            counter = self.count_by_parent(name, model, queryset, parent_column, filter_key)
             shape = (self.scope, "page", name, filter_key)
+
+            def children() -> QuerySet:
+                return self.visible(queryset())
 
             async def load(parent_ids: Sequence[int]) -> list[Page]:
                 rows = await paginate_per_parent(
-                    self.visible(queryset()), parent_column, parent_ids, ordering, args, shape
+                    model, children, parent_column, parent_ids, ordering, args, shape
                 )
                 return [
                     page_from_rows(rows[pk], ordering, args, _count_of(counter, pk))
@@ -395,6 +416,7 @@ class Loaders:
     def count_by_parent(
         self,
         name: str,
+        model: type[Model],
         queryset: Callable[[], QuerySet],
         parent_column: str,
         filter_key: Hashable = None,
@@ -412,7 +434,6 @@ class Loaders:
                 )
 
             async def load(parent_ids: Sequence[int]) -> list[int]:
-                model = queryset().model
                 records = await records_keyed(shape, model, parent_ids, query)
                 totals = {record[parent_column]: record["total"] for record in records}
                 return [totals.get(pk, 0) for pk in parent_ids]

@@ -50,6 +50,7 @@ def locations_pages_of(
     """Accounts' sites (not their contacts' own addresses), a page each, in one batch."""
     loader = loaders.page_by_parent(
         "locations.account_id",
+        Location,
         lambda: Location.filter(contact_id=None),
         "account_id",
         SITE_ORDER,

@@ -267,7 +267,8 @@ async def exact_count(queryset: QuerySet[M]) -> int:
 
 
 async def paginate_per_parent(
-    queryset: QuerySet[M],
+    model: type[M],
+    queryset: Callable[[], QuerySet[M]],
     parent_column: str,
     parent_ids: Sequence[int],
     ordering: Ordering,
@@ -278,8 +279,9 @@ async def paginate_per_parent(
 
     ``ROW_NUMBER() OVER (PARTITION BY parent)`` cuts every parent's list at the page size in
     the database (SQLite and PostgreSQL both have window functions), so the work grows with
-    the page, not with the number of children. ``shape`` names ``queryset`` for the
-    statement cache (``models.rows.keyed_sql``); pages after a cursor are built each time.
+    the page, not with the number of children. ``queryset()`` gives the children of any
+    parent; ``shape`` names it for the statement cache (``models.rows.keyed_sql``), which
+    builds it only when it has no statement for it. Pages after a cursor are built each time.
     """
     args = args.validated()
     walk = ordering.reversed() if args.backwards else ordering
@@ -288,7 +290,7 @@ async def paginate_per_parent(
         return f'"{column}"'  # SQLite and PostgreSQL both quote identifiers this way
 
     def inner(keys: Keys) -> QuerySet[M]:
-        filtered = ordering.prepared(queryset).filter(**{f"{parent_column}__in": keys})
+        filtered = ordering.prepared(queryset()).filter(**{f"{parent_column}__in": keys})
         if args.cursor is not None:
             name = "before" if args.backwards else "after"
             filtered = filtered.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
@@ -301,10 +303,10 @@ async def paginate_per_parent(
         shape = (shape, "paged", parent_column, ordering, args.backwards)
     else:
         shape = None
-    db, sql, params = keyed_sql(shape, queryset.model, parent_ids, inner)
+    db, sql, params = keyed_sql(shape, model, parent_ids, inner)
     limit = int(args.size) + 1
     statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {limit}"
-    rows = await fetch_sql(db, queryset.model, statement, params, extras=False, order_by="page_row")
+    rows = await fetch_sql(db, model, statement, params, extras=False, order_by="page_row")
     by_parent: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
     for row in rows:
         by_parent[getattr(row, parent_column)].append(row)

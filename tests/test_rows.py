@@ -91,7 +91,7 @@ async def test_partial_records_are_built_as_partial_rows(demo):
 async def test_pages_per_parent_keep_their_order_and_drop_their_helper_columns(demo):
     contacts = [row.id for row in await Contact.all().order_by("id").limit(8)]
     pages = await paginate_per_parent(
-        Activity.all(), "contact_id", contacts, NEWEST_FIRST, PageArgs(first=3)
+        Activity, Activity.all, "contact_id", contacts, NEWEST_FIRST, PageArgs(first=3)
     )
     for contact_id in contacts:
         expected = await Activity.filter(contact_id=contact_id).order_by("-created_at", "-id")
@@ -103,7 +103,7 @@ async def test_a_nullable_sort_key_pages_per_parent_without_its_helper_column(de
     by_city = Ordering.of(SortKey("city", nullable=True), SortKey("name"))
     accounts = [row.id for row in await Account.all().order_by("id")]
     pages = await paginate_per_parent(
-        Location.all(), "account_id", accounts, by_city, PageArgs(first=50)
+        Location, Location.all, "account_id", accounts, by_city, PageArgs(first=50)
     )
     for account_id in accounts:
         rows = await Location.filter(account_id=account_id).order_by("id")
