@@ -358,16 +358,14 @@ class IntrospectionDepth(MaxIntrospectionDepthRule):
 class CachedParsing(SchemaExtension):
     """Parses with the size limits, remembering the last documents (clients repeat them)."""
 
-    def on_operation(self) -> Iterator[None]:
+    def on_parse(self) -> Iterator[None]:
+        # Before Strawberry parses (a document our cache refused) and validates: one hook
+        # of this extension per request (each costs a context manager built per request).
         context = self.execution_context
         context.parse_options.update(PARSE_LIMITS)
         # graphql-core's specified rules may include the plain rule: ours replaces it.
         rules = [r for r in context.validation_rules if r is not MaxIntrospectionDepthRule]
         context.validation_rules = (*rules, IntrospectionDepth)
-        yield
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
         if context.query is not None:
             context.graphql_document = _cached_parse(context.query)
         yield
