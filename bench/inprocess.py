@@ -124,7 +124,8 @@ DATA_CALLS = (
 )
 
 
-async def _execute(request: Request, signed_in: RequestContext) -> dict[str, Any]:
+async def run_request(request: Request, signed_in: RequestContext) -> dict[str, Any]:
+    """One execution of ``request`` with a context made as the server makes it."""
     context = RequestContext(user=signed_in.user, token=signed_in.token)
     result = await schema.execute(
         request.query, variable_values=request.variables, context_value=context
@@ -138,14 +139,14 @@ async def execution_cost(request: Request, token: str, repeats: int = REPEATS) -
     """Mean wall time of ``schema.execute`` for ``request``: with SQL in flight, and what is
     left of a second series once every data fetch is taken out (the GraphQL layer)."""
     signed_in = await context_for(f"Bearer {token}")
-    response = await _execute(request, signed_in)  # warm caches (parsing, validation)
+    response = await run_request(request, signed_in)  # warm caches (parsing, validation)
     elapsed = {}
     for calls in (DATABASE_CALLS, DATA_CALLS):
         timer = InFlightTimer(calls)
         with timer.installed():
             started = time.perf_counter()
             for _ in range(repeats):
-                await _execute(request, signed_in)
+                await run_request(request, signed_in)
             elapsed[calls] = (time.perf_counter() - started, timer.seconds)
     total, database = elapsed[DATABASE_CALLS]
     total_of_second_series, data = elapsed[DATA_CALLS]
@@ -160,11 +161,11 @@ async def execution_cost(request: Request, token: str, repeats: int = REPEATS) -
 async def profile(request: Request, token: str, repeats: int = REPEATS) -> str:
     """cProfile of ``repeats`` executions: the top functions and the time per package."""
     signed_in = await context_for(f"Bearer {token}")
-    await _execute(request, signed_in)
+    await run_request(request, signed_in)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(repeats):
-        await _execute(request, signed_in)
+        await run_request(request, signed_in)
     profiler.disable()
     stats = pstats.Stats(profiler)
     out = io.StringIO()
