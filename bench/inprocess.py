@@ -118,7 +118,6 @@ DATA_CALLS = (
     (loaders, "fetch_keyed"),
     (loaders, "records_keyed"),
     (pagination, "fetch"),
-    (pagination, "fetch_sql"),
     (pagination, "exact_count"),  # a list's COUNT, built and run apart from the page
     (loaders.Loader, "_dispatch"),
 )

@@ -106,6 +106,18 @@ async def fetch_sql(
     attributes when ``extras``, as the ORM keeps them; dropped otherwise), optionally
     sorted by one of its columns."""
     _, records = await db.execute_query(sql, list(params))
+    return rows_from_records(db, model, records, extras=extras, order_by=order_by)
+
+
+def rows_from_records(
+    db: BaseDBAsyncClient,
+    model: type[M],
+    records: Sequence[Any],
+    *,
+    extras: bool,
+    order_by: str | None = None,
+) -> list[M]:
+    """``fetch_sql``'s rows from records ``db`` already gave."""
     if not records:
         return []
     keys = tuple(records[0].keys())

@@ -22,7 +22,7 @@ from tortoise.functions import Coalesce
 from tortoise.models import Model
 from tortoise.queryset import CountQuery, QuerySet
 
-from models.rows import Keys, fetch, fetch_sql, keyed_sql
+from models.rows import Keys, fetch, keyed_sql, rows_from_records
 from resolvers.errors import BadInput
 
 M = TypeVar("M", bound=Model)
@@ -266,6 +266,9 @@ async def exact_count(queryset: QuerySet[M]) -> int:
     return await _sqlite_counts[db].count(db, query)
 
 
+NEXT_PAGE = object()  # in a parent's rows, after its page: the list goes on
+
+
 async def paginate_per_parent(
     model: type[M],
     queryset: Callable[[], QuerySet[M]],
@@ -279,9 +282,10 @@ async def paginate_per_parent(
 
     ``ROW_NUMBER() OVER (PARTITION BY parent)`` cuts every parent's list at the page size in
     the database (SQLite and PostgreSQL both have window functions), so the work grows with
-    the page, not with the number of children. ``queryset()`` gives the children of any
-    parent; ``shape`` names it for the statement cache (``models.rows.keyed_sql``), which
-    builds it only when it has no statement for it. Pages after a cursor are built each time.
+    the page, not with the number of children. A parent whose list goes on past the page gets
+    ``NEXT_PAGE`` after its rows. ``queryset()`` gives the children of any parent; ``shape``
+    names it for the statement cache (``models.rows.keyed_sql``), which builds it only when it
+    has no statement for it. Pages after a cursor are built each time.
     """
     args = args.validated()
     walk = ordering.reversed() if args.backwards else ordering
@@ -304,15 +308,25 @@ async def paginate_per_parent(
     else:
         shape = None
     db, sql, params = keyed_sql(shape, model, parent_ids, inner)
-    limit = int(args.size) + 1
-    statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {limit}"
-    rows = await fetch_sql(db, model, statement, params, extras=False, order_by="page_row")
-    by_parent: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
-    for row in rows:
+    size = int(args.size)
+    statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {size + 1}"
+    _, records = await db.execute_query(statement, list(params))
+    by_parent: dict[Any, list] = {parent_id: [] for parent_id in parent_ids}
+    if not records:
+        return by_parent
+    columns = list(records[0].keys())
+    place, parent = columns.index("page_row"), columns.index(parent_column)
+    # The row past a page only says there is a next one: it is not built into a model.
+    on_page = [record for record in records if record[place] <= size]
+    for row in rows_from_records(db, model, on_page, extras=False, order_by="page_row"):
         by_parent[getattr(row, parent_column)].append(row)
+    for record in records:
+        if record[place] > size:
+            by_parent[record[parent]].append(NEXT_PAGE)
     return by_parent
 
 
 def page_from_rows(rows: list[M], ordering: Ordering, args: PageArgs, count) -> Page[M]:
-    """A Page from the (size + 1) rows ``paginate_per_parent`` gave one parent."""
+    """A Page from what ``paginate_per_parent`` gave one parent: its rows, and ``NEXT_PAGE``
+    after them if the list goes on."""
     return _cut(rows, args.validated(), ordering, count)

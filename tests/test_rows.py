@@ -25,7 +25,7 @@ from models.rows import Keys, fetch, fetch_keyed, fetch_records, fetch_sql, keye
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.ids import encode_id
-from resolvers.pagination import Ordering, PageArgs, SortKey, paginate_per_parent
+from resolvers.pagination import NEXT_PAGE, Ordering, PageArgs, SortKey, paginate_per_parent
 from tests.test_demo import fresh_database
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
@@ -95,7 +95,9 @@ async def test_pages_per_parent_keep_their_order_and_drop_their_helper_columns(d
     )
     for contact_id in contacts:
         expected = await Activity.filter(contact_id=contact_id).order_by("-created_at", "-id")
-        assert [state(row) for row in pages[contact_id]] == [state(row) for row in expected[:4]]
+        rows, rest = pages[contact_id][:3], pages[contact_id][3:]
+        assert [state(row) for row in rows] == [state(row) for row in expected[:3]]
+        assert rest == ([NEXT_PAGE] if len(expected) > 3 else [])
     assert any(len(page) == 4 for page in pages.values()), "no contact has a next page"
 
 
