@@ -277,7 +277,7 @@ async def paginate_per_parent(
     ordering: Ordering,
     args: PageArgs,
     shape: Hashable | None = None,
-) -> dict[int, list[M]]:
+) -> dict[int, list[Any]]:
     """The first rows of each parent's list, for many parents in one statement.
 
     ``ROW_NUMBER() OVER (PARTITION BY parent)`` cuts every parent's list at the page size in
@@ -311,7 +311,7 @@ async def paginate_per_parent(
     size = int(args.size)
     statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {size + 1}"
     _, records = await db.execute_query(statement, list(params))
-    by_parent: dict[Any, list] = {parent_id: [] for parent_id in parent_ids}
+    by_parent: dict[int, list[Any]] = {parent_id: [] for parent_id in parent_ids}
     if not records:
         return by_parent
     columns = list(records[0].keys())
