@@ -28,7 +28,7 @@ from tortoise.fields.data import (
     parse_datetime,
 )
 from tortoise.models import Model
-from tortoise.queryset import AwaitableQuery, QuerySet, ValuesListQuery
+from tortoise.queryset import AwaitableQuery, QuerySet
 from tortoise.router import router
 from tortoise.timezone import get_default_timezone, get_use_tz
 
@@ -127,15 +127,6 @@ def rows_from_records(
     if builder is None:  # not every column of the model: the ORM's partial rows
         return [_partial(model, dict(record), keys, extras) for record in records]
     return builder(records)
-
-
-async def fetch_records(query: ValuesListQuery) -> list[Sequence[Any]]:
-    """The driver's records of a ``values_list`` query, unconverted (SQLite's booleans stay
-    integers, enums stay their values): for a few plain columns of many rows."""
-    query._choose_db_if_not_chosen()
-    query._make_query()
-    _, records = await query._db.execute_query(*query.query.get_parameterized_sql())
-    return records
 
 
 def keyed_sql(

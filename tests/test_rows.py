@@ -21,7 +21,7 @@ from models import (
     Team,
     User,
 )
-from models.rows import Keys, fetch, fetch_keyed, fetch_records, fetch_sql, keyed_sql
+from models.rows import Keys, fetch, fetch_keyed, fetch_sql, keyed_sql, records_keyed
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.ids import encode_id
@@ -122,9 +122,14 @@ async def test_an_empty_result_is_an_empty_list(demo):
 
 
 async def test_records_of_a_few_columns_are_the_drivers_values(demo):
-    query = Channel.filter(is_primary=True).order_by("id")
-    records = await fetch_records(query.values_list("contact_id", "kind", "value"))
-    expected = await query.values_list("contact_id", "kind", "value")
+    contact_ids = sorted({row.contact_id for row in await Channel.filter(is_primary=True)})
+
+    def query(keys):
+        primary = Channel.filter(contact_id__in=keys, is_primary=True).order_by("id")
+        return primary.values_list("contact_id", "kind", "value")
+
+    records = await records_keyed(None, Channel, contact_ids, query)
+    expected = await query(contact_ids)
     assert expected, "the demo has no primary channels"
     assert [tuple(record) for record in records] == [
         (contact_id, kind.value, value) for contact_id, kind, value in expected
