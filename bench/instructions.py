@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.sizes import targets_for
+from bench.workloads import READ_WORKLOADS
+
 WARM_UP = 5
 POLL_SECONDS = 0.05
 TIMEOUT_SECONDS = 600
@@ -46,9 +49,16 @@ def main(argv: list[str]) -> None:
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (Debian: apt install valgrind)")
-    print(f"instructions per request, {args.requests} requests, size {args.size}")
-    for workload in args.workloads.split(","):
-        main_thread, others = count(args.size, workload.strip(), args.requests)
+    [target, *_] = targets_for(args.size)  # an unknown size stops here, named
+    workloads = [workload.strip() for workload in args.workloads.split(",")]
+    unknown = sorted(set(workloads) - set(READ_WORKLOADS))
+    if unknown:
+        raise SystemExit(f"unknown workloads {unknown}; choose from {', '.join(READ_WORKLOADS)}")
+    if args.requests < 1:
+        raise SystemExit("--requests must be at least 1")
+    print(f"instructions per request, {args.requests} requests, size {target.size}")
+    for workload in workloads:
+        main_thread, others = count(target.size, workload, args.requests)
         print(f"{workload:<14} main thread {main_thread / 1e6:8.2f}M   "
               f"other threads {others / 1e6:8.2f}M")  # fmt: skip
 
@@ -58,13 +68,17 @@ def count(size: str, workload: str, requests: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         step = Path(folder) / "step"
         out = Path(folder) / "callgrind.out"
+        log = Path(folder) / "log"  # a file, not a pipe: a full pipe would stall the child
         command = [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
             f"--callgrind-out-file={out}", sys.executable, "-m", "bench.instructions",
             "--size", size, "--workloads", workload, "--requests", str(requests),
             "--child", str(step),
         ]  # fmt: skip
-        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        with (
+            log.open("wb") as sink,
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink) as child,
+        ):
             try:
                 _wait_for(step.with_suffix(".ready"), child)
                 _callgrind(child.pid, "on")
@@ -77,8 +91,8 @@ def count(size: str, workload: str, requests: int) -> tuple[float, float]:
                 if child.poll() is None:
                     child.kill()
         if child.returncode != 0:
-            log = child.stderr.read().decode(errors="replace") if child.stderr else ""
-            raise SystemExit(f"{workload}: the measured process failed:\n{log[-2000:]}")
+            failure = log.read_text(errors="replace")[-2000:]
+            raise SystemExit(f"{workload}: the measured process failed:\n{failure}")
         totals = [_total(path) for path in sorted(Path(folder).glob("callgrind.out-*"))]
     if not totals:
         raise SystemExit(f"{workload}: callgrind wrote no counts")
