@@ -6,6 +6,7 @@ import strawberry
 from graphql.execution.middleware import MiddlewareManager
 from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from schema.accounts import AccountMutation, AccountQuery, LocationMutation
 from schema.activities import ActivityMutation, ActivityQuery
@@ -14,6 +15,7 @@ from schema.contacts import ContactMutation, ContactQuery
 from schema.executor import FastExecutor
 from schema.extensions import CodedErrors, PerOperationLoaders
 from schema.guard import FieldGuard
+from schema.hooks import PlannedHooksRunner
 from schema.limits import PROTECTIONS
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
@@ -30,13 +32,19 @@ Mutation.__strawberry_definition__.description = "Everything a client can change
 
 
 class CrmSchema(strawberry.Schema):
-    """Strawberry's schema with two changes: expected errors are not logged as crashes
-    (``CodedErrors`` logs the unexpected ones with their request id), and per-field
-    extensions run only for the requests that need them (``FieldGuard`` for restricted
-    tokens), so everyone else pays nothing per resolved field."""
+    """Strawberry's schema with three changes: expected errors are not logged as crashes
+    (``CodedErrors`` logs the unexpected ones with their request id), per-field extensions
+    run only for the requests that need them (``FieldGuard`` for restricted tokens), so
+    everyone else pays nothing per resolved field, and extensions' hooks are looked up once
+    per class rather than per request (``schema.hooks``)."""
 
     def process_errors(self, errors, execution_context=None) -> None:
         return None
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> PlannedHooksRunner:
+        return PlannedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def _get_middleware_manager(self, extensions: list[SchemaExtension]) -> MiddlewareManager:
         return MiddlewareManager(
