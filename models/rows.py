@@ -185,6 +185,47 @@ async def records_keyed(
     return records
 
 
+class _Placeholder(str):
+    """The value a statement is built with once, to be found among its parameters: a
+    distinct object, so no real value can be mistaken for it."""
+
+    __slots__ = ()
+
+
+# Statements with one parameter taken from the caller, by (shape, dialect): SQL, parameters,
+# the position of the caller's value, and the ORM's plan for joined (select_related) rows.
+_VALUE_STATEMENTS: dict[Hashable, tuple[str, list[Any], int, Any]] = {}
+
+
+async def fetch_by_value(
+    shape: Hashable, model: type[M], value: Any, build: Callable[[Any], QuerySet[M]]
+) -> list[M]:
+    """The rows of ``build(value)``, a queryset of ``model`` that uses ``value`` once, as
+    the ORM builds them (``select_related`` included); the statement is built once per
+    ``shape`` (which must name everything else the query depends on), after that only
+    ``value`` changes in its parameters. Tortoise's rendering of a joined query (0.17 ms)
+    was most of the token lookup every HTTP request makes."""
+    db = router.db_for_read(model) or model._meta.db
+    key = (shape, db.capabilities.dialect)
+    cached = _VALUE_STATEMENTS.get(key)
+    if cached is None:
+        placeholder = _Placeholder("?")
+        queryset = build(placeholder)
+        queryset._db = db
+        queryset._make_query()
+        sql, params = queryset.query.get_parameterized_sql()
+        [position] = [index for index, param in enumerate(params) if param is placeholder]
+        cached = (sql, params, position, queryset._select_related_idx)
+        if len(_VALUE_STATEMENTS) >= MAX_STATEMENTS:
+            _VALUE_STATEMENTS.clear()
+        _VALUE_STATEMENTS[key] = cached
+    sql, params, position, related = cached
+    values = list(params)
+    values[position] = value
+    executor = db.executor_class(model=model, db=db, select_related_idx=related)
+    return await executor.execute_select(sql, values)
+
+
 def _partial(model: type[M], record: dict[str, Any], keys: tuple[str, ...], extras: bool) -> M:
     fields = model._meta.fields_db_projection_reverse
     row = model._init_from_db(**{key: record[key] for key in keys if key in fields})

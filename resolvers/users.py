@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 
 from models import ApiToken, Team, User
 from models.enums import AuditAction, Role
+from models.rows import fetch_by_value
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import SCOPES, Access, Area
@@ -45,9 +46,15 @@ def new_secret() -> str:
 
 async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
     """The active user and live token behind a bearer secret, or None."""
-    # One statement: the token joined with its user.
-    token = await ApiToken.filter(secret_hash=hash_secret(secret)).select_related("user").first()
-    return await _in_use(token)
+    # One statement, built once: the token joined with its user.
+    found = await fetch_by_value(
+        "token by secret hash", ApiToken, hash_secret(secret), _token_by_hash
+    )
+    return await _in_use(found[0] if found else None)
+
+
+def _token_by_hash(secret_hash: str) -> QuerySet[ApiToken]:
+    return ApiToken.filter(secret_hash=secret_hash).select_related("user").limit(1)
 
 
 async def token_still_live(token_id: int) -> tuple[User, ApiToken] | None:

@@ -21,7 +21,15 @@ from models import (
     Team,
     User,
 )
-from models.rows import Keys, fetch, fetch_keyed, fetch_sql, keyed_sql, records_keyed
+from models.rows import (
+    Keys,
+    fetch,
+    fetch_by_value,
+    fetch_keyed,
+    fetch_sql,
+    keyed_sql,
+    records_keyed,
+)
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.ids import encode_id
@@ -173,6 +181,26 @@ async def test_a_keyed_statement_is_built_once_per_shape_and_number_of_keys(demo
     assert len(built) == 4, "six keys, or no shape, must build their own statement"
     fetched = await fetch_keyed(shape, Contact, ids[5:10], query)
     assert [state(row) for row in fetched] == [state(row) for row in await query(ids[5:10])]
+
+
+async def test_a_statement_with_one_value_is_built_once_per_shape(demo):
+    users = await User.all().order_by("id").limit(2)
+    for index, user in enumerate(users):
+        await ApiToken.create(user=user, name=f"t{index}", secret_hash=f"hash-{index}")
+    built = []
+
+    def query(secret_hash):
+        built.append(secret_hash)
+        return ApiToken.filter(secret_hash=secret_hash).select_related("user").limit(1)
+
+    shape = ("test", "token by hash")
+    for index, user in enumerate(users):
+        [token] = await fetch_by_value(shape, ApiToken, f"hash-{index}", query)
+        [by_orm] = await query(f"hash-{index}")
+        assert state(token) == state(by_orm)
+        assert state(token.user) == state(by_orm.user) and token.user.id == user.id
+    assert await fetch_by_value(shape, ApiToken, "no such hash", query) == []
+    assert len(built) == 1 + 2, "the statement was built again for another value"
 
 
 async def test_row_types_read_their_fields_from_the_row_when_asked(demo):
