@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClie
 from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Coalesce
 from tortoise.models import Model
-from tortoise.queryset import CountQuery, QuerySet
+from tortoise.queryset import CountQuery, QuerySet, ValuesQuery
 
 from models.rows import Keys, fetch, keyed_sql, rows_from_records
 from resolvers.errors import BadInput
@@ -289,11 +289,12 @@ async def paginate_per_parent(
     """
     args = args.validated()
     walk = ordering.reversed() if args.backwards else ordering
+    pk = model._meta.pk_attr
 
     def quoted(column: str) -> str:
         return f'"{column}"'  # SQLite and PostgreSQL both quote identifiers this way
 
-    def inner(keys: Keys) -> QuerySet[M]:
+    def inner(keys: Keys) -> ValuesQuery:
         filtered = ordering.prepared(queryset()).filter(**{f"{parent_column}__in": keys})
         if args.cursor is not None:
             name = "before" if args.backwards else "after"
@@ -301,7 +302,7 @@ async def paginate_per_parent(
         window = RawSQL(
             f"ROW_NUMBER() OVER (PARTITION BY {quoted(parent_column)} ORDER BY {walk.sql(quoted)})"
         )
-        return filtered.annotate(page_row=window)
+        return filtered.annotate(page_row=window).values(pk, "page_row")
 
     if shape is not None and args.cursor is None:
         shape = (shape, "paged", parent_column, ordering, args.backwards)
@@ -309,7 +310,14 @@ async def paginate_per_parent(
         shape = None
     db, sql, params = keyed_sql(shape, model, parent_ids, inner)
     size = int(args.size)
-    statement = f"SELECT * FROM ({sql}) AS paged WHERE paged.page_row <= {size + 1}"
+    # The window numbers keys only (from an index on parent and order, where there is one);
+    # the rows are read by primary key for the numbers that make the page and the one after.
+    table = quoted(model._meta.db_table)
+    statement = (
+        f"SELECT {table}.*, paged.page_row FROM ({sql}) AS paged "
+        f"JOIN {table} ON {table}.{quoted(model._meta.db_pk_column)} = paged.{quoted(pk)} "
+        f"WHERE paged.page_row <= {size + 1}"
+    )
     _, records = await db.execute_query(statement, list(params))
     by_parent: dict[int, list[Any]] = {parent_id: [] for parent_id in parent_ids}
     if not records:
