@@ -90,8 +90,9 @@ class Contact(TimestampedModel):
             ("status", "first_name", "last_name", "id"),
             ("status", "created_at", "id"),
             ("status", "updated_at", "id"),
-            ("account_id", "status"),
-            ("location_id", "status"),
+            # An account's or a location's contacts, by name: numbered from the index alone.
+            ("account_id", "status", "last_name", "first_name", "id"),
+            ("location_id", "status", "last_name", "first_name", "id"),
             ("owner_id", "status"),
             # The list's equality filters, each with status: its totalCount is read from
             # the index alone (COUNT at 100k: 45-170 ms -> 1-2 ms on SQLite).

@@ -38,12 +38,15 @@ INDEXES = (
 # Indexes an earlier version declared, dropped at start-up: the single-column ones on
 # low-selectivity columns led SQLite's planner to read a third of `contact` through them (a
 # contact card's preferred-contact lookup, the COUNT of a filtered list); the composite
-# indexes in `Contact.Meta` serve those filters now.
+# indexes in `Contact.Meta` serve those filters now. (account_id, status) and (location_id,
+# status) are prefixes of the indexes that also order an account's or location's contacts.
 RETIRED_INDEXES = (
     "idx_contact_role_083898",
     "idx_contact_lead_so_949642",
     "idx_contact_is_vip_13fda3",
     "idx_contact_is_pref_af83dd",
+    "idx_contact_account_c29b0a",
+    "idx_contact_locatio_24076f",
 )
 
 # Free-text search is `search_text LIKE '%word%'` for every word. On PostgreSQL a trigram GIN

@@ -82,6 +82,8 @@ def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(
         for statement in OLDER_ROWS:
             db.execute(statement)
         db.execute('CREATE INDEX "idx_contact_is_vip_13fda3" ON "contact" ("is_vip")')
+        db.execute('DROP INDEX "idx_contact_account_4cc322"')  # as before it was declared
+        db.execute('CREATE INDEX "idx_contact_account_c29b0a" ON "contact" (account_id, status)')
     subprocess.run([sys.executable, "-c", INIT, str(path)], cwd=ROOT, check=True)
     subprocess.run([sys.executable, "-c", INIT, str(path)], cwd=ROOT, check=True)  # idempotent
     with sqlite3.connect(path) as db:
@@ -99,6 +101,7 @@ def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(
     assert tags == [("decisor", 1), ("feria", 1)]
     assert account_tags == [("mayorista", 1)]
     assert "idx_contact_is_vip_13fda3" not in indexes
+    assert "idx_contact_account_c29b0a" not in indexes and "idx_contact_account_4cc322" in indexes
     assert after == [("con-000001 jose quispe",)]
     assert tags_after == []
 
@@ -114,3 +117,32 @@ async def test_the_sqlite_connection_reads_through_a_large_cache_and_a_memory_ma
     for pragma, value in SQLITE_READ_PRAGMAS.items():
         [row] = await connection.execute_query_dict(f"PRAGMA {pragma}")
         assert list(row.values()) == [value], pragma
+
+
+CONTACTS_OF_ACCOUNTS = "{ accounts { nodes { contacts(first: 1) { nodes { fullName } } } } }"
+
+
+async def test_the_contacts_of_accounts_are_numbered_from_an_index_alone(client):
+    from tortoise import connections
+
+    from bench.capture import recording
+    from tests.conftest import make_account, ok
+    from tests.test_counts import create
+
+    connection = connections.get("default")
+    if connection.capabilities.dialect != "sqlite":
+        pytest.skip("SQLite only: its plans are what the test reads")
+    for name in ("Andina", "Pacífico"):
+        account, _ = await make_account(name)
+        for first_name in ("Ana", "Luis", "Rosa"):
+            await create(client, account.id, first_name)
+    with recording() as recorder:
+        data = await ok(client, CONTACTS_OF_ACCOUNTS)
+    assert [a["contacts"]["nodes"] for a in data["accounts"]["nodes"]] == [
+        [{"fullName": "Ana Ruiz"}]
+    ] * 2
+    [page] = [s for s in recorder.statements if 'PARTITION BY "account_id"' in s.sql]
+    _, plan = await connection.execute_query(f"EXPLAIN QUERY PLAN {page.sql}", list(page.params))
+    details = [row["detail"] for row in plan]
+    numbered = [d for d in details if d.startswith("SEARCH contact USING COVERING INDEX")]
+    assert numbered and "idx_contact_account_" in numbered[0], details
