@@ -44,9 +44,10 @@ from graphql import (
     is_abstract_type,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
 from graphql.execution.values import get_argument_values
+from graphql.language import DirectiveNode, OperationDefinitionNode, VariableNode, Visitor, visit
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
@@ -87,6 +88,43 @@ def _frozen(value: Any) -> Hashable:
     return (value.__class__, value, repr(value))
 
 
+# The subfields collected for a selection, across requests: graphql-core memoizes them per
+# execution only, and a document's selections are collected the same way every time it
+# comes back (the parse cache gives the same nodes), unless ``@skip``/``@include`` read a
+# variable: then its values are part of the key. Keyed by the selection's node identities,
+# which the entry holds so that they stay unique.
+_COLLECTED: dict[Hashable, tuple[FieldDetailsList, CollectedFields]] = {}
+MAX_COLLECTED = 4096
+# The variables a document's directives read, by operation (held with its names).
+_DIRECTIVE_VARIABLES: dict[int, tuple[OperationDefinitionNode, tuple[str, ...]]] = {}
+
+
+class _DirectiveVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        for argument in node.arguments:
+            if isinstance(argument.value, VariableNode):
+                self.names.add(argument.value.name.value)
+
+
+def _directive_variables(operation: OperationDefinitionNode, fragments: dict) -> tuple[str, ...]:
+    known = _DIRECTIVE_VARIABLES.get(id(operation))
+    if known is not None and known[0] is operation:
+        return known[1]
+    visitor = _DirectiveVariables()
+    visit(operation, visitor)
+    for fragment in fragments.values():
+        visit(fragment.definition, visitor)
+    names = tuple(sorted(visitor.names))
+    if len(_DIRECTIVE_VARIABLES) >= MAX_COLLECTED:
+        _DIRECTIVE_VARIABLES.clear()
+    _DIRECTIVE_VARIABLES[id(operation)] = (operation, names)
+    return names
+
+
 class Unsupported(Exception):
     """The fast path cannot answer this exactly as graphql-core would: fall back."""
 
@@ -95,6 +133,44 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, with the breadth-first path for queries that allow it."""
 
     enabled: ClassVar[bool] = True  # off: every operation goes the standard way (tests compare)
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        """graphql-core's collection, remembered across requests (see ``_COLLECTED``)."""
+        key = self._collection_key(return_type, field_details_list)
+        if key is None:
+            return super().collect_subfields(return_type, field_details_list)
+        known = _COLLECTED.get(key)
+        if known is not None and all(
+            held.node is given.node
+            for held, given in zip(known[0], field_details_list, strict=True)
+        ):
+            return known[1]
+        collected = super().collect_subfields(return_type, field_details_list)
+        if not (collected.new_defer_usages or collected.forbidden_directive_instances):
+            if len(_COLLECTED) >= MAX_COLLECTED:
+                _COLLECTED.clear()
+            _COLLECTED[key] = (field_details_list, collected)
+        return collected
+
+    def _collection_key(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Hashable | None:
+        nodes = []
+        for details in field_details_list:
+            if details.defer_usage is not None or details.fragment_variable_values is not None:
+                return None
+            nodes.append(id(details.node))
+        values = self.variable_values.coerced
+        try:
+            read = tuple(
+                _frozen(values.get(name))
+                for name in _directive_variables(self.operation, self.fragments)
+            )
+        except TypeError:
+            return None
+        return (return_type, tuple(nodes), read, self.hide_suggestions)
 
     def execute_collected_root_fields(
         self, root_type, root_value, grouped_field_set, serially, new_defer_usages

@@ -305,3 +305,48 @@ async def test_a_field_asked_again_with_other_variables_gets_their_answer(client
         assert paths["fast"] == 1 and 0 < len(nodes) <= first
         [(field, value)] = contact_filter.items()
         assert {node[field] for node in nodes} == {value}
+
+
+DIRECTED = """
+query($with: Boolean!, $without: Boolean!) {
+  contacts(first: 2) { nodes { fullName role @include(if: $with) ...Card } }
+}
+fragment Card on Contact { jobTitle @skip(if: $without) }
+"""
+
+
+async def test_a_selection_is_collected_again_when_its_directives_read_other_values(client, demo):
+    keys = []
+    for with_, without in ((True, False), (False, False), (True, True), (True, False)):
+        body, paths = await answer(client, DIRECTED, {"with": with_, "without": without}, fast=True)
+        assert paths == {"fast": 1}
+        nodes = body["data"]["contacts"]["nodes"]
+        keys.append(sorted(nodes[0]))
+    assert keys == [
+        ["fullName", "jobTitle", "role"],
+        ["fullName", "jobTitle"],
+        ["fullName", "role"],
+        ["fullName", "jobTitle", "role"],
+    ]
+
+
+async def test_a_repeated_document_reuses_its_collected_selections(client, demo, monkeypatch):
+    from graphql.execution.executor import Executor
+
+    collected = []
+    collect = Executor.collect_subfields
+
+    def counting(self, return_type, field_details_list):
+        collected.append(return_type.name)
+        return collect(self, return_type, field_details_list)
+
+    monkeypatch.setattr(Executor, "collect_subfields", counting)
+    card = CONTACT_CARD + "# a document no other test sent\n"
+    body, paths = await answer(client, card, {"id": demo["contact"]}, fast=True)
+    assert "errors" not in body and paths == {"fast": 1}
+    assert {"Contact", "Account", "Location"} <= set(collected)
+    first = len(collected)
+    for contact_id in (demo["contact"], gid("Contact", demo["account_pk"])):
+        body, paths = await answer(client, card, {"id": contact_id}, fast=True)
+        assert "errors" not in body and paths == {"fast": 1}
+    assert len(collected) == first, "a later request collected the selections again"
