@@ -117,11 +117,14 @@ async def measure_in_process(target: Target) -> tuple[TargetResult, Workloads]:
         log.info("%s: in-process execution cost and profiles", target.label)
         for name, requests in workloads.reads.items():
             cost = await execution_cost(requests[0], ADMIN_TOKEN)
+            reference = await execution_cost(requests[0], ADMIN_TOKEN, standard=True)
             result.execution[name] = {
                 **asdict(cost),
                 "per_field_us": cost.per_field_us,
                 "per_field_without_database_us": cost.per_field_without_database_us,
                 "per_field_graphql_us": cost.per_field_graphql_us,
+                "per_field_graphql_median_us": cost.per_field_graphql_median_us,
+                "per_field_graphql_standard_us": reference.per_field_graphql_us,
             }
         for name in PROFILED:
             result.profiles[name] = await profile(workloads.reads[name][0], ADMIN_TOKEN)
