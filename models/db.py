@@ -95,6 +95,32 @@ async def _add_postgres_search_indexes(connection) -> None:
         return
     for name, definition in _POSTGRES_TRIGRAM_INDEXES.items():
         await connection.execute_script(f'CREATE INDEX IF NOT EXISTS "{name}" {definition}')
+    await _sample_search_text_finely(connection)
+
+
+# PostgreSQL estimates `search_text LIKE '%word%'` from a sample of the column. With the
+# default sample a rare word was taken for a common one: 9,727 contacts expected for 414 at
+# 1M contacts, so the planner walked the name-ordered index and filtered (0.8-1.4 s) instead
+# of asking the trigram index (3 ms). A ten times finer sample puts the estimate right; its
+# cost is a longer ANALYZE (5 s for 1M contacts) and ~0.5 ms more planning per search.
+SEARCH_TEXT_STATISTICS = 1000
+
+
+async def _sample_search_text_finely(connection) -> None:
+    """Set the finer sample where it is not set yet, and take it at once (ANALYZE)."""
+    for table in SEARCHED_TABLES:
+        rows = await connection.execute_query_dict(
+            "SELECT attstattarget FROM pg_attribute "
+            "WHERE attrelid = $1::regclass AND attname = 'search_text'",
+            [f'"{table}"'],
+        )
+        if rows and rows[0]["attstattarget"] == SEARCH_TEXT_STATISTICS:
+            continue
+        log.info("sampling %s.search_text finely (ANALYZE)", table)
+        await connection.execute_script(
+            f'ALTER TABLE "{table}" ALTER COLUMN "search_text" '
+            f'SET STATISTICS {SEARCH_TEXT_STATISTICS}; ANALYZE "{table}"'
+        )
 
 
 def _text_index_sql(table: str) -> tuple[str, str]:

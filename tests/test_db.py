@@ -56,6 +56,24 @@ async def test_search_on_postgresql_is_served_by_a_trigram_index(app):
     }
 
 
+async def test_postgresql_samples_search_text_finely_enough_to_estimate_rare_words(app):
+    from tortoise import connections
+
+    from models.db import SEARCH_TEXT_STATISTICS, SEARCHED_TABLES
+
+    connection = connections.get("default")
+    if connection.capabilities.dialect != "postgres":
+        pytest.skip("PostgreSQL only: the suite's PostgreSQL run (CRM_TEST_POSTGRES_URL) checks it")
+    rows = await connection.execute_query_dict(
+        'SELECT attrelid::regclass::text AS "table", attstattarget FROM pg_attribute '
+        "WHERE attname = 'search_text' AND attrelid::regclass::text = ANY($1)",
+        [list(SEARCHED_TABLES)],
+    )
+    assert {row["table"]: row["attstattarget"] for row in rows} == {
+        table: SEARCH_TEXT_STATISTICS for table in SEARCHED_TABLES
+    }
+
+
 OLDER_ROWS = (
     "INSERT INTO account (created_at, updated_at, name, is_vip, status, tags, custom_fields, "
     "search_text) VALUES ('2026-01-01', '2026-01-01', 'Andina', 0, 'ACTIVE', '[\"mayorista\"]', "
