@@ -108,14 +108,13 @@ SEARCH_TEXT_STATISTICS = 1000
 
 async def _sample_search_text_finely(connection) -> None:
     """Set the finer sample where it is not set yet, and take it at once (ANALYZE)."""
-    for table in SEARCHED_TABLES:
-        rows = await connection.execute_query_dict(
-            "SELECT attstattarget FROM pg_attribute "
-            "WHERE attrelid = $1::regclass AND attname = 'search_text'",
-            [f'"{table}"'],
-        )
-        if rows and rows[0]["attstattarget"] == SEARCH_TEXT_STATISTICS:
-            continue
+    rows = await connection.execute_query_dict(
+        'SELECT attrelid::regclass::text AS "table" FROM pg_attribute '
+        "WHERE attname = 'search_text' AND attrelid::regclass::text = ANY($1) "
+        "AND attstattarget IS DISTINCT FROM $2",
+        [list(SEARCHED_TABLES), SEARCH_TEXT_STATISTICS],
+    )
+    for table in sorted(row["table"] for row in rows):
         log.info("sampling %s.search_text finely (ANALYZE)", table)
         await connection.execute_script(
             f'ALTER TABLE "{table}" ALTER COLUMN "search_text" '
