@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,17 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+def _connection_on(dialect: str) -> Any:
+    """The app's connection, for a test that reads what only ``dialect`` has; skipped on the
+    other database (each suite run covers one: SQLite by default, PostgreSQL in CI's second)."""
+    from tortoise import connections
+
+    connection = connections.get("default")
+    if connection.capabilities.dialect != dialect:
+        pytest.skip(f"{dialect} only: the suite's run on {dialect} checks it")
+    return connection
 
 
 def test_start_up_adds_the_columns_an_older_database_lacks(tmp_path):
@@ -42,11 +54,7 @@ def test_start_up_adds_the_columns_an_older_database_lacks(tmp_path):
 
 
 async def test_search_on_postgresql_is_served_by_a_trigram_index(app):
-    from tortoise import connections
-
-    connection = connections.get("default")
-    if connection.capabilities.dialect != "postgres":
-        pytest.skip("PostgreSQL only: the suite's PostgreSQL run (CRM_TEST_POSTGRES_URL) checks it")
+    connection = _connection_on("postgres")
     rows = await connection.execute_query_dict(
         "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%search_trgm'"
     )
@@ -57,13 +65,9 @@ async def test_search_on_postgresql_is_served_by_a_trigram_index(app):
 
 
 async def test_postgresql_samples_search_text_finely_enough_to_estimate_rare_words(app):
-    from tortoise import connections
-
     from models.db import SEARCH_TEXT_STATISTICS, SEARCHED_TABLES
 
-    connection = connections.get("default")
-    if connection.capabilities.dialect != "postgres":
-        pytest.skip("PostgreSQL only: the suite's PostgreSQL run (CRM_TEST_POSTGRES_URL) checks it")
+    connection = _connection_on("postgres")
     rows = await connection.execute_query_dict(
         'SELECT attrelid::regclass::text AS "table", attstattarget FROM pg_attribute '
         "WHERE attname = 'search_text' AND attrelid::regclass::text = ANY($1)",
@@ -125,13 +129,9 @@ def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(
 
 
 async def test_the_sqlite_connection_reads_through_a_large_cache_and_a_memory_map(app):
-    from tortoise import connections
-
     from models.db import SQLITE_READ_PRAGMAS
 
-    connection = connections.get("default")
-    if connection.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite only")
+    connection = _connection_on("sqlite")
     for pragma, value in SQLITE_READ_PRAGMAS.items():
         [row] = await connection.execute_query_dict(f"PRAGMA {pragma}")
         assert list(row.values()) == [value], pragma
@@ -141,15 +141,11 @@ CONTACTS_OF_ACCOUNTS = "{ accounts { nodes { contacts(first: 1) { nodes { fullNa
 
 
 async def test_the_contacts_of_accounts_are_numbered_from_an_index_alone(client):
-    from tortoise import connections
-
     from bench.capture import recording
     from tests.conftest import make_account, ok
     from tests.test_counts import create
 
-    connection = connections.get("default")
-    if connection.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite only: its plans are what the test reads")
+    connection = _connection_on("sqlite")
     for name in ("Andina", "Pacífico"):
         account, _ = await make_account(name)
         for first_name in ("Ana", "Luis", "Rosa"):
