@@ -298,7 +298,7 @@ class AccountQuery:
         page = await account_work.list_accounts(
             access, filter, search, order, page_args(first, after, last, before)
         )
-        return Connection.of(page, Account.from_row)
+        return Connection.of(page, Account.from_rows)
 
     @field(description="Locations of every account: sites and contacts' own addresses.")
     async def locations(
@@ -311,7 +311,7 @@ class AccountQuery:
         page = await location_work.list_locations(
             access, filter, search, order, page_args(first, after, last, before)
         )
-        return Connection.of(page, Location.from_row)
+        return Connection.of(page, Location.from_rows)
 
 
 # ---------------------------------------------------------------- mutations

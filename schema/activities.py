@@ -177,7 +177,7 @@ class ActivityQuery:
         page = await work.list_activities(
             access, filter, search, order, page_args(first, after, last, before)
         )
-        return Connection.of(page, Activity.from_row)
+        return Connection.of(page, Activity.from_rows)
 
 
 def _input(description: str):

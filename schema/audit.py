@@ -104,4 +104,4 @@ class AuditQuery:
         page = await work.list_events(
             access, filter, search, order, page_args(first, after, last, before)
         )
-        return Connection.of(page, AuditEvent.from_row)
+        return Connection.of(page, AuditEvent.from_rows)

@@ -123,11 +123,20 @@ class RowType:
 
     @classmethod
     def from_row(cls: type[T], row: Any) -> T:
+        return cls._builder(row)(row)
+
+    @classmethod
+    def from_rows(cls: type[T], rows: list[Any]) -> list[T]:
+        """``[from_row(row) for row in rows]``, with one lookup of the builder for the list."""
+        return list(map(cls._builder(rows[0]), rows)) if rows else []
+
+    @classmethod
+    def _builder(cls, row: Any) -> Callable[[Any], Any]:
         build = cls.__dict__.get("_build")
         if build is None:
             build = _compile_from_row(cls, row.__class__)
             cls._build = staticmethod(build)  # type: ignore[assignment]
-        return build(row)
+        return build
 
     @classmethod
     def maybe(cls: type[T], row: Any) -> T | None:

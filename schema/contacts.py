@@ -258,7 +258,7 @@ class ContactQuery:
         page = await work.list_contacts(
             access, filter, search, order, page_args(first, after, last, before)
         )
-        return Connection.of(page, Contact.from_row)
+        return Connection.of(page, Contact.from_rows)
 
 
 def _input(description: str):

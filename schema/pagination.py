@@ -104,8 +104,10 @@ class Connection(Generic[T]):
         return await self.count()
 
     @classmethod
-    def of(cls, page: Page, convert: Callable[[Any], T]) -> Connection[T]:
+    def of(cls, page: Page, convert: Callable[[list[Any]], list[T]]) -> Connection[T]:
+        """The connection of ``page``, its rows made nodes by ``convert`` (a list at once:
+        ``RowType.from_rows``)."""
         info = PageInfo(
             has_next_page=page.has_next_page, has_previous_page=page.has_previous_page, page=page
         )
-        return cls(nodes=[convert(row) for row in page.rows], page_info=info, count=page.count)
+        return cls(nodes=convert(page.rows), page_info=info, count=page.count)

@@ -176,7 +176,7 @@ class UserQuery:
         page = await work.list_users(
             access, filter, search, order, page_args(first, after, last, before)
         )
-        return Connection.of(page, User.from_row)
+        return Connection.of(page, User.from_rows)
 
     @field(description="Teams of users, by name.")
     async def teams(
@@ -185,7 +185,7 @@ class UserQuery:
     ) -> Connection[Team]:  # fmt: skip
         access = info.context.access
         page = await work.list_teams(access, search, page_args(first, after, last, before))
-        return Connection.of(page, Team.from_row)
+        return Connection.of(page, Team.from_rows)
 
 
 def _input(description: str):

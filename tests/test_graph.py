@@ -228,3 +228,14 @@ async def test_signing_in_takes_one_statement(client):
     with count_statements() as counter:
         await ok(client, "{ viewer { id } }")
     assert len(counter.statements) == 1, counter.statements
+
+
+def test_contact_stats_are_answered_from_the_loaders_figures():
+    """``Contact.stats`` hands the GraphQL layer the loader's own ``ContactStats``: the
+    schema type must have the same fields, none of them with a resolver."""
+    from resolvers.loaders import ContactStats as Figures
+    from schema.types import ContactStats
+
+    definition = ContactStats.__strawberry_definition__
+    assert [field.python_name for field in definition.fields] == list(Figures.__slots__)
+    assert all(field.base_resolver is None for field in definition.fields)
