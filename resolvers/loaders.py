@@ -42,6 +42,20 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
+class _Batch(asyncio.Future):
+    """A batch's future, shared by every key of the batch. A waiter that is cancelled (a Task
+    cancels the future it awaits) does not cancel it: the others still get their values, and
+    the batch sets its result as usual; the cancelled waiter gets its CancelledError when the
+    batch is done."""
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
+
+    def abandon(self) -> None:
+        """Cancel the batch itself (its dispatch was cancelled)."""
+        super().cancel()
+
+
 class Loader(Generic[K, T]):
     """Keys asked for while a response level resolves, loaded by one call of ``load_fn``, and
     remembered for the rest of the request.
@@ -57,8 +71,8 @@ class Loader(Generic[K, T]):
     def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[T]]]) -> None:
         self._load_fn = load_fn
         self._values: dict[K, T] = {}
-        self._pending: dict[K, asyncio.Future[None]] = {}  # key -> its batch's future
-        self._batch: tuple[list[K], asyncio.Future[None]] | None = None
+        self._pending: dict[K, _Batch] = {}  # key -> its batch's future
+        self._batch: tuple[list[K], _Batch] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def load(self, key: K) -> T:
@@ -67,7 +81,7 @@ class Loader(Generic[K, T]):
     async def load_many(self, keys: Sequence[K]) -> list[T]:
         """The values of ``keys``, in order (one batch call for those not loaded yet)."""
         values = self._values
-        waiting: set[asyncio.Future[None]] = set()
+        waiting: set[_Batch] = set()
         for key in keys:
             if key not in values:
                 batch = self._pending.get(key)
@@ -76,10 +90,10 @@ class Loader(Generic[K, T]):
             await batch  # a failed batch raises its error here
         return [values[key] for key in keys]
 
-    def _enqueue(self, key: K) -> asyncio.Future[None]:
+    def _enqueue(self, key: K) -> _Batch:
         if self._batch is None:
             loop = asyncio.get_running_loop()
-            self._batch = ([], loop.create_future())
+            self._batch = ([], _Batch(loop=loop))
             loop.call_soon(self._schedule)
         keys, future = self._batch
         keys.append(key)
@@ -102,7 +116,7 @@ class Loader(Generic[K, T]):
             for key in keys:
                 del self._pending[key]
             if isinstance(error, asyncio.CancelledError):
-                future.cancel()
+                future.abandon()
                 raise
             future.set_exception(error)
             future.exception()  # its waiters raise it; a level the executor gave up has none

@@ -61,3 +61,27 @@ async def test_a_batch_function_giving_the_wrong_number_of_values_is_an_error():
 
     with pytest.raises(ValueError, match="1 values for 2 keys"):
         await Loader(short).load_many([1, 2])
+
+
+async def test_a_cancelled_waiter_leaves_the_batch_to_the_others():
+    """graphql-core cancels the sibling fields of one that failed; a Task cancels the
+    future it awaits. The batch is shared: the other waiters still get their values."""
+    problems: list[dict] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: problems.append(context))
+    try:
+        source = Source()
+        loader = Loader(source)
+        cancelled = asyncio.ensure_future(loader.load(1))
+        other = asyncio.ensure_future(loader.load_many([1, 2]))
+        await asyncio.sleep(0)  # both wait on the batch
+        cancelled.cancel()
+        assert await other == ["value 1", "value 2"]
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert await loader.load(1) == "value 1"
+        assert source.calls == [[1, 2]]
+        await asyncio.sleep(0)
+        assert problems == []  # no batch failed to set its result
+    finally:
+        loop.set_exception_handler(None)
