@@ -6,19 +6,22 @@ a 50-contact page's time (about 30 µs a row). ``fetch`` runs the same SQL and b
 instances with a function generated once per model and column list: one dict display per
 row, the conversions written out inline, enum members found by value in the enum's own map.
 
-What it builds is what ``_init_from_db`` builds (``tests/test_rows.py`` compares every
-attribute of every model on both databases); querysets it cannot build exactly (prefetch,
-``select_related``, ``.first()``/``.get()``, partial rows) go the ORM's way.
+What it builds is what ``_init_from_db`` builds, partial rows included (``tests/test_rows.py``
+compares every attribute of every model on both databases); querysets it cannot build
+exactly (prefetch, ``select_related``, ``.first()``/``.get()``, ``.only()``) go the ORM's
+way. A list reads only the columns its selection needs (``schema.lookahead``): ``fetch``'s
+``columns``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from pypika_tortoise.context import SqlContext
+from pypika_tortoise.terms import Field as PypikaField
 from pypika_tortoise.terms import Parameter, Term
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields.data import (
@@ -37,7 +40,7 @@ Builder = Callable[[Sequence[Any]], list[Any]]
 
 # Tortoise's enum fields convert with ``enum_type(value)``: looked up in the enum's own map.
 _BY_ENUM_VALUE = (CharEnumFieldInstance.to_python_value, IntEnumFieldInstance.to_python_value)
-_BUILDERS: dict[tuple[type[Model], tuple[str, ...], bool, str], Builder | None] = {}
+_BUILDERS: dict[tuple[type[Model], tuple[str, ...], bool, str], Builder] = {}
 # Keyed statements by (shape, number of keys, dialect): SQL, parameters before and after keys.
 _STATEMENTS: dict[Hashable, tuple[str, list[Any], list[Any]]] = {}
 MAX_STATEMENTS = 2048
@@ -76,8 +79,10 @@ class Keys(Term):
         return f"({','.join(marks)})"
 
 
-async def fetch(queryset: QuerySet[M]) -> list[M]:
-    """``await queryset``, built without the ORM's per-row dispatch."""
+async def fetch(queryset: QuerySet[M], columns: Collection[str] | None = None) -> list[M]:
+    """``await queryset``, built without the ORM's per-row dispatch; with ``columns`` (names
+    of the model's columns), the rows hold only those (partial rows, as ``.only()`` makes),
+    annotations still included."""
     if queryset._db is None:
         queryset._db = queryset._choose_db(queryset._select_for_update)
     if (
@@ -89,6 +94,13 @@ async def fetch(queryset: QuerySet[M]) -> list[M]:
     ):
         return await queryset
     queryset._make_query()
+    if columns is not None:
+        query = queryset.query
+        query._selects = [
+            term
+            for term in query._selects
+            if not (isinstance(term, PypikaField) and term.alias is None) or term.name in columns
+        ]
     sql, params = queryset.query.get_parameterized_sql()
     return await fetch_sql(queryset._db, queryset.model, sql, params, extras=True)
 
@@ -123,10 +135,7 @@ def rows_from_records(
     keys = tuple(records[0].keys())
     if order_by is not None:
         records = sorted(records, key=itemgetter(keys.index(order_by)))
-    builder = _builder(model, keys, extras, db.capabilities.dialect)
-    if builder is None:  # not every column of the model: the ORM's partial rows
-        return [_partial(model, dict(record), keys, extras) for record in records]
-    return builder(records)
+    return _builder(model, keys, extras, db.capabilities.dialect)(records)
 
 
 def keyed_sql(
@@ -226,19 +235,7 @@ async def fetch_by_value(
     return await executor.execute_select(sql, values)
 
 
-def _partial(model: type[M], record: dict[str, Any], keys: tuple[str, ...], extras: bool) -> M:
-    fields = model._meta.fields_db_projection_reverse
-    row = model._init_from_db(**{key: record[key] for key in keys if key in fields})
-    if extras:
-        for key in keys:
-            if key not in fields:
-                object.__setattr__(row, key, record[key])
-    return row
-
-
-def _builder(
-    model: type[Model], keys: tuple[str, ...], extras: bool, dialect: str
-) -> Builder | None:
+def _builder(model: type[Model], keys: tuple[str, ...], extras: bool, dialect: str) -> Builder:
     cache_key = (model, keys, extras, dialect)  # which columns the driver converts varies
     if cache_key not in _BUILDERS:
         _BUILDERS[cache_key] = _compile(model, keys, extras)
@@ -261,8 +258,10 @@ def _datetimes(field: DatetimeField) -> Callable[[Any], datetime]:
     return convert
 
 
-def _compile(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder | None:
-    """Generate ``build(records)`` for records whose columns are ``keys``, in that order."""
+def _compile(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder:
+    """Generate ``build(records)`` for records whose columns are ``keys``, in that order.
+    Without some of the model's columns, the rows are partial (as ``.only()`` makes them: the
+    ORM refuses to save them, and a missing attribute raises AttributeError)."""
     meta = model._meta
     conversions: dict[str, tuple[str, Any]] = {}
     for key, attribute, _ in meta.db_native_fields:
@@ -276,12 +275,11 @@ def _compile(model: type[Model], keys: tuple[str, ...], extras: bool) -> Builder
             conversions[key] = (attribute, ("datetime", _datetimes(field)))
         else:
             conversions[key] = (attribute, ("call", field.to_python_value))
-    if not conversions.keys() <= set(keys):
-        return None
+    partial = not conversions.keys() <= set(keys)
     namespace: dict[str, Any] = {"new": model.__new__, "model": model, "assign": object.__setattr__}
     variables: list[str] = []
     entries = [  # what ``_init_from_db`` sets besides the columns
-        "'_partial': False",
+        f"'_partial': {partial}",
         "'_saved_in_db': True",
         f"'_custom_generated_pk': {meta.db_pk_column not in meta.generated_db_fields}",
         "'_await_when_save': {}",

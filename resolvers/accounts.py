@@ -46,9 +46,14 @@ def accounts_queryset(access: Access, filter: Any, search: str | None) -> QueryS
 
 
 async def list_accounts(
-    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+    access: Access,
+    filter: Any,
+    search: str | None,
+    order: Ordering,
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Page:
-    return await paginate(accounts_queryset(access, filter, search), order, args)
+    return await paginate(accounts_queryset(access, filter, search), order, args, columns)
 
 
 # ---------------------------------------------------------------- mutations

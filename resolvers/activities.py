@@ -84,17 +84,32 @@ def activities_queryset(access: Access, filter: Any, search: str | None) -> Quer
 
 
 async def list_activities(
-    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+    access: Access,
+    filter: Any,
+    search: str | None,
+    order: Ordering,
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Page:
-    return await paginate(activities_queryset(access, filter, search), order, args)
+    return await paginate(activities_queryset(access, filter, search), order, args, columns)
 
 
 def activities_pages_of(
-    loaders: Loaders, parent_column: str, parent_ids: Sequence[int], args: PageArgs
+    loaders: Loaders,
+    parent_column: str,
+    parent_ids: Sequence[int],
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Awaitable[list[Page]]:
     """Newest activities of accounts, locations or contacts, a page each, in one batch."""
     loader = loaders.page_by_parent(
-        f"activities.{parent_column}", Activity, Activity.all, parent_column, NEWEST_FIRST, args
+        f"activities.{parent_column}",
+        Activity,
+        Activity.all,
+        parent_column,
+        NEWEST_FIRST,
+        args,
+        columns=columns,
     )
     return loader.load_many(parent_ids)
 

@@ -64,7 +64,11 @@ async def list_events(
 
 
 def events_pages_of(
-    loaders: Loaders, resource_type: str, resource_ids: Sequence[int], args: PageArgs
+    loaders: Loaders,
+    resource_type: str,
+    resource_ids: Sequence[int],
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Awaitable[list[Page]]:
     loader = loaders.page_by_parent(
         f"audit.{resource_type}",
@@ -73,5 +77,6 @@ def events_pages_of(
         "resource_id",
         NEWEST_FIRST,
         args,
+        columns=columns,
     )
     return loader.load_many(resource_ids)

@@ -86,9 +86,14 @@ def contacts_queryset(access: Access, filter: Any, search: str | None) -> QueryS
 
 
 async def list_contacts(
-    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+    access: Access,
+    filter: Any,
+    search: str | None,
+    order: Ordering,
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Page:
-    return await paginate(contacts_queryset(access, filter, search), order, args)
+    return await paginate(contacts_queryset(access, filter, search), order, args, columns)
 
 
 def contacts_pages_of(
@@ -97,6 +102,7 @@ def contacts_pages_of(
     parent_ids: Sequence[int],
     args: PageArgs,
     include_inactive: bool,
+    columns: frozenset[str] | None = None,
 ) -> Awaitable[list[Page]]:
     """Contacts of accounts or locations, a page each, batched with their siblings."""
 
@@ -113,6 +119,7 @@ def contacts_pages_of(
         NESTED_CONTACT_ORDER,
         args,
         filter_key=include_inactive,
+        columns=columns,
     )
     return loader.load_many(parent_ids)
 

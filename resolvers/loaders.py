@@ -403,11 +403,12 @@ class Loaders:
         ordering: Ordering,
         args: PageArgs,
         filter_key: Hashable = None,
+        columns: frozenset[str] | None = None,
     ) -> Loader[int, Page]:
-        """One loader per (list, arguments): all parents asking alike share one statement.
-        ``queryset()`` gives ``model``'s children of any parent (``name`` and ``filter_key``
-        tell them apart)."""
-        key = (name, ordering, args, filter_key)
+        """One loader per (list, arguments, columns read): all parents asking alike share one
+        statement. ``queryset()`` gives ``model``'s children of any parent (``name`` and
+        ``filter_key`` tell them apart)."""
+        key = (name, ordering, args, filter_key, columns)
         if key not in self._pages:
             counter = self.count_by_parent(name, model, queryset, parent_column, filter_key)
             shape = (self.scope, "page", name, filter_key)
@@ -417,7 +418,7 @@ class Loaders:
 
             async def load(parent_ids: Sequence[int]) -> list[Page]:
                 rows = await paginate_per_parent(
-                    model, children, parent_column, parent_ids, ordering, args, shape
+                    model, children, parent_column, parent_ids, ordering, args, shape, columns
                 )
                 return [
                     page_from_rows(rows[pk], ordering, args, _count_of(counter, pk))

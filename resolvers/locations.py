@@ -39,13 +39,21 @@ def locations_queryset(access: Access, filter: Any, search: str | None) -> Query
 
 
 async def list_locations(
-    access: Access, filter: Any, search: str | None, order: Ordering, args: PageArgs
+    access: Access,
+    filter: Any,
+    search: str | None,
+    order: Ordering,
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Page:
-    return await paginate(locations_queryset(access, filter, search), order, args)
+    return await paginate(locations_queryset(access, filter, search), order, args, columns)
 
 
 def locations_pages_of(
-    loaders: Loaders, account_ids: Sequence[int], args: PageArgs
+    loaders: Loaders,
+    account_ids: Sequence[int],
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
 ) -> Awaitable[list[Page]]:
     """Accounts' sites (not their contacts' own addresses), a page each, in one batch."""
     loader = loaders.page_by_parent(
@@ -55,6 +63,7 @@ def locations_pages_of(
         "account_id",
         SITE_ORDER,
         args,
+        columns=columns,
     )
     return loader.load_many(account_ids)
 

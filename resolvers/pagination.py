@@ -75,6 +75,11 @@ class Ordering:
         nullable = {k.field: Coalesce(k.column, "") for k in self.keys if k.nullable}
         return queryset.annotate(**nullable) if nullable else queryset
 
+    def columns(self, model: type[Model]) -> frozenset[str]:
+        """The columns of ``model`` this ordering sorts on (a cursor is made of them)."""
+        projection = model._meta.fields_db_projection
+        return frozenset(projection[k.column] for k in self.keys)
+
     def order_by(self) -> list[str]:
         return [f"{'-' if k.descending else ''}{k.field}" for k in self.keys]
 
@@ -198,15 +203,23 @@ def _cut(rows: list[M], args: PageArgs, ordering: Ordering, count) -> Page[M]:
     return Page(rows, ordering, more, args.after is not None, count)
 
 
-async def paginate(queryset: QuerySet[M], ordering: Ordering, args: PageArgs) -> Page[M]:
-    """One page of ``queryset``: a single SELECT, plus a COUNT only if ``count`` is awaited."""
+async def paginate(
+    queryset: QuerySet[M],
+    ordering: Ordering,
+    args: PageArgs,
+    columns: frozenset[str] | None = None,
+) -> Page[M]:
+    """One page of ``queryset``: a single SELECT, plus a COUNT only if ``count`` is awaited.
+    With ``columns``, the rows read only those (and what the ordering needs)."""
     args = args.validated()
     walk = ordering.reversed() if args.backwards else ordering
     page_query = ordering.prepared(queryset)
     if args.cursor is not None:
         name = "before" if args.backwards else "after"
         page_query = page_query.filter(walk.after(decode_cursor(ordering, args.cursor, name)))
-    rows = await fetch(page_query.order_by(*walk.order_by()).limit(args.size + 1))
+    if columns is not None:
+        columns |= ordering.columns(queryset.model)
+    rows = await fetch(page_query.order_by(*walk.order_by()).limit(args.size + 1), columns)
 
     async def count() -> int:
         return await exact_count(queryset)
@@ -277,6 +290,7 @@ async def paginate_per_parent(
     ordering: Ordering,
     args: PageArgs,
     shape: Hashable | None = None,
+    columns: frozenset[str] | None = None,
 ) -> dict[int, list[Any]]:
     """The first rows of each parent's list, for many parents in one statement.
 
@@ -285,7 +299,8 @@ async def paginate_per_parent(
     the page, not with the number of children. A parent whose list goes on past the page gets
     ``NEXT_PAGE`` after its rows. ``queryset()`` gives the children of any parent; ``shape``
     names it for the statement cache (``models.rows.keyed_sql``), which builds it only when it
-    has no statement for it. Pages after a cursor are built each time.
+    has no statement for it. Pages after a cursor are built each time. With ``columns``,
+    the rows read only those (and what the ordering and the parent need).
     """
     args = args.validated()
     walk = ordering.reversed() if args.backwards else ordering
@@ -313,8 +328,14 @@ async def paginate_per_parent(
     # The window numbers keys only (from an index on parent and order, where there is one);
     # the rows are read by primary key for the numbers that make the page and the one after.
     table = quoted(model._meta.db_table)
+    if columns is None:
+        selected = f"{table}.*"
+    else:
+        parent = model._meta.fields_db_projection[parent_column]
+        needed = sorted(columns | ordering.columns(model) | {parent})
+        selected = ", ".join(f"{table}.{quoted(column)}" for column in needed)
     statement = (
-        f"SELECT {table}.*, paged.page_row FROM ({sql}) AS paged "
+        f"SELECT {selected}, paged.page_row FROM ({sql}) AS paged "
         f"JOIN {table} ON {table}.{quoted(model._meta.db_pk_column)} = paged.{quoted(pk)} "
         f"WHERE paged.page_row <= {size + 1}"
     )

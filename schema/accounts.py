@@ -20,6 +20,7 @@ from resolvers.locations import LOCATION_ORDER_KEYS
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
+from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Account, Location, LocationKind, RecordStatus
 
@@ -295,9 +296,9 @@ class AccountQuery:
     ) -> Connection[Account]:  # fmt: skip
         access = info.context.access
         order = ordering(sort_keys(order_by), ACCOUNT_ORDER_KEYS, "NAME")
-        page = await account_work.list_accounts(
-            access, filter, search, order, page_args(first, after, last, before)
-        )
+        args = page_args(first, after, last, before)
+        columns = page_columns(info, Account)
+        page = await account_work.list_accounts(access, filter, search, order, args, columns)
         return Connection.of(page, Account.from_rows)
 
     @field(description="Locations of every account: sites and contacts' own addresses.")
@@ -308,9 +309,9 @@ class AccountQuery:
     ) -> Connection[Location]:  # fmt: skip
         access = info.context.access
         order = ordering(sort_keys(order_by), LOCATION_ORDER_KEYS, "NAME")
-        page = await location_work.list_locations(
-            access, filter, search, order, page_args(first, after, last, before)
-        )
+        args = page_args(first, after, last, before)
+        columns = page_columns(info, Location)
+        page = await location_work.list_locations(access, filter, search, order, args, columns)
         return Connection.of(page, Location.from_rows)
 
 

@@ -17,6 +17,7 @@ from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import Search, sort_keys
 from schema.errors import UserError, user_errors
+from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Activity, ActivityKind, ActivityStatus, CallDirection
 
@@ -174,9 +175,9 @@ class ActivityQuery:
         order = ordering(
             sort_keys(order_by), ACTIVITY_ORDER_KEYS, "CREATED_AT", default_descending=True
         )
-        page = await work.list_activities(
-            access, filter, search, order, page_args(first, after, last, before)
-        )
+        args = page_args(first, after, last, before)
+        columns = page_columns(info, Activity)
+        page = await work.list_activities(access, filter, search, order, args, columns)
         return Connection.of(page, Activity.from_rows)
 
 

@@ -120,6 +120,8 @@ class RowType:
     row: strawberry.Private[Any]
     _build: ClassVar[Callable[[Any], Any]]
     _read_through: ClassVar[frozenset[str]] = frozenset()  # fields read from the row
+    # Fields that are properties of the model, with the attributes they read (``lookahead``).
+    _derived: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @classmethod
     def from_row(cls: type[T], row: Any) -> T:

@@ -17,6 +17,7 @@ from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.errors import UserError, user_errors
+from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import (
     Channel,
@@ -255,9 +256,9 @@ class ContactQuery:
     ) -> Connection[Contact]:  # fmt: skip
         access = info.context.access
         order = ordering(sort_keys(order_by), CONTACT_ORDER_KEYS, "LAST_NAME")
-        page = await work.list_contacts(
-            access, filter, search, order, page_args(first, after, last, before)
-        )
+        args = page_args(first, after, last, before)
+        columns = page_columns(info, Contact)
+        page = await work.list_contacts(access, filter, search, order, args, columns)
         return Connection.of(page, Contact.from_rows)
 
 

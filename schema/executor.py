@@ -66,7 +66,7 @@ _INT_RANGE = range(-(2**31), 2**31)
 # Strawberry's conversion of argument values (input objects, enums, lists) is most of a
 # request's fixed cost; query resolvers only read what it gives them, and no input type of
 # ours builds itself from the request (``from_input``), so equal values of a field's
-# arguments are converted once. Keyed by field and ``_frozen`` values.
+# arguments are converted once. Keyed by field and ``frozen`` values.
 _CONVERTED: dict[Hashable, dict[str, Any]] = {}
 MAX_CONVERTED = 1024
 
@@ -74,14 +74,14 @@ MAX_CONVERTED = 1024
 _PLAIN = frozenset((str, int, bool, type(None)))
 
 
-def _frozen(value: Any) -> Hashable:
+def frozen(value: Any) -> Hashable:
     """A key equal only for equal argument values of equal types and forms (``1``, ``1.0``
     and ``True`` are equal in Python, and so are one instant in two time zones); TypeError
     for a value that cannot be hashed."""
     if value.__class__ is dict:
-        return (dict, tuple((name, _frozen(item)) for name, item in value.items()))
+        return (dict, tuple((name, frozen(item)) for name, item in value.items()))
     if value.__class__ is list:
-        return (list, tuple(map(_frozen, value)))
+        return (list, tuple(map(frozen, value)))
     hash(value)
     if value.__class__ in _PLAIN or isinstance(value, Enum):
         return (value.__class__, value)
@@ -110,7 +110,7 @@ class _DirectiveVariables(Visitor):
                 self.names.add(argument.value.name.value)
 
 
-def _directive_variables(operation: OperationDefinitionNode, fragments: dict) -> tuple[str, ...]:
+def directive_variables(operation: OperationDefinitionNode, fragments: dict) -> tuple[str, ...]:
     known = _DIRECTIVE_VARIABLES.get(id(operation))
     if known is not None and known[0] is operation:
         return known[1]
@@ -165,8 +165,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         values = self.variable_values.coerced
         try:
             read = tuple(
-                _frozen(values.get(name))
-                for name in _directive_variables(self.operation, self.fragments)
+                frozen(values.get(name))
+                for name in directive_variables(self.operation, self.fragments)
             )
         except TypeError:
             return None
@@ -365,7 +365,7 @@ class _Site:
         info = strawberry_schema.config.info_class(_raw_info=self.info(), _field=field)
         resolver = field.base_resolver
         try:
-            key: Hashable = (id(field), _frozen(raw))
+            key: Hashable = (id(field), frozen(raw))
         except TypeError:  # a value that cannot be a key: convert every time
             key = None
         converted = _CONVERTED.get(key)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,6 +21,7 @@ from resolvers import locations as location_work
 from resolvers.ids import encode_id
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.base import GraphInfo, Node, RowType, documented_enum, per_level
+from schema.lookahead import page_columns, reads
 from schema.pagination import After, Before, Connection, First, Last, page_args
 
 field = strawberry.field
@@ -175,6 +176,7 @@ def _related(loader: str, column: str, type_name: str, *, required: bool = False
     """The object each row's ``column`` points at, through the by-id loader ``loader``; null
     where the column is. ``required`` fields have no null to give (a dangling key fails)."""
 
+    @reads(column)
     async def level(objects: list, info: GraphInfo) -> list:
         keys = [getattr(obj.row, column) for obj in objects]
         present = [key for key in keys if key is not None]
@@ -191,6 +193,7 @@ def _related(loader: str, column: str, type_name: str, *, required: bool = False
 def _grouped(loader: str, type_name: str):
     """The list of rows each object's own key groups, through the loader ``loader``."""
 
+    @reads()
     async def level(objects: list, info: GraphInfo) -> list[list]:
         loaded = getattr(info.context.loaders, loader)
         groups = await loaded.load_many([obj.row.id for obj in objects])
@@ -203,21 +206,26 @@ def _grouped(loader: str, type_name: str):
 def _pages(page_of: Callable[..., Any], type_name: str):
     """A paginated list per object: ``page_of(loaders, objects' keys, args, **options)`` gives
     their pages, from one loader shared by every object asking alike; ``options`` are the
-    field's other arguments (``includeInactive``)."""
+    field's other arguments (``includeInactive``) and ``columns``, what the rows must read
+    for the nodes' selection (``schema.lookahead``)."""
 
+    @reads()
     async def level(
         objects: list, info: GraphInfo, first: First = None, after: After = None,
         last: Last = None, before: Before = None, **options: Any,
     ) -> list[Connection]:  # fmt: skip
         args = page_args(first, after, last, before)
         loaders = info.context.loaders
+        node_type = NODE_TYPES[type_name]
+        options["columns"] = page_columns(info, node_type)
         pages = await page_of(loaders, [obj.row.id for obj in objects], args, **options)
-        convert = NODE_TYPES[type_name].from_rows
+        convert = node_type.from_rows
         return [Connection.of(page, convert) for page in pages]
 
     return level
 
 
+@reads()
 async def _account_preferred(accounts: list, info: GraphInfo) -> list[Contact | None]:
     """The preferred contact of each account's main location."""
     loaders = info.context.loaders
@@ -229,15 +237,17 @@ async def _account_preferred(accounts: list, info: GraphInfo) -> list[Contact | 
 
 def _history(resource_type: str):
     return _pages(
-        lambda loaders, pks, args: audit_log.events_pages_of(loaders, resource_type, pks, args),
+        lambda loaders, pks, args, columns: audit_log.events_pages_of(
+            loaders, resource_type, pks, args, columns
+        ),
         "AuditEvent",
     )
 
 
 def _contacts_of(parent_column: str):
     return _pages(
-        lambda loaders, pks, args, include_inactive=False: contact_work.contacts_pages_of(
-            loaders, parent_column, pks, args, include_inactive
+        lambda loaders, pks, args, columns, include_inactive=False: contact_work.contacts_pages_of(
+            loaders, parent_column, pks, args, include_inactive, columns
         ),
         "Contact",
     )
@@ -245,14 +255,15 @@ def _contacts_of(parent_column: str):
 
 def _activities_of(parent_column: str):
     return _pages(
-        lambda loaders, pks, args: activity_work.activities_pages_of(
-            loaders, parent_column, pks, args
+        lambda loaders, pks, args, columns: activity_work.activities_pages_of(
+            loaders, parent_column, pks, args, columns
         ),
         "Activity",
     )
 
 
 def _primary_channels(kind: enums.ChannelKind):
+    @reads()
     async def level(contacts: list, info: GraphInfo) -> list[str | None]:
         loader = info.context.loaders.primary_channels_by_contact
         found = await loader.load_many([contact.row.id for contact in contacts])
@@ -261,6 +272,7 @@ def _primary_channels(kind: enums.ChannelKind):
     return level
 
 
+@reads()
 async def _stats_of(contacts: list, info: GraphInfo) -> list[ContactFigures]:
     loader = info.context.loaders.stats_by_contact
     # The loader's figures are answered as they are: ``ContactStats`` has no resolvers and
@@ -337,6 +349,8 @@ class ApiToken(RowType, Node):
 
 @strawberry.type(description="A customer company (cliente).")
 class Account(RowType, Node):
+    _derived: ClassVar[dict[str, tuple[str, ...]]] = {"account_no": ("id",)}
+
     account_no: str = field(description="Generated account number, e.g. ACC-000042.")
     name: str = field(description="Trade name.")
     legal_name: str | None = field(description="Registered legal name (razón social).")
@@ -488,6 +502,11 @@ class ContactStats:
 
 @strawberry.type(description="A person at an account (contacto).")
 class Contact(RowType, Node):
+    _derived: ClassVar[dict[str, tuple[str, ...]]] = {
+        "contact_no": ("id",),
+        "full_name": ("first_name", "last_name"),
+    }
+
     contact_no: str = field(description="Generated contact number, e.g. CON-000123.")
     salutation: str | None = field(description="Sr., Sra., Lic., Ing., …")
     first_name: str = field(description="Given name(s).")

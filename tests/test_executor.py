@@ -279,15 +279,15 @@ def test_a_leaf_graphql_core_would_refuse_or_convert_leaves_the_fast_path(type_n
 
 
 def test_converted_arguments_are_shared_only_by_equal_values_of_equal_types():
-    from schema.executor import _frozen
+    from schema.executor import frozen
 
     lima = datetime(2025, 6, 2, 10, 30, tzinfo=timezone(timedelta(hours=-5)))
-    keys = [_frozen(value) for value in (1, True, 1.0, "1", lima, lima.astimezone(UTC))]
+    keys = [frozen(value) for value in (1, True, 1.0, "1", lima, lima.astimezone(UTC))]
     assert len(set(keys)) == len(keys)
     nested = {"role": ContactRole.BUYER, "tags": ["vip", "lima"], "isVip": None}
-    assert _frozen(nested) == _frozen(dict(nested)) != _frozen({**nested, "tags": ["vip"]})
+    assert frozen(nested) == frozen(dict(nested)) != frozen({**nested, "tags": ["vip"]})
     with pytest.raises(TypeError):
-        _frozen({"custom": {1, 2}})
+        frozen({"custom": {1, 2}})
 
 
 async def test_a_field_asked_again_with_other_variables_gets_their_answer(client, demo):

@@ -218,7 +218,7 @@ async def test_nodes_of_many_ids_take_one_statement_per_type(client):
         with count_statements() as counter:
             data = await ok(client, query, {"ids": ids})
         assert [node["id"] for node in data["nodes"]] == ids
-        selects = [s for s in counter.statements if "FROM \"account\"" in s]
+        selects = [s for s in counter.statements if 'FROM "account"' in s]
         assert len(selects) == 1, selects
     assert await Account.all().count() == 6
 

@@ -66,6 +66,23 @@ async def test_every_model_is_built_as_the_orm_builds_it(demo, model):
     assert [state(row) for row in fetched] == [state(row) for row in by_orm]
 
 
+@pytest.mark.parametrize("model", (Contact, Activity), ids=lambda model: model.__name__)
+async def test_rows_of_some_columns_are_the_orms_partial_rows(demo, model):
+    """A list reads only the columns its selection needs: the rows are what ``.only()``
+    gives (the same attributes, values and ``_partial``), annotations kept."""
+    columns = ("id", "created_at", "status")
+    query = model.all().annotate(sort_id=Coalesce("id", 0)).order_by("id")
+    fetched = await fetch(query, columns)
+    by_orm = await model.all().only(*columns).order_by("id")
+    assert fetched and all(row._partial for row in fetched)
+    assert [row.sort_id for row in fetched] == [row.id for row in by_orm]
+    for row in fetched:
+        del row.sort_id
+    assert [state(row) for row in fetched] == [state(row) for row in by_orm]
+    with pytest.raises(AttributeError):
+        fetched[0].updated_at  # noqa: B018 (the column was not read)
+
+
 async def test_the_rows_behave_as_orm_rows(demo):
     [contact] = await fetch(Contact.all().order_by("id").limit(1))
     contact.job_title = "Jefa de compras"
