@@ -147,11 +147,21 @@ class ContactStats:
 Visible = Callable[[], QuerySet]
 
 
-def _by_id(model: type[Model], visible: Visible, scope: Hashable) -> Loader[int, Any]:
-    shape = (scope, "by_id", model)
+def _by_id(
+    model: type[Model],
+    visible: Visible,
+    scope: Hashable,
+    columns: frozenset[str] | None = None,
+) -> Loader[int, Any]:
+    """Rows by primary key; with ``columns``, rows of only those columns (partial)."""
+    shape = (scope, "by_id", model, columns)
+
+    def query(keys: Keys) -> QuerySet:
+        rows = visible().filter(id__in=keys)
+        return rows if columns is None else rows.only(*sorted(columns))
 
     async def load(ids: Sequence[int]) -> list[Any]:
-        found = await fetch_keyed(shape, model, ids, lambda keys: visible().filter(id__in=keys))
+        found = await fetch_keyed(shape, model, ids, query)
         rows = {row.pk: row for row in found}
         return [rows.get(pk) for pk in ids]
 
@@ -254,6 +264,16 @@ _OTHER_MODELS: dict[str, type[Model]] = {
 }
 
 
+# The models of the by-id loaders, by loader name.
+_BY_ID_MODELS: dict[str, type[Model]] = {
+    "account_by_id": Account,
+    "location_by_id": Location,
+    "contact_by_id": Contact,
+    "user_by_id": User,
+    "team_by_id": Team,
+}
+
+
 class Loaders:
     """The request's loaders; each is created on first use. Every statement they run starts
     from the rows the caller may see (``resolvers.access``); without an ``access`` (an
@@ -266,6 +286,9 @@ class Loaders:
         self._pages: dict[Hashable, Loader] = {}
         self._counts: dict[Hashable, Loader] = {}
         self._other_by_id: dict[str, Loader] = {}
+        self._partial_by_id: dict[tuple[str, frozenset[str]], Loader] = {}
+        # The columns by-id rows of each type hold for this operation (``schema.lookahead``).
+        self.row_columns: dict[str, frozenset[str] | None] = {}
 
     def close(self) -> None:
         """Let go of every loader, and so of every row the operation loaded.
@@ -280,6 +303,8 @@ class Loaders:
         self._pages.clear()
         self._counts.clear()
         self._other_by_id.clear()
+        self._partial_by_id.clear()
+        self.row_columns.clear()
 
     def rows(self, model: type[Model]) -> QuerySet:
         if self.access is None:
@@ -310,6 +335,20 @@ class Loaders:
             model = _OTHER_MODELS[type_name]
             self._other_by_id[type_name] = self._by_id(model)
         return self._other_by_id[type_name]
+
+    def by_id(self, name: str, columns: frozenset[str] | None) -> Loader[int, Any]:
+        """The by-id loader ``name`` (``account_by_id``…), or with ``columns`` one that reads
+        only those: a loader per set of columns, so a request's statements still depend on
+        its shape alone."""
+        if columns is None:
+            return getattr(self, name)
+        key = (name, columns)
+        loader = self._partial_by_id.get(key)
+        if loader is None:
+            model = _BY_ID_MODELS[name]
+            loader = _by_id(model, partial(self.rows, model), self.scope, columns)
+            self._partial_by_id[key] = loader
+        return loader
 
     def _by_id(self, model: type[Model]) -> Loader[int, Any]:
         return _by_id(model, partial(self.rows, model), self.scope)

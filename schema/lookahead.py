@@ -12,10 +12,16 @@ nothing reads every column, so an undeclared field costs speed, never a wrong an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
-from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo, get_named_type
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    get_named_type,
+    is_abstract_type,
+)
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_subfields
 from graphql.execution.values import VariableValues
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -27,10 +33,12 @@ from schema.executor import directive_variables, frozen
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
-# Selected node fields by (connection type, field nodes, values of the directive variables);
-# the entry holds the nodes, so their ids stay unique while it lives.
+# Selected fields by (return type, under a connection's nodes or not, field nodes, values of
+# the directive variables); the entry holds the nodes, so their ids stay unique while it lives.
 _SELECTED: dict[Hashable, tuple[list, frozenset[str]]] = {}
 MAX_SELECTED = 4096
+# Fields selected on each type by a whole operation, by (operation, directive variables).
+_BY_TYPE: dict[Hashable, tuple[Any, dict[str, frozenset[str]]]] = {}
 # Columns each GraphQL field of a row type reads, by (row type, model); None: every column.
 _NEEDS: dict[tuple[type, type[Model]], dict[str, frozenset[str] | None]] = {}
 
@@ -49,61 +57,134 @@ def reads(*columns: str) -> Callable[[F], F]:
 def node_fields(info: GraphQLResolveInfo) -> frozenset[str]:
     """The (Python) names of the fields selected on the nodes of the connection ``info``
     resolves: under ``nodes`` and ``edges { node }``, fragments and directives applied."""
-    connection = get_named_type(info.return_type)
-    assert isinstance(connection, GraphQLObjectType)
-    fragments = {name: FragmentDetails(node) for name, node in info.fragments.items()}
-    variables = info.variable_values  # Strawberry hands resolvers the coerced dict
-    if not isinstance(variables, VariableValues):
-        variables = VariableValues({}, variables)
-    try:
-        read = tuple(
-            frozen(variables.coerced.get(name))
-            for name in directive_variables(info.operation, fragments)
-        )
-        key: Hashable = (connection, tuple(map(id, info.field_nodes)), read)
-    except TypeError:  # a variable value that cannot be a key
-        key = None
-    known = _SELECTED.get(key) if key is not None else None
-    if known is not None:
-        return known[1]
+    return _Selection(info).fields(connection=True)
 
-    def subfields(type_: GraphQLObjectType, details: list[FieldDetails]):
+
+def fields_by_type(info: GraphQLResolveInfo) -> dict[str, frozenset[str]]:
+    """The (Python) names of the fields the whole operation selects on each object type,
+    wherever it selects them: what a row loaded by id for any of them must hold."""
+    return _Selection(info).by_type()
+
+
+class _Selection:
+    """The selections under one field of a request, collected as graphql-core collects them."""
+
+    __slots__ = ("fragments", "info", "variables")
+
+    def __init__(self, info: GraphQLResolveInfo) -> None:
+        self.info = info
+        self.fragments = {name: FragmentDetails(node) for name, node in info.fragments.items()}
+        variables = info.variable_values  # Strawberry hands resolvers the coerced dict
+        if not isinstance(variables, VariableValues):
+            variables = VariableValues({}, variables)
+        self.variables = variables
+
+    def _key(self, where: Hashable) -> Hashable | None:
+        """``where`` with the values of the variables the directives read (None when one
+        cannot be a key)."""
+        try:
+            read = tuple(
+                frozen(self.variables.coerced.get(name))
+                for name in directive_variables(self.info.operation, self.fragments)
+            )
+        except TypeError:
+            return None
+        return (where, read)
+
+    def fields(self, *, connection: bool) -> frozenset[str]:
+        info = self.info
+        key = self._key((info.return_type, connection, tuple(map(id, info.field_nodes))))
+        known = _SELECTED.get(key) if key is not None else None
+        if known is not None:
+            return known[1]
+        top = _object_type(info.return_type)
+        details = [FieldDetails(node, None) for node in info.field_nodes]
+        objects = self._nodes(top, details) if connection else [(top, details)]
+        selected = frozenset(
+            field.extensions[_DEFINITION].python_name
+            for object_type, selections in objects
+            for field, _ in self._subfields(object_type, selections)
+        )
+        if key is not None:
+            if len(_SELECTED) >= MAX_SELECTED:
+                _SELECTED.clear()
+            _SELECTED[key] = (list(info.field_nodes), selected)
+        return selected
+
+    def by_type(self) -> dict[str, frozenset[str]]:
+        info = self.info
+        key = self._key(("operation", id(info.operation)))
+        known = _BY_TYPE.get(key) if key is not None else None
+        if known is not None and known[0] is info.operation:
+            return known[1]
+        found: dict[str, set[str]] = {}
+        root = info.schema.get_root_type(info.operation.operation)
+        assert root is not None
+        self._walk(root, [FieldDetails(_Root(info.operation.selection_set), None)], found)
+        by_type = {name: frozenset(fields) for name, fields in found.items()}
+        if key is not None:
+            if len(_BY_TYPE) >= MAX_SELECTED:
+                _BY_TYPE.clear()
+            _BY_TYPE[key] = (info.operation, by_type)
+        return by_type
+
+    def _walk(
+        self, type_: GraphQLObjectType, details: list[FieldDetails], found: dict[str, set[str]]
+    ) -> None:
+        """Record what ``details`` select on ``type_``, and below, in ``found``."""
+        names = found.setdefault(type_.name, set())
+        for field, selections in self._subfields(type_, details):
+            definition = (field.extensions or {}).get(_DEFINITION)
+            if definition is not None:
+                names.add(definition.python_name)
+            named = get_named_type(field.type)
+            if isinstance(named, GraphQLObjectType):
+                self._walk(named, selections, found)
+            elif is_abstract_type(named):
+                for possible in self.info.schema.get_possible_types(named):
+                    self._walk(possible, selections, found)
+
+    def _nodes(self, connection: GraphQLObjectType, details: list[FieldDetails]) -> list:
+        """``(node type, selections)`` under ``nodes`` and ``edges { node }``."""
+        found = []
+        for field, selections in self._subfields(connection, details):
+            if field is connection.fields["nodes"]:
+                found.append((_object_type(field.type), selections))
+            elif field is connection.fields["edges"]:
+                edge = _object_type(field.type)
+                for edge_field, edge_selections in self._subfields(edge, selections):
+                    if edge_field is edge.fields["node"]:
+                        found.append((_object_type(edge_field.type), edge_selections))
+        return found
+
+    def _subfields(
+        self, type_: GraphQLObjectType, details: list[FieldDetails]
+    ) -> Iterator[tuple[GraphQLField, list[FieldDetails]]]:
         """``(field definition, its selections)`` of every subfield ``details`` select."""
+        info = self.info
         grouped = collect_subfields(
-            info.schema, fragments, variables, info.operation, type_, details
+            info.schema, self.fragments, self.variables, info.operation, type_, details
         ).grouped_field_set
         for selections in grouped.values():
             name = selections[0].node.name.value
             if not name.startswith("__"):
                 yield type_.fields[name], selections
 
-    def object_type(field: GraphQLField) -> GraphQLObjectType:
-        named = get_named_type(field.type)
-        assert isinstance(named, GraphQLObjectType)
-        return named
 
-    node_selections = []
-    for field, selections in subfields(
-        connection, [FieldDetails(n, None) for n in info.field_nodes]
-    ):
-        if field is connection.fields["nodes"]:
-            node_selections.append((object_type(field), selections))
-        elif field is connection.fields["edges"]:
-            edge = object_type(field)
-            for edge_field, edge_selections in subfields(edge, selections):
-                if edge_field is edge.fields["node"]:
-                    node_selections.append((object_type(edge_field), edge_selections))
-    names = {
-        field.extensions[_DEFINITION].python_name
-        for node_type, selections in node_selections
-        for field, _ in subfields(node_type, selections)
-    }
-    selected = frozenset(names)
-    if key is not None:
-        if len(_SELECTED) >= MAX_SELECTED:
-            _SELECTED.clear()
-        _SELECTED[key] = (list(info.field_nodes), selected)
-    return selected
+class _Root:
+    """The operation's selection set in the place of a field node's (``collect_subfields``
+    reads ``selection_set`` only)."""
+
+    __slots__ = ("selection_set",)
+
+    def __init__(self, selection_set: Any) -> None:
+        self.selection_set = selection_set
+
+
+def _object_type(type_: Any) -> GraphQLObjectType:
+    named = get_named_type(type_)
+    assert isinstance(named, GraphQLObjectType)
+    return named
 
 
 def columns_read(
@@ -152,3 +233,12 @@ def page_columns(info: Any, row_type: type) -> frozenset[str] | None:
     model is the model of its name (``Contact`` rows are ``models.Contact``)."""
     raw = getattr(info, "_raw_info", info)
     return columns_read(row_type, getattr(models, row_type.__name__), node_fields(raw))
+
+
+def row_columns(info: Any, row_type: type) -> frozenset[str] | None:
+    """The columns a ``row_type`` row loaded by id needs for everything the operation of
+    ``info`` selects on that type (one set per request, so the rows of one by-id loader
+    serve every field that asks for them); None: every column."""
+    raw = getattr(info, "_raw_info", info)
+    fields = fields_by_type(raw).get(row_type.__name__, frozenset())
+    return columns_read(row_type, getattr(models, row_type.__name__), fields)

@@ -21,7 +21,7 @@ from resolvers import locations as location_work
 from resolvers.ids import encode_id
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.base import GraphInfo, Node, RowType, documented_enum, per_level
-from schema.lookahead import page_columns, reads
+from schema.lookahead import page_columns, reads, row_columns
 from schema.pagination import After, Before, Connection, First, Last, page_args
 
 field = strawberry.field
@@ -173,14 +173,22 @@ IncludeInactive = Annotated[bool, strawberry.argument(description="Also list ina
 
 
 def _related(loader: str, column: str, type_name: str, *, required: bool = False):
-    """The object each row's ``column`` points at, through the by-id loader ``loader``; null
-    where the column is. ``required`` fields have no null to give (a dangling key fails)."""
+    """The object each row's ``column`` points at, through the loader ``loader``; null where
+    the column is. ``required`` fields have no null to give (a dangling key fails). A by-id
+    loader reads only the columns the object's selection needs (``schema.lookahead``)."""
 
     @reads(column)
     async def level(objects: list, info: GraphInfo) -> list:
         keys = [getattr(obj.row, column) for obj in objects]
         present = [key for key in keys if key is not None]
-        found = await getattr(info.context.loaders, loader).load_many(present)
+        loaders = info.context.loaders
+        if loader.endswith("_by_id"):
+            if type_name not in loaders.row_columns:  # once per operation
+                loaders.row_columns[type_name] = row_columns(info, NODE_TYPES[type_name])
+            columns = loaders.row_columns[type_name]
+            found = await loaders.by_id(loader, columns).load_many(present)
+        else:
+            found = await getattr(loaders, loader).load_many(present)
         if required or not any(row is None for row in found):
             nodes = iter(NODE_TYPES[type_name].from_rows(found))
         else:

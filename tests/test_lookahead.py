@@ -50,6 +50,22 @@ NESTED = {  # the per-parent lists (one windowed statement for every parent)
     ),
 }
 
+RELATED = {  # objects a row points at, read by a by-id loader
+    "Account": (
+        "{ contacts(first: 4) { nodes { account { NODE } } } }",
+        "contacts.nodes.*.account",
+    ),
+    "Location": (
+        "{ contacts(first: 4) { nodes { location { NODE } } } }",
+        "contacts.nodes.*.location",
+    ),
+    "User": ("{ contacts(first: 4) { nodes { owner { NODE } } } }", "contacts.nodes.*.owner"),
+    "Contact": (
+        "{ activities(first: 4) { nodes { contact { NODE } } } }",
+        "activities.nodes.*.contact",
+    ),
+}
+
 
 @pytest.fixture
 async def demo(client) -> None:
@@ -84,13 +100,18 @@ def _nodes(data: Any, path: str) -> list[dict]:
             found = [item for items in found for item in items]
         else:
             found = [item[step] for item in found]
-    return [node for item in found for node in (item if isinstance(item, list) else [item])]
+    nodes = [node for item in found for node in (item if isinstance(item, list) else [item])]
+    return [node for node in nodes if node is not None]  # an owner may be null
 
 
 @pytest.mark.parametrize(
     ("type_name", "case"),
-    [*LISTS.items(), *NESTED.items()],
-    ids=[*(f"list-{name}" for name in LISTS), *(f"nested-{name}" for name in NESTED)],
+    [*LISTS.items(), *NESTED.items(), *RELATED.items()],
+    ids=[
+        *(f"list-{name}" for name in LISTS),
+        *(f"nested-{name}" for name in NESTED),
+        *(f"related-{name}" for name in RELATED),
+    ],
 )
 async def test_every_field_alone_answers_what_it_answers_with_every_column(
     client, demo, type_name, case
@@ -127,6 +148,32 @@ async def test_a_list_reads_only_the_columns_its_selection_needs(client, demo):
     read = _selected_columns(counter.statements, "contact")
     assert {"id", "first_name", "last_name", "account_id"} <= read
     assert not read & {"search_text", "custom_fields", "tags", "job_title", "updated_at"}
+
+
+async def test_related_objects_read_only_the_columns_their_selection_needs(client, demo):
+    query = "{ contacts(first: 5) { nodes { account { name } location { city } } } }"
+    with count_statements() as counter:
+        await ok(client, query)
+    account = _selected_columns(counter.statements, "account")
+    location = _selected_columns(counter.statements, "location")
+    assert account == {"id", "name"} and location == {"id", "city"}
+
+
+async def test_rows_loaded_by_id_hold_what_the_whole_operation_selects_on_their_type(client, demo):
+    """One loader per type for the request: its rows serve every field that points at that
+    type, so they read the union of the type's selections (not a statement per field)."""
+    query = """{
+      contacts(first: 3) { nodes { account { name } } }
+      activities(first: 3) { nodes { account { ...Trade } } }
+    }
+    fragment Trade on Account { industry }"""
+    with count_statements() as counter:
+        data = await ok(client, query)
+    assert data["activities"]["nodes"][0]["account"]["industry"] is not None
+    by_id = [sql for sql in counter.statements if 'FROM "account"' in sql]
+    assert by_id and all(
+        _selected_columns([sql], "account") == {"id", "name", "industry"} for sql in by_id
+    )
 
 
 async def test_nested_lists_read_only_the_columns_their_selection_needs(client, demo):
