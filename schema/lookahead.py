@@ -33,8 +33,8 @@ from schema.executor import directive_variables, frozen
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
-# Selected fields by (return type, under a connection's nodes or not, field nodes, values of
-# the directive variables); the entry holds the nodes, so their ids stay unique while it lives.
+# Fields selected on a connection's nodes by (connection type, field nodes, values of the
+# directive variables); the entry holds the nodes, so their ids stay unique while it lives.
 _SELECTED: dict[Hashable, tuple[list, frozenset[str]]] = {}
 MAX_SELECTED = 4096
 # Fields selected on each type by a whole operation, by (operation, directive variables).
@@ -57,7 +57,7 @@ def reads(*columns: str) -> Callable[[F], F]:
 def node_fields(info: GraphQLResolveInfo) -> frozenset[str]:
     """The (Python) names of the fields selected on the nodes of the connection ``info``
     resolves: under ``nodes`` and ``edges { node }``, fragments and directives applied."""
-    return _Selection(info).fields(connection=True)
+    return _Selection(info).node_fields()
 
 
 def fields_by_type(info: GraphQLResolveInfo) -> dict[str, frozenset[str]]:
@@ -91,15 +91,14 @@ class _Selection:
             return None
         return (where, read)
 
-    def fields(self, *, connection: bool) -> frozenset[str]:
+    def node_fields(self) -> frozenset[str]:
         info = self.info
-        key = self._key((info.return_type, connection, tuple(map(id, info.field_nodes))))
+        key = self._key((info.return_type, tuple(map(id, info.field_nodes))))
         known = _SELECTED.get(key) if key is not None else None
         if known is not None:
             return known[1]
-        top = _object_type(info.return_type)
         details = [FieldDetails(node, None) for node in info.field_nodes]
-        objects = self._nodes(top, details) if connection else [(top, details)]
+        objects = self._nodes(_object_type(info.return_type), details)
         selected = frozenset(
             field.extensions[_DEFINITION].python_name
             for object_type, selections in objects
