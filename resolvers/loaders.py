@@ -264,7 +264,8 @@ _OTHER_MODELS: dict[str, type[Model]] = {
 }
 
 
-# The models of the by-id loaders, by loader name.
+# The models of the by-id loaders that are attributes of ``Loaders``, by loader name, and
+# the loader of each model's type name.
 _BY_ID_MODELS: dict[str, type[Model]] = {
     "account_by_id": Account,
     "location_by_id": Location,
@@ -272,6 +273,7 @@ _BY_ID_MODELS: dict[str, type[Model]] = {
     "user_by_id": User,
     "team_by_id": Team,
 }
+_BY_ID_LOADER_OF_TYPE = {model.__name__: name for name, model in _BY_ID_MODELS.items()}
 
 
 class Loaders:
@@ -322,15 +324,9 @@ class Loaders:
 
     def by_type(self, type_name: str) -> Loader[int, Any]:
         """The by-id loader of any node type (``node`` and ``nodes`` use it)."""
-        named = {
-            "Account": "account_by_id",
-            "Location": "location_by_id",
-            "Contact": "contact_by_id",
-            "User": "user_by_id",
-            "Team": "team_by_id",
-        }
-        if type_name in named:
-            return getattr(self, named[type_name])
+        name = _BY_ID_LOADER_OF_TYPE.get(type_name)
+        if name is not None:
+            return getattr(self, name)
         if type_name not in self._other_by_id:
             model = _OTHER_MODELS[type_name]
             self._other_by_id[type_name] = self._by_id(model)
