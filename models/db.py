@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager, suppress
 
 from tortoise import Tortoise, connections
 
+from models.registry import ENTITIES
+
 log = logging.getLogger("crm.db")
 
 MODEL_MODULES = {"models": ["models"]}
@@ -53,10 +55,10 @@ RETIRED_INDEXES = (
 # index answers it without reading the table (contacts at 100k: 203 ms -> 3 ms a page); SQLite
 # gets an FTS5 trigram table per searched table (`contact_search` ...) that narrows the rows
 # the LIKE then checks.
-SEARCHED_TABLES = ("contact", "account", "location", "activity", "audit_event")
+SEARCHED_TABLES = tuple(entity.table for entity in ENTITIES if entity.searched)
 # Tables whose JSON `tags` lists are filtered on: a GIN index on PostgreSQL, a `<table>_tag`
 # table of (tag, row id) on SQLite, where JSON cannot be indexed.
-TAGGED_TABLES = ("contact", "account")
+TAGGED_TABLES = tuple(entity.table for entity in ENTITIES if entity.tagged)
 
 # The SQLite tables start-up created (or found): only those may be queried.
 _sqlite_text_indexes: set[str] = set()

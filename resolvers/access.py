@@ -17,26 +17,17 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from models import Account, Activity, ApiToken, AuditEvent, Channel, Contact, Location, User
+from models import ApiToken, User
 from models.enums import Role
+from models.registry import ENTITIES, Area, Visibility
 from resolvers.errors import Forbidden, ProblemCode, Problems
 from resolvers.ids import expect_id
-
-
-class Area(StrEnum):
-    ACCOUNTS = "accounts"
-    CONTACTS = "contacts"
-    ACTIVITIES = "activities"
-    AUDIT = "audit"
-    USERS = "users"
-
 
 SCOPES = frozenset(f"{area}:{mode}" for area in Area for mode in ("read", "write"))
 
@@ -52,14 +43,8 @@ SEES_EVERYTHING = frozenset({Role.ADMIN, Role.MANAGER})
 SUPERVISORS = frozenset({Role.ADMIN, Role.MANAGER})
 AUDIT_READERS = frozenset({Role.ADMIN, Role.MANAGER})
 
-# Models whose rows hang off an account, and the path from the row to its account id.
-_ACCOUNT_PATH: dict[type[Model], str] = {
-    Account: "id",
-    Location: "account_id",
-    Contact: "account_id",
-    Activity: "account_id",
-}
-
+# The entity whose rows are the accounts themselves: every other row hangs off one of them.
+_ACCOUNTS = next(entity for entity in ENTITIES if entity.account_column == "id")
 
 M = TypeVar("M", bound=Model)
 
@@ -105,23 +90,29 @@ class Access:
         return Subquery(User.filter(Q(id=self.user.id) | team).values("id"))
 
     def condition(self, model: type[Model]) -> Q | None:
-        """The visibility condition on ``model``'s rows; None when everything is visible."""
+        """The visibility condition on ``model``'s rows (its registry entry says which
+        applies); None when everything is visible."""
         if self.sees_everything:
             return None
-        visible_accounts = Q(owner_id__in=self.owners())
-        if model is Account:
-            return visible_accounts
-        if model in _ACCOUNT_PATH:
-            accounts = Subquery(Account.filter(visible_accounts).values("id"))
-            return Q(**{f"{_ACCOUNT_PATH[model]}__in": accounts})
-        if model is Channel:
-            return Q(contact_id__in=Subquery(self.rows(Contact).values("id")))
-        if model is ApiToken:
+        entity = ENTITIES.of(model)
+        if entity is None:
+            raise LookupError(f"{model.__name__} is not in the entity registry")
+        visibility = entity.visibility
+        if visibility is Visibility.ACCOUNT:
+            visible_accounts = Q(owner_id__in=self.owners())
+            if entity is _ACCOUNTS:
+                return visible_accounts
+            accounts = Subquery(_ACCOUNTS.model.filter(visible_accounts).values("id"))
+            return Q(**{f"{entity.account_column}__in": accounts})
+        if visibility is Visibility.PARENT:
+            column, parent = entity.parent
+            return Q(**{f"{column}__in": Subquery(self.rows(ENTITIES[parent].model).values("id"))})
+        if visibility is Visibility.OWN:
             return Q(user_id=self.user.id)
-        if model is AuditEvent:
+        if visibility is Visibility.AUDITORS:
             # The whole log is for auditors; others see an entity's history through the entity.
             return None if self.role in AUDIT_READERS else Q(id=None)
-        return None  # users and teams: the directory is visible to every signed-in user
+        return None  # DIRECTORY: users and teams are visible to every signed-in user
 
     @property
     def rows_key(self) -> Hashable:

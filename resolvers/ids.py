@@ -5,21 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+from models.registry import ENTITIES
 from resolvers.errors import ProblemCode, Problems
 
-TYPE_NAMES = frozenset(
-    {
-        "Account",
-        "Location",
-        "Contact",
-        "Channel",
-        "Activity",
-        "AuditEvent",
-        "User",
-        "Team",
-        "ApiToken",
-    }
-)
+TYPE_NAMES = ENTITIES.names
 
 
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")

@@ -21,8 +21,25 @@ from server import build_app
 from settings import Settings
 
 ADMIN_TOKEN = "test-admin-token"
-TABLES = ("audit_event", "activity", "channel", "contact", "location", "account", "api_token",
-          "crm_user", "team")  # fmt: skip
+
+
+def tables_children_first() -> list[str]:
+    """Every table of the models, each before the tables its foreign keys point at (the
+    order rows can be deleted in)."""
+    from tortoise import Tortoise
+
+    def parents(model) -> set:
+        meta = model._meta
+        return {meta.fields_map[name].related_model for name in meta.fk_fields} - {model}
+
+    remaining, ordered = list(Tortoise.apps["models"].values()), []
+    while remaining:
+        pointed_at = set().union(*map(parents, remaining))
+        free = [model for model in remaining if model not in pointed_at]
+        assert free, f"foreign keys form a cycle among {remaining}"
+        ordered += free
+        remaining = [model for model in remaining if model not in free]
+    return [model._meta.db_table for model in ordered]
 
 
 def database_url(tmp_dir: Path) -> str:
@@ -44,10 +61,11 @@ async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
 
 async def wipe() -> None:
     db = connections.get("default")
+    tables = tables_children_first()
     if db.capabilities.dialect == "postgres":
-        await db.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await db.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     else:
-        for table in TABLES:
+        for table in tables:
             await db.execute_script(f'DELETE FROM "{table}"')
         await db.execute_script("DELETE FROM sqlite_sequence")  # ids restart, as on PostgreSQL
 

@@ -1,0 +1,97 @@
+"""The entity registry: one declaration per stored entity, read by every layer.
+
+What used to be six hand-kept tables looked up by string (the id codec's type names, the
+by-id loaders, the access paths, the token areas, the test table lists, the docs' tables)
+is derived from these entries. Adding an entity is one model module, one entry here, and
+the modules of the other layers that give it a meaning (its node type, its queries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from tortoise.models import Model
+
+from models import Account, Activity, ApiToken, AuditEvent, Channel, Contact, Location, Team, User
+
+
+class Area(StrEnum):
+    """What a token scope names (``contacts:read``); each entity belongs to one."""
+
+    ACCOUNTS = "accounts"
+    CONTACTS = "contacts"
+    ACTIVITIES = "activities"
+    AUDIT = "audit"
+    USERS = "users"
+
+
+class Visibility(Enum):
+    """Which rows of an entity a caller who does not see everything sees (rule 8)."""
+
+    ACCOUNT = "account"  # the rows of the accounts they see: ``account_column`` holds its id
+    PARENT = "parent"  # the rows whose ``parent`` entity row they see
+    OWN = "own"  # their own rows (``user_id``)
+    DIRECTORY = "directory"  # every row: the user directory is open to every signed-in user
+    AUDITORS = "auditors"  # the whole table for auditors; others through the entity it names
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A stored entity: its GraphQL type name (also its global ids' prefix), its model, the
+    token area its fields belong to, and who sees its rows."""
+
+    name: str
+    model: type[Model]
+    area: Area
+    visibility: Visibility
+    account_column: str | None = None  # ACCOUNT: the column holding the row's account id
+    parent: tuple[str, str] | None = None  # PARENT: (the column, the parent entity's name)
+    searched: bool = False  # free-text search over an indexed ``search_text`` column
+    tagged: bool = False  # filtered on its JSON ``tags`` list
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+
+class Registry:
+    """The entities in declaration order: parents before the entities that point at them."""
+
+    def __init__(self, *entities: Entity) -> None:
+        self._by_name = {entity.name: entity for entity in entities}
+        self._by_model = {entity.model: entity for entity in entities}
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(self._by_name.values())
+
+    def __getitem__(self, name: str) -> Entity:
+        return self._by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def of(self, model: type[Model]) -> Entity | None:
+        return self._by_model.get(model)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self._by_name)
+
+
+ENTITIES = Registry(
+    Entity("Team", Team, Area.USERS, Visibility.DIRECTORY),
+    Entity("User", User, Area.USERS, Visibility.DIRECTORY),
+    Entity("ApiToken", ApiToken, Area.USERS, Visibility.OWN),
+    Entity("Account", Account, Area.ACCOUNTS, Visibility.ACCOUNT, account_column="id",
+           searched=True, tagged=True),
+    Entity("Location", Location, Area.ACCOUNTS, Visibility.ACCOUNT, account_column="account_id",
+           searched=True),
+    Entity("Contact", Contact, Area.CONTACTS, Visibility.ACCOUNT, account_column="account_id",
+           searched=True, tagged=True),
+    Entity("Channel", Channel, Area.CONTACTS, Visibility.PARENT, parent=("contact_id", "Contact")),
+    Entity("Activity", Activity, Area.ACTIVITIES, Visibility.ACCOUNT,
+           account_column="account_id", searched=True),
+    Entity("AuditEvent", AuditEvent, Area.AUDIT, Visibility.AUDITORS, searched=True),
+)  # fmt: skip
