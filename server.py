@@ -47,6 +47,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from tortoise import connections
 
+from engine.executor import FastExecutor
+from engine.limits import MAX_COST
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
@@ -55,8 +57,6 @@ from resolvers.errors import RequestError
 from resolvers.export import contact_csv, export_cost, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
-from schema.executor import FastExecutor
-from schema.limits import MAX_COST
 from settings import Settings, load_settings
 
 log = logging.getLogger("crm.server")

@@ -33,7 +33,7 @@ class Settings:
     redis_url: str | None = None
     max_body_bytes: int = 256 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
-    # Read queries on the breadth-first executor (schema/executor.py); off: graphql-core only.
+    # Read queries on the breadth-first executor (engine/executor.py); off: graphql-core only.
     fast_execution: bool = True
 
     @property

@@ -26,10 +26,10 @@ from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.queryset import CountQuery, QuerySet, ValuesListQuery, ValuesQuery
 
 from bench.workloads import Request
+from engine.executor import FastExecutor
 from resolvers import loaders, pagination
 from resolvers.context import RequestContext
 from schema import schema
-from schema.executor import FastExecutor
 from server import context_for
 
 REPEATS = 20
@@ -126,7 +126,7 @@ DATABASE_CALLS = tuple(
 DATA_CALLS = (
     *DATABASE_CALLS,
     *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
-    # Rows built from driver records (``models.rows``), where the resolvers call them.
+    # Rows built from driver records (``engine.rows``), where the resolvers call them.
     (loaders, "fetch_keyed"),
     (loaders, "records_keyed"),
     (pagination, "fetch"),

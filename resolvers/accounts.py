@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account
 from models.enums import AuditAction, LocationKind
 from resolvers import audit
@@ -23,7 +24,6 @@ from resolvers.listing import (
     with_tag,
 )
 from resolvers.locations import check_address, new_location
-from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 ACCOUNT_ORDER_KEYS = {
     "NAME": (SortKey("name"),),

@@ -11,6 +11,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Activity, Contact, Location
 from models.enums import (
     EVENT_STATUSES,
@@ -27,7 +28,6 @@ from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
 from resolvers.listing import created_between, filter_id, ordering, searched, with_equal
 from resolvers.loaders import Loaders
-from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 M = TypeVar("M", bound=Model)
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
+from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import AuditEvent
 from resolvers.access import Access
 from resolvers.errors import BadInput
 from resolvers.listing import searched
 from resolvers.loaders import Loaders
-from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 NEWEST_FIRST = Ordering.of(SortKey("occurred_at", True, datetime), SortKey("id", True, int))
 AUDIT_ORDER_KEYS = {"OCCURRED_AT": (SortKey("occurred_at", kind=datetime),)}

@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Channel, Contact, Location
 from models.base import digits
 from models.enums import (
@@ -36,7 +37,6 @@ from resolvers.listing import (
     with_tag,
 )
 from resolvers.loaders import Loaders
-from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 CONTACT_ORDER_KEYS = {
     "LAST_NAME": (SortKey("last_name"), SortKey("first_name")),

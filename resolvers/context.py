@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.context import OperationContext
 from models import ApiToken, User
+from models.enums import Role
 from resolvers.access import Access
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
@@ -12,7 +14,7 @@ from resolvers.users import token_still_live
 
 
 @dataclass(slots=True)
-class RequestContext:
+class RequestContext(OperationContext):
     user: User | None = None
     token: ApiToken | None = None
     auth_error: str | None = None
@@ -34,6 +36,23 @@ class RequestContext:
             self.auth_error = "The token is unknown, expired or revoked."
         else:
             self.user, self.token = live
+
+    async def start_operation(self) -> None:
+        """A WebSocket keeps one context for many operations: loaders must not outlive one,
+        and its token is checked again before each (revocation reaches open sockets too)."""
+        if self.connection_params is not None:
+            await self.recheck_token()
+        self.reset_loaders()
+
+    def end_operation(self) -> None:
+        """The operation's rows are freed at once, not by the cycle collector."""
+        self.loaders.close()
+
+    @property
+    def suggestions(self) -> bool:
+        """Admins may see "Did you mean …?": suggestions map the schema for anyone who
+        guesses names."""
+        return self.user is not None and self.user.role == Role.ADMIN
 
     def reset_loaders(self) -> None:
         """Fresh loaders, for the caller as signed in now (a WebSocket signs in late)."""

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from engine.errors import BadInput, Forbidden, RequestError, Unauthenticated
+
+__all__ = ["BadInput", "Forbidden", "Problem", "ProblemCode", "Problems", "Rejected",
+           "RequestError", "Unauthenticated"]  # fmt: skip
+
 
 class ProblemCode(StrEnum):
     REQUIRED = "REQUIRED"
@@ -69,26 +74,3 @@ class Rejected(Exception):
         problems = Problems()
         problems.add(code, path, message)
         return cls(problems.items)
-
-
-class RequestError(Exception):
-    """A request the API refuses as a whole; ``code`` goes to ``extensions.code``."""
-
-    code = "BAD_USER_INPUT"
-
-    def __init__(self, message: str, argument: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.argument = argument
-
-
-class BadInput(RequestError):
-    code = "BAD_USER_INPUT"
-
-
-class Unauthenticated(RequestError):
-    code = "UNAUTHENTICATED"
-
-
-class Forbidden(RequestError):
-    code = "FORBIDDEN"

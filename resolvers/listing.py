@@ -12,12 +12,12 @@ from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from engine.pagination import Ordering, SortKey
 from models.base import fold
 from models.db import tag_index, text_index
 from models.enums import RecordStatus
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
-from resolvers.pagination import Ordering, SortKey
 
 M = TypeVar("M", bound=Model)
 

@@ -15,6 +15,8 @@ from tortoise.functions import Count, Max, Min
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesListQuery, ValuesQuery
 
+from engine.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
+from engine.rows import Keys, fetch_keyed, records_keyed
 from models import (
     Account,
     Activity,
@@ -34,9 +36,7 @@ from models.enums import (
     LocationKind,
     RecordStatus,
 )
-from models.rows import Keys, fetch_keyed, records_keyed
 from resolvers.access import Access
-from resolvers.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -289,7 +289,7 @@ class Loaders:
         self._counts: dict[Hashable, Loader] = {}
         self._other_by_id: dict[str, Loader] = {}
         self._partial_by_id: dict[tuple[str, frozenset[str]], Loader] = {}
-        # The columns by-id rows of each type hold for this operation (``schema.lookahead``).
+        # The columns by-id rows of each type hold for this operation (``engine.lookahead``).
         self.row_columns: dict[str, frozenset[str] | None] = {}
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Contact, Location
 from models.enums import CONTACT_ADDRESS_KINDS, AuditAction, LocationKind
 from resolvers import audit
@@ -18,7 +19,6 @@ from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
 from resolvers.listing import filter_id, searched, with_equal
 from resolvers.loaders import Loaders
-from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 LOCATION_ORDER_KEYS = {
     "NAME": (SortKey("name"),),

@@ -12,16 +12,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
+from engine.rows import fetch_by_value
 from models import ApiToken, Team, User
 from models.enums import AuditAction, Role
-from models.rows import fetch_by_value
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import SCOPES, Access, Area
 from resolvers.errors import Forbidden, ProblemCode, Problems, Rejected
 from resolvers.ids import expect_id
 from resolvers.listing import filter_id, ordering, searched
-from resolvers.pagination import Ordering, Page, PageArgs, SortKey, paginate
 
 USER_ORDER_KEYS = {
     "NAME": (SortKey("name"),),

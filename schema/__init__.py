@@ -8,15 +8,15 @@ from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from engine.executor import FastExecutor
+from engine.extensions import CodedErrors, PerOperationLoaders
+from engine.guard import FieldGuard
+from engine.hooks import PlannedHooksRunner
+from engine.limits import PROTECTIONS
 from schema.accounts import AccountMutation, AccountQuery, LocationMutation
 from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.contacts import ContactMutation, ContactQuery
-from schema.executor import FastExecutor
-from schema.extensions import CodedErrors, PerOperationLoaders
-from schema.guard import FieldGuard
-from schema.hooks import PlannedHooksRunner
-from schema.limits import PROTECTIONS
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
 
@@ -36,7 +36,7 @@ class CrmSchema(strawberry.Schema):
     (``CodedErrors`` logs the unexpected ones with their request id), per-field extensions
     run only for the requests that need them (``FieldGuard`` for restricted tokens), so
     everyone else pays nothing per resolved field, and extensions' hooks are looked up once
-    per class rather than per request (``schema.hooks``)."""
+    per class rather than per request (``engine.hooks``)."""
 
     def process_errors(self, errors, execution_context=None) -> None:
         return None

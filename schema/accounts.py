@@ -10,6 +10,9 @@ import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
 
+from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
+from engine.lookahead import page_columns
+from engine.types import GraphInfo, documented_enum
 from resolvers import accounts as account_work
 from resolvers import locations as location_work
 from resolvers.access import Area
@@ -17,11 +20,8 @@ from resolvers.accounts import ACCOUNT_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from resolvers.locations import LOCATION_ORDER_KEYS
-from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
-from schema.lookahead import page_columns
-from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Account, Location, LocationKind, RecordStatus
 
 field = strawberry.field

@@ -9,16 +9,16 @@ from typing import Annotated
 import strawberry
 from strawberry import UNSET
 
+from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
+from engine.lookahead import page_columns
+from engine.types import GraphInfo, documented_enum
 from resolvers import activities as work
 from resolvers.access import Area
 from resolvers.activities import ACTIVITY_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
-from schema.base import GraphInfo, documented_enum
 from schema.contacts import Search, sort_keys
 from schema.errors import UserError, user_errors
-from schema.lookahead import page_columns
-from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Activity, ActivityKind, ActivityStatus, CallDirection
 
 field = strawberry.field

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import strawberry
 
+from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
+from engine.types import GraphInfo, documented_enum
 from models.enums import Role
 from resolvers import audit_log as work
 from resolvers.audit_log import AUDIT_ORDER_KEYS
 from resolvers.listing import ordering
-from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
-from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import AuditAction, AuditEvent
 
 field = strawberry.field

@@ -10,15 +10,15 @@ import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
 
+from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
+from engine.lookahead import page_columns
+from engine.types import GraphInfo, documented_enum
 from resolvers import contacts as work
 from resolvers.access import Area
 from resolvers.contacts import CONTACT_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
-from schema.base import GraphInfo, documented_enum
 from schema.errors import UserError, user_errors
-from schema.lookahead import page_columns
-from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import (
     Channel,
     ChannelKind,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from engine.types import documented_enum
 from resolvers.errors import Problem, ProblemCode
-from schema.base import documented_enum
 
 UserErrorCode = documented_enum(
     ProblemCode,

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
+from engine.types import GraphInfo, Node
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
-from schema.base import GraphInfo, Node
 from schema.types import User, resolve_node
 
 MAX_NODES = 100

@@ -13,16 +13,17 @@ from typing import Annotated, Any, ClassVar
 import strawberry
 from strawberry.scalars import JSON
 
+from engine.connection import After, Before, Connection, First, Last, page_args
+from engine.lookahead import page_columns, reads, row_columns
+from engine.types import GraphInfo, Node, RowType, documented_enum, node_types, per_level
 from models import enums
+from models.registry import ENTITIES, Area
 from resolvers import activities as activity_work
 from resolvers import audit_log
 from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.ids import encode_id
 from resolvers.loaders import ContactStats as ContactFigures
-from schema.base import GraphInfo, Node, RowType, documented_enum, per_level
-from schema.lookahead import page_columns, reads, row_columns
-from schema.pagination import After, Before, Connection, First, Last, page_args
 
 field = strawberry.field
 
@@ -175,7 +176,7 @@ IncludeInactive = Annotated[bool, strawberry.argument(description="Also list ina
 def _related(loader: str, column: str, type_name: str, *, required: bool = False):
     """The object each row's ``column`` points at, through the loader ``loader``; null where
     the column is. ``required`` fields have no null to give (a dangling key fails). A by-id
-    loader reads only the columns the object's selection needs (``schema.lookahead``)."""
+    loader reads only the columns the object's selection needs (``engine.lookahead``)."""
 
     @reads(column)
     async def level(objects: list, info: GraphInfo) -> list:
@@ -215,7 +216,7 @@ def _pages(page_of: Callable[..., Any], type_name: str):
     """A paginated list per object: ``page_of(loaders, objects' keys, args, **options)`` gives
     their pages, from one loader shared by every object asking alike; ``options`` are the
     field's other arguments (``includeInactive``) and ``columns``, what the rows must read
-    for the nodes' selection (``schema.lookahead``)."""
+    for the nodes' selection (``engine.lookahead``)."""
 
     @reads()
     async def level(
@@ -318,7 +319,7 @@ _MOBILES = _primary_channels(enums.ChannelKind.MOBILE)
 
 
 @strawberry.type(description="An internal user of the CRM.")
-class User(RowType, Node):
+class User(RowType, Node, entity=ENTITIES["User"]):
     name: str = field(description="Full name.")
     email: str = field(description="Sign-in email address.")
     role: Role = field(description="What the user may do.")
@@ -332,13 +333,13 @@ class User(RowType, Node):
 
 
 @strawberry.type(description="A team of users; agents see what their team owns.")
-class Team(RowType, Node):
+class Team(RowType, Node, entity=ENTITIES["Team"]):
     name: str = field(description="Team name.")
     created_at: datetime = field(description="When the team was created.")
 
 
 @strawberry.type(description="An API token. The secret is shown once, at creation.")
-class ApiToken(RowType, Node):
+class ApiToken(RowType, Node, entity=ENTITIES["ApiToken"]):
     name: str = field(description="What the token is for.")
     scopes: list[str] = field(description="Granted scopes; empty means the user's full rights.")
     allowed_fields: list[str] | None = field(
@@ -356,7 +357,7 @@ class ApiToken(RowType, Node):
 
 
 @strawberry.type(description="A customer company (cliente).")
-class Account(RowType, Node):
+class Account(RowType, Node, entity=ENTITIES["Account"]):
     _derived: ClassVar[dict[str, tuple[str, ...]]] = {"account_no": ("id",)}
 
     account_no: str = field(description="Generated account number, e.g. ACC-000042.")
@@ -430,7 +431,7 @@ class Account(RowType, Node):
 @strawberry.type(
     description="A site of an account (main profile, outlet, branch…) or a contact's address."
 )
-class Location(RowType, Node):
+class Location(RowType, Node, entity=ENTITIES["Location"]):
     kind: LocationKind = field(description="What the location is for.")
     name: str = field(description="Name of the site, e.g. 'Punto de venta Miraflores'.")
     street: str | None = field(description="Street (calle / avenida).")
@@ -495,6 +496,8 @@ class Location(RowType, Node):
 
 @strawberry.type(description="Activity figures of a contact; always what its activities say.")
 class ContactStats:
+    guard_area: ClassVar[Area] = Area.CONTACTS
+
     activities_total: int = field(description="Every activity of the contact.")
     activities_not_started: int = field(description="Tasks and emails not started.")
     activities_completed: int = field(description="Tasks and emails completed.")
@@ -509,7 +512,7 @@ class ContactStats:
 
 
 @strawberry.type(description="A person at an account (contacto).")
-class Contact(RowType, Node):
+class Contact(RowType, Node, entity=ENTITIES["Contact"]):
     _derived: ClassVar[dict[str, tuple[str, ...]]] = {
         "contact_no": ("id",),
         "full_name": ("first_name", "last_name"),
@@ -613,7 +616,7 @@ class Contact(RowType, Node):
 
 
 @strawberry.type(description="One way to reach a contact (vía de contacto).")
-class Channel(RowType, Node):
+class Channel(RowType, Node, entity=ENTITIES["Channel"]):
     kind: ChannelKind = field(description="Email, phone, mobile, WhatsApp…")
     value: str = field(description="The address or number as entered.")
     label: str | None = field(description="Free label, e.g. 'trabajo'.")
@@ -627,7 +630,7 @@ class Channel(RowType, Node):
 
 
 @strawberry.type(description="A call, meeting, task, note or email with a contact or account.")
-class Activity(RowType, Node):
+class Activity(RowType, Node, entity=ENTITIES["Activity"]):
     kind: ActivityKind = field(description="Call, meeting, task, note or email.")
     subject: str = field(description="Short title.")
     body: str | None = field(description="Details.")
@@ -663,7 +666,7 @@ class Activity(RowType, Node):
 
 
 @strawberry.type(description="One change in the audit trail.")
-class AuditEvent(RowType, Node):
+class AuditEvent(RowType, Node, entity=ENTITIES["AuditEvent"]):
     action: AuditAction = field(description="What happened.")
     resource_type: str = field(description="Type of the changed record, e.g. Contact.")
     resource_name: str = field(description="Name of the record when it changed.")
@@ -684,17 +687,7 @@ class AuditEvent(RowType, Node):
         return (await _ACTORS([self], info))[0]
 
 
-NODE_TYPES: dict[str, type[RowType]] = {
-    "Account": Account,
-    "Location": Location,
-    "Contact": Contact,
-    "Channel": Channel,
-    "Activity": Activity,
-    "AuditEvent": AuditEvent,
-    "User": User,
-    "Team": Team,
-    "ApiToken": ApiToken,
-}
+NODE_TYPES = node_types()
 
 
 async def resolve_node(info: GraphInfo, type_name: str, pk: int) -> Node | None:

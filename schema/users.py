@@ -9,15 +9,15 @@ from typing import Annotated
 import strawberry
 from strawberry import UNSET
 
+from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
+from engine.guard import guarded_fields
+from engine.types import GraphInfo, documented_enum
 from resolvers import users as work
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from resolvers.users import USER_ORDER_KEYS
-from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
-from schema.guard import guarded_fields
-from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import ApiToken, Role, Team, User
 
 field = strawberry.field

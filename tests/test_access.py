@@ -106,7 +106,7 @@ async def test_another_teams_contact_by_id_is_null_as_if_it_did_not_exist(client
 
 
 async def test_a_statement_cached_for_one_caller_never_serves_another(client, world):
-    """Loaders build their SQL once per shape (``models.rows.keyed_sql``); what the caller
+    """Loaders build their SQL once per shape (``engine.rows.keyed_sql``); what the caller
     may see is part of the shape, so the same request by others gets their own rows."""
     ids = [gid("Contact", world.south_contact.id), gid("Contact", world.north_contact.id)]
     query = """query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Contact {

@@ -8,9 +8,9 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from engine.pagination import exact_count
 from models import Contact
 from models.enums import RecordStatus
-from resolvers.pagination import exact_count
 from tests.conftest import count_statements, gid, make_account, ok
 
 CREATE = """

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from bench.workloads import CONTACT_CARD, PARTNER_SLIM, SEARCH, SPA_LIST
+from engine.executor import FastExecutor, _serializer
 from metrics import EXECUTIONS
 from models import AuditEvent, Contact, Location
 from models.enums import ContactRole
 from resolvers.demo import fill_demo_data
 from schema import schema
-from schema.executor import FastExecutor, _serializer
 from tests.conftest import count_statements, gid, gql
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
@@ -279,7 +279,7 @@ def test_a_leaf_graphql_core_would_refuse_or_convert_leaves_the_fast_path(type_n
 
 
 def test_converted_arguments_are_shared_only_by_equal_values_of_equal_types():
-    from schema.executor import frozen
+    from engine.executor import frozen
 
     lima = datetime(2025, 6, 2, 10, 30, tzinfo=timezone(timedelta(hours=-5)))
     keys = [frozen(value) for value in (1, True, 1.0, "1", lima, lima.astimezone(UTC))]

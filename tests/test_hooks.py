@@ -10,8 +10,8 @@ import pytest
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
+from engine.hooks import PlannedHooksRunner, stage_hook
 from schema import schema
-from schema.hooks import PlannedHooksRunner, stage_hook
 
 STAGES = ("operation", "parsing", "validation", "executing")
 

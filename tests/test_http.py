@@ -213,12 +213,12 @@ async def test_unexpected_exceptions_are_masked_and_logged_with_a_request_id(
 
 
 async def test_an_extension_that_crashes_still_answers_a_coded_error(client, monkeypatch, caplog):
-    import schema.limits
+    import engine.limits
 
     def broken(tally):
         raise RuntimeError('relation "api_token" does not exist')
 
-    monkeypatch.setattr(schema.limits, "shape_errors", broken)
+    monkeypatch.setattr(engine.limits, "shape_errors", broken)
     with caplog.at_level(logging.ERROR, logger="crm.server"):
         response = await post(client, {"query": "{ viewer { id } }"}, RESPONSE_TYPE)
     assert response.status_code == 500

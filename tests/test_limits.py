@@ -12,11 +12,7 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from models import Account, ApiToken, Contact, User
-from models.enums import Role
-from ratelimit import MemoryRateLimiter, RedisRateLimiter
-from resolvers.users import hash_secret
-from schema.limits import (
+from engine.limits import (
     MAX_ALIASES,
     MAX_COMMENTS,
     MAX_COST,
@@ -27,6 +23,10 @@ from schema.limits import (
     MAX_TOKENS,
     MUTATION_COST,
 )
+from models import Account, ApiToken, Contact, User
+from models.enums import Role
+from ratelimit import MemoryRateLimiter, RedisRateLimiter
+from resolvers.users import hash_secret
 from server import build_app
 from settings import Settings
 from tests.conftest import ADMIN_TOKEN, count_statements, gql, make_account, ok
@@ -382,7 +382,7 @@ async def test_the_export_spends_the_same_budget(limited):
 
 
 async def test_a_repeated_document_is_validated_once_and_keeps_its_errors(client, monkeypatch):
-    from schema import limits
+    from engine import limits
 
     validated = []
     real = limits.validate_document

@@ -1,4 +1,4 @@
-"""Lists read only the columns their selection needs (``schema.lookahead``), and every field
+"""Lists read only the columns their selection needs (``engine.lookahead``), and every field
 still answers what it answers when every column is read."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
+from engine.lookahead import column_needs
 from models import Account as AccountRow
 from resolvers.demo import fill_demo_data
 from schema import schema
-from schema.lookahead import column_needs
 from schema.types import NODE_TYPES
 from tests.conftest import count_statements, ok
 from tests.test_executor import answer

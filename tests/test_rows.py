@@ -1,4 +1,4 @@
-"""``models.rows.fetch`` builds exactly the instances the ORM builds, on either database."""
+"""``engine.rows.fetch`` builds exactly the instances the ORM builds, on either database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ import pytest
 from tortoise.functions import Coalesce
 from tortoise.models import Model
 
+from engine.pagination import NEXT_PAGE, Ordering, PageArgs, SortKey, paginate_per_parent
+from engine.rows import (
+    Keys,
+    fetch,
+    fetch_by_value,
+    fetch_keyed,
+    fetch_sql,
+    keyed_sql,
+    records_keyed,
+)
 from models import (
     Account,
     Activity,
@@ -21,19 +31,9 @@ from models import (
     Team,
     User,
 )
-from models.rows import (
-    Keys,
-    fetch,
-    fetch_by_value,
-    fetch_keyed,
-    fetch_sql,
-    keyed_sql,
-    records_keyed,
-)
 from resolvers.activities import NEWEST_FIRST
 from resolvers.demo import fill_demo_data
 from resolvers.ids import encode_id
-from resolvers.pagination import NEXT_PAGE, Ordering, PageArgs, SortKey, paginate_per_parent
 from tests.test_demo import fresh_database
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)

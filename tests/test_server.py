@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import connect
 
+from engine.limits import MAX_COST
 from models import Contact
-from schema.limits import MAX_COST
 from server import build_app
 from settings import DEFAULT_DATABASE_URL, Settings, load_settings
 from tests.conftest import ADMIN_TOKEN, gid, gql, make_account
@@ -238,7 +238,7 @@ def test_protection_flags_and_their_environment_variables():
 
 
 def test_standard_execution_switches_the_breadth_first_executor_off():
-    from schema.executor import FastExecutor
+    from engine.executor import FastExecutor
 
     assert load_settings([], {}).fast_execution
     flagged = load_settings(["--standard-execution"], {})

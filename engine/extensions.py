@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from models.enums import Role
-from resolvers.context import RequestContext
-from resolvers.errors import RequestError
-from schema.limits import parser_limit_code, without_suggestions
+from engine.context import OperationContext
+from engine.errors import RequestError
+from engine.limits import parser_limit_code, without_suggestions
 
 log = logging.getLogger("crm.errors")
 
@@ -59,15 +58,13 @@ class PerOperationLoaders(SchemaExtension):
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
-        if isinstance(context, RequestContext):
-            if context.connection_params is not None:
-                await context.recheck_token()  # revocation reaches open WebSockets too
-            context.reset_loaders()
+        if isinstance(context, OperationContext):
+            await context.start_operation()
         try:
             yield
         finally:
-            if isinstance(context, RequestContext):
-                context.loaders.close()
+            if isinstance(context, OperationContext):
+                context.end_operation()
 
 
 class CodedErrors(MaskErrors):
@@ -84,5 +81,4 @@ class CodedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
-        user = context.user if isinstance(context, RequestContext) else None
-        return coded(error, suggestions=user is not None and user.role == Role.ADMIN)
+        return coded(error, suggestions=getattr(context, "suggestions", False))

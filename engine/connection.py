@@ -8,8 +8,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
-from resolvers.pagination import Page, PageArgs
-from schema.base import documented_enum
+from engine.pagination import Page, PageArgs
+from engine.types import documented_enum
 
 T = TypeVar("T")
 

@@ -50,9 +50,9 @@ from graphql.validation import MaxIntrospectionDepthRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from engine.context import OperationContext
+from engine.pagination import DEFAULT_PAGE_SIZE
 from ratelimit import Verdict
-from resolvers.context import RequestContext
-from resolvers.pagination import DEFAULT_PAGE_SIZE
 
 MAX_QUERY_LENGTH = 100_000  # characters of the document
 MAX_TOKENS = 5_000  # lexical tokens: names, punctuation, values
@@ -437,7 +437,7 @@ class QueryLimits(SchemaExtension):
     def _refusals(self) -> list[GraphQLError]:
         context = self.execution_context
         caller = context.context
-        anonymous = isinstance(caller, RequestContext) and caller.user is None
+        anonymous = isinstance(caller, OperationContext) and caller.user is None
         if anonymous and caller.auth_error:
             return [GraphQLError(caller.auth_error, extensions={"code": "UNAUTHENTICATED"})]
         schema, variables = context.schema._schema, context.variables or {}

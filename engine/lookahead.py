@@ -27,8 +27,7 @@ from graphql.execution.values import VariableValues
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from tortoise.models import Model
 
-import models
-from schema.executor import directive_variables, frozen
+from engine.executor import directive_variables, frozen
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -228,10 +227,9 @@ def column_needs(row_type: type, model: type[Model]) -> dict[str, frozenset[str]
 
 def page_columns(info: Any, row_type: type) -> frozenset[str] | None:
     """The columns a connection's rows need for what ``info`` (Strawberry's or
-    graphql-core's) selects on its ``row_type`` nodes; None: every column. A row type's
-    model is the model of its name (``Contact`` rows are ``models.Contact``)."""
+    graphql-core's) selects on its ``row_type`` nodes; None: every column."""
     raw = getattr(info, "_raw_info", info)
-    return columns_read(row_type, getattr(models, row_type.__name__), node_fields(raw))
+    return columns_read(row_type, row_type.model(), node_fields(raw))
 
 
 def row_columns(info: Any, row_type: type) -> frozenset[str] | None:
@@ -239,5 +237,5 @@ def row_columns(info: Any, row_type: type) -> frozenset[str] | None:
     ``info`` selects on that type (one set per request, so the rows of one by-id loader
     serve every field that asks for them); None: every column."""
     raw = getattr(info, "_raw_info", info)
-    fields = fields_by_type(raw).get(row_type.__name__, frozenset())
-    return columns_read(row_type, getattr(models, row_type.__name__), fields)
+    fields = fields_by_type(raw).get(row_type.entity.name, frozenset())
+    return columns_read(row_type, row_type.model(), fields)

@@ -9,7 +9,7 @@ row, the conversions written out inline, enum members found by value in the enum
 What it builds is what ``_init_from_db`` builds, partial rows included (``tests/test_rows.py``
 compares every attribute of every model on both databases); querysets it cannot build
 exactly (prefetch, ``select_related``, ``.first()``/``.get()``, ``.only()``) go the ORM's
-way. A list reads only the columns its selection needs (``schema.lookahead``): ``fetch``'s
+way. A list reads only the columns its selection needs (``engine.lookahead``): ``fetch``'s
 ``columns``.
 """
 

@@ -22,8 +22,8 @@ from tortoise.functions import Coalesce
 from tortoise.models import Model
 from tortoise.queryset import CountQuery, QuerySet, ValuesQuery
 
-from models.rows import Keys, fetch, keyed_sql, rows_from_records
-from resolvers.errors import BadInput
+from engine.errors import BadInput
+from engine.rows import Keys, fetch, keyed_sql, rows_from_records
 
 M = TypeVar("M", bound=Model)
 
@@ -298,7 +298,7 @@ async def paginate_per_parent(
     the database (SQLite and PostgreSQL both have window functions), so the work grows with
     the page, not with the number of children. A parent whose list goes on past the page gets
     ``NEXT_PAGE`` after its rows. ``queryset()`` gives the children of any parent; ``shape``
-    names it for the statement cache (``models.rows.keyed_sql``), which builds it only when it
+    names it for the statement cache (``engine.rows.keyed_sql``), which builds it only when it
     has no statement for it. Pages after a cursor are built each time. With ``columns``,
     the rows read only those (and what the ordering and the parent need).
     """

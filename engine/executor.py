@@ -215,7 +215,7 @@ class _Level:
         self.read_through: frozenset[str] = frozenset()
 
     def _rows(self) -> list | None:
-        """The rows of the objects, if they are all of one row type (``schema.base``)."""
+        """The rows of the objects, if they are all of one row type (``engine.types``)."""
         if self.rows is None:
             classes = set(map(type, self.objects))
             fields = getattr(classes.pop(), "_read_through", None) if len(classes) == 1 else None
@@ -281,7 +281,7 @@ class _Level:
         kwargs = site.arguments(field)
         function = resolver.wrapped_func
         level = getattr(function, "level", None)
-        if level is not None:  # one call answers every object (``schema.base.per_level``)
+        if level is not None:  # one call answers every object (``engine.types.per_level``)
             pending = _LevelValues()
             coroutines.start(level(objects, **kwargs), pending.box, 0)
             return pending

@@ -1,4 +1,5 @@
-"""Shared GraphQL parts: the Node interface, documented enums, row-to-type conversion."""
+"""Row types (GraphQL objects built from database rows), the Node interface, documented
+enums, and the level form of a resolver."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from typing import Any, ClassVar, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
-from resolvers.ids import encode_global_id, encode_id
+from engine.context import OperationContext
+from engine.ids import encode_global_id, encode_id
 
 E = TypeVar("E", bound=type[Enum])
 T = TypeVar("T", bound="RowType")
 F = TypeVar("F", bound=Callable[..., Any])
 
-GraphInfo = Info[RequestContext, None]
+GraphInfo = Info[OperationContext, None]
 
 
 def documented_enum(py_enum: E, description: str, values: dict[str, str]) -> E:
@@ -40,7 +41,7 @@ class Node:
 def per_level(level: Callable[..., Awaitable[list]]):
     """Give a resolver its level form: ``level(objects, **arguments)`` returns one value per
     object for every object of a response level at once (one ``load_all``, one loop), where
-    the resolver answers one object. The breadth-first executor (``schema/executor.py``) calls
+    the resolver answers one object. The breadth-first executor (``engine/executor.py``) calls
     the level form; graphql-core calls the resolver, which should answer through the level
     form too, so both paths share one implementation."""
 
@@ -63,7 +64,7 @@ def _compile_from_row(cls: type, model: type) -> Callable[[Any], Any]:
     for name in cls._read_through:
         setattr(cls, name, _ReadThrough(name))
     entries = [f"{name!r}: row.{name}" for name in copied]
-    prefix = f"{cls.__name__}:"
+    prefix = f"{cls.entity.name}:"
     entries.append(f"'id': encode(f'{prefix}{{row.{model._meta.pk_attr}}}')")
     entries.append("'row': row")
     namespace = {"new": cls.__new__, "cls": cls, "model": model, "assign": object.__setattr__}
@@ -88,7 +89,7 @@ def _slow_from_row(cls: type) -> Callable[[Any], Any]:
     def build(row: Any) -> Any:
         obj = cls.__new__(cls)
         obj.__dict__.update({name: getattr(row, name) for name in names})
-        obj.__dict__.update(id=encode_id(cls.__name__, row.pk), row=row)
+        obj.__dict__.update(id=encode_id(cls.entity.name, row.pk), row=row)
         return obj
 
     return build
@@ -114,7 +115,10 @@ class RowType:
 
     Fields without a resolver are the row's attribute of the same Python name, read when
     asked for (a list shows a few of a contact's forty); fields with a resolver read
-    ``self.row``.
+    ``self.row``. A row type of a stored entity names it: ``class Contact(RowType, Node,
+    entity=ENTITIES["Contact"])`` (anything with ``name``, ``model`` and ``area``); its
+    rows are that entity's model, its global ids carry that name, ``node`` finds it by it
+    and the field guard reads its area.
     """
 
     row: strawberry.Private[Any]
@@ -122,6 +126,20 @@ class RowType:
     _read_through: ClassVar[frozenset[str]] = frozenset()  # fields read from the row
     # Fields that are properties of the model, with the attributes they read (``lookahead``).
     _derived: ClassVar[dict[str, tuple[str, ...]]] = {}
+    entity: ClassVar[Any] = None
+    guard_area: ClassVar[Any] = None  # ``engine.guard``: the token area of its fields
+
+    def __init_subclass__(cls, entity: Any = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if entity is not None:
+            if entity.name in _NODE_TYPES:
+                raise TypeError(f"{entity.name} has a row type already")
+            cls.entity, cls.guard_area = entity, entity.area
+            _NODE_TYPES[entity.name] = cls
+
+    @classmethod
+    def model(cls) -> Any:
+        return cls.entity.model
 
     @classmethod
     def from_row(cls: type[T], row: Any) -> T:
@@ -143,3 +161,16 @@ class RowType:
     @classmethod
     def maybe(cls: type[T], row: Any) -> T | None:
         return None if row is None else cls.from_row(row)
+
+
+_NODE_TYPES: dict[str, type[RowType]] = {}
+
+
+def node_type(name: str) -> type[RowType]:
+    """The row type of the entity named ``name`` (its module imported: ``strawberry.lazy``
+    types are imported when the schema is built)."""
+    return _NODE_TYPES[name]
+
+
+def node_types() -> dict[str, type[RowType]]:
+    return dict(_NODE_TYPES)
