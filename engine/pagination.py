@@ -23,7 +23,7 @@ from tortoise.models import Model
 from tortoise.queryset import CountQuery, QuerySet, ValuesQuery
 
 from engine.errors import BadInput
-from engine.rows import Keys, fetch, keyed_sql, rows_from_records
+from engine.rows import Keys, Statements, fetch, keyed_sql, rows_from_records
 
 M = TypeVar("M", bound=Model)
 
@@ -289,6 +289,7 @@ async def paginate_per_parent(
     parent_ids: Sequence[int],
     ordering: Ordering,
     args: PageArgs,
+    statements: Statements | None = None,
     shape: Hashable | None = None,
     columns: frozenset[str] | None = None,
 ) -> dict[int, list[Any]]:
@@ -298,8 +299,8 @@ async def paginate_per_parent(
     the database (SQLite and PostgreSQL both have window functions), so the work grows with
     the page, not with the number of children. A parent whose list goes on past the page gets
     ``NEXT_PAGE`` after its rows. ``queryset()`` gives the children of any parent; ``shape``
-    names it for the statement cache (``engine.rows.keyed_sql``), which builds it only when it
-    has no statement for it. Pages after a cursor are built each time. With ``columns``,
+    names it for the caller's ``statements``, which build it only when they have no
+    statement for it. Pages after a cursor are built each time. With ``columns``,
     the rows read only those (and what the ordering and the parent need).
     """
     args = args.validated()
@@ -319,11 +320,11 @@ async def paginate_per_parent(
         )
         return filtered.annotate(page_row=window).values(pk, "page_row")
 
-    if shape is not None and args.cursor is None:
+    if statements is not None and shape is not None and args.cursor is None:
         shape = (shape, "paged", parent_column, ordering, args.backwards)
+        db, sql, params = statements.sql(shape, model, parent_ids, inner)
     else:
-        shape = None
-    db, sql, params = keyed_sql(shape, model, parent_ids, inner)
+        db, sql, params = keyed_sql(None, model, parent_ids, inner)
     size = int(args.size)
     # The window numbers keys only (from an index on parent and order, where there is one);
     # the rows are read by primary key for the numbers that make the page and the one after.

@@ -194,6 +194,33 @@ async def records_keyed(
     return records
 
 
+class Statements:
+    """Keyed statements of one caller (``keyed_sql``, ``fetch_keyed``, ``records_keyed``):
+    ``scope`` (everything the rows a caller may see depend on) is part of every cache key,
+    so a statement built for one caller never serves another. Loaders run their statements
+    through the ``Statements`` of their request, never with a shape of their own making."""
+
+    __slots__ = ("scope",)
+
+    def __init__(self, scope: Hashable) -> None:
+        self.scope = scope
+
+    def sql(
+        self, shape: Hashable, model: type[Model], keys: Sequence[int], build: Callable
+    ) -> tuple[BaseDBAsyncClient, str, list[Any]]:
+        return keyed_sql((self.scope, shape), model, keys, build)
+
+    async def fetch(
+        self, shape: Hashable, model: type[M], keys: Sequence[int], build: Callable
+    ) -> list[M]:
+        return await fetch_keyed((self.scope, shape), model, keys, build)
+
+    async def records(
+        self, shape: Hashable, model: type[Model], keys: Sequence[int], build: Callable
+    ) -> list[Any]:
+        return await records_keyed((self.scope, shape), model, keys, build)
+
+
 class _Placeholder(str):
     """The value a statement is built with once, to be found among its parameters: a
     distinct object, so no real value can be mistaken for it."""

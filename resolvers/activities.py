@@ -96,10 +96,11 @@ async def list_activities(
 
 def activities_pages_of(
     loaders: Loaders,
-    parent_column: str,
     parent_ids: Sequence[int],
     args: PageArgs,
     columns: frozenset[str] | None = None,
+    *,
+    parent_column: str,
 ) -> Awaitable[list[Page]]:
     """Newest activities of accounts, locations or contacts, a page each, in one batch."""
     loader = loaders.page_by_parent(

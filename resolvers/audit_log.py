@@ -65,10 +65,11 @@ async def list_events(
 
 def events_pages_of(
     loaders: Loaders,
-    resource_type: str,
     resource_ids: Sequence[int],
     args: PageArgs,
     columns: frozenset[str] | None = None,
+    *,
+    resource_type: str,
 ) -> Awaitable[list[Page]]:
     loader = loaders.page_by_parent(
         f"audit.{resource_type}",

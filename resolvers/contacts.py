@@ -98,11 +98,12 @@ async def list_contacts(
 
 def contacts_pages_of(
     loaders: Loaders,
-    parent_column: str,
     parent_ids: Sequence[int],
     args: PageArgs,
-    include_inactive: bool,
     columns: frozenset[str] | None = None,
+    *,
+    parent_column: str,
+    include_inactive: bool = False,
 ) -> Awaitable[list[Page]]:
     """Contacts of accounts or locations, a page each, batched with their siblings."""
 

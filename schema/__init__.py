@@ -13,19 +13,26 @@ from engine.extensions import CodedErrors, PerOperationLoaders
 from engine.guard import FieldGuard
 from engine.hooks import PlannedHooksRunner
 from engine.limits import PROTECTIONS
-from schema.accounts import AccountMutation, AccountQuery, LocationMutation
+from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
+from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
+from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
-    "Query", (NodeQuery, AccountQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery)
+    "Query",
+    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery),
 )
 Mutation = merge_types(
-    "Mutation", (AccountMutation, LocationMutation, ContactMutation, ActivityMutation, UserMutation)
-)
+    "Mutation",
+    (
+        AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
+        UserMutation,
+    ),
+)  # fmt: skip
 
 Query.__strawberry_definition__.description = "Everything a client can read."
 Mutation.__strawberry_definition__.description = "Everything a client can change."

@@ -1,10 +1,11 @@
-"""Accounts and locations: the root lists, inputs, payloads and mutations."""
+"""Accounts: the node type, the root list, inputs, payloads and mutations."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry import UNSET
@@ -12,33 +13,103 @@ from strawberry.scalars import JSON
 
 from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
 from engine.lookahead import page_columns
-from engine.types import GraphInfo, documented_enum
+from engine.relations import level_field, pages, reads, related
+from engine.types import GraphInfo, Node, RowType, documented_enum, node_type
+from models.registry import ENTITIES
 from resolvers import accounts as account_work
+from resolvers import activities as activity_work
+from resolvers import audit_log
+from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.access import Area
 from resolvers.accounts import ACCOUNT_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
-from resolvers.locations import LOCATION_ORDER_KEYS
-from schema.contacts import sort_keys
+from schema.common import INCLUDE_INACTIVE, RecordStatus, sort_keys
 from schema.errors import UserError, user_errors
-from schema.types import Account, Location, LocationKind, RecordStatus
+from schema.locations import LocationFieldsInput
+
+if TYPE_CHECKING:
+    from schema.activities import Activity
+    from schema.audit import AuditEvent
+    from schema.contacts import Contact
+    from schema.locations import Location
+    from schema.users import User
 
 field = strawberry.field
 _ERRORS = "Why nothing was written, if so."
+
+UserRef = Annotated["User", strawberry.lazy("schema.users")]
+LocationRef = Annotated["Location", strawberry.lazy("schema.locations")]
+ContactRef = Annotated["Contact", strawberry.lazy("schema.contacts")]
+ActivityRef = Annotated["Activity", strawberry.lazy("schema.activities")]
+AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+
+
+@reads()
+async def _account_preferred(accounts: list, info: GraphInfo) -> list:
+    """The preferred contact of each account's main location."""
+    loaders = info.context.loaders
+    mains = await loaders.main_location_by_account.load_many([a.row.id for a in accounts])
+    preferred = loaders.preferred_contact_by_location
+    found = iter(await preferred.load_many([main.id for main in mains if main is not None]))
+    contact = node_type("Contact")
+    return [None if main is None else contact.maybe(next(found)) for main in mains]
+
+
+@strawberry.type(description="A customer company (cliente).")
+class Account(RowType, Node, entity=ENTITIES["Account"]):
+    _derived: ClassVar[dict[str, tuple[str, ...]]] = {"account_no": ("id",)}
+
+    account_no: str = field(description="Generated account number, e.g. ACC-000042.")
+    name: str = field(description="Trade name.")
+    legal_name: str | None = field(description="Registered legal name (razón social).")
+    tax_id: str | None = field(description="Tax id: RUC in Peru, RFC in Mexico.")
+    industry: str | None = field(description="Industry or line of business.")
+    website: str | None = field(description="Web site address.")
+    email: str | None = field(description="General email address.")
+    phone: str | None = field(description="General phone number.")
+    is_vip: bool = field(description="High-priority customer.")
+    status: RecordStatus = field(description="Active or inactive.")
+    tags: list[str] = field(description="Free labels.")
+    custom_fields: JSON = field(description="Additional fields (campos adicionales).")
+    created_at: datetime = field(description="When the account was created.")
+    updated_at: datetime = field(description="When the account last changed.")
+
+    owner: UserRef | None = related(
+        "owner_id", "User", description="The user responsible for the account."
+    )
+    locations: Connection[LocationRef] = pages(
+        location_work.locations_pages_of, "Location",
+        description="The account's sites: the main profile first, then outlets.",
+    )  # fmt: skip
+    main_location: LocationRef | None = related(
+        "id", "Location", loader="main_location_by_account",
+        description="The main location (main profile) of the account.",
+    )  # fmt: skip
+    contacts: Connection[ContactRef] = pages(
+        partial(contact_work.contacts_pages_of, parent_column="account_id"), "Contact",
+        include_inactive=INCLUDE_INACTIVE,
+        description="Contacts at any of the account's locations, by last name.",
+    )  # fmt: skip
+    preferred_contact: ContactRef | None = level_field(
+        _account_preferred, description="The preferred contact of the main location."
+    )
+    activities: Connection[ActivityRef] = pages(
+        partial(activity_work.activities_pages_of, parent_column="account_id"), "Activity",
+        description="Activities with the account, newest first.",
+    )  # fmt: skip
+    audit_events: Connection[AuditEventRef] = pages(
+        partial(audit_log.events_pages_of, resource_type="Account"), "AuditEvent",
+        description="The account's change history, newest first.",
+    )  # fmt: skip
+
 
 AccountSearch = Annotated[
     str | None,
     strawberry.argument(
         description="Free text over names, legal name, tax id, email, phone digits and account "
         "number; accent- and case-insensitive ('andina' finds 'Distribuidora Andina')."
-    ),
-]
-LocationSearch = Annotated[
-    str | None,
-    strawberry.argument(
-        description="Free text over the name and address (street, neighbourhood, district, "
-        "city, province, state, postal code, reference); accent- and case-insensitive."
     ),
 ]
 
@@ -66,35 +137,9 @@ documented_enum(
 assert {f.value for f in AccountOrderField} == ACCOUNT_ORDER_KEYS.keys()
 
 
-class LocationOrderField(Enum):
-    NAME = "NAME"
-    CITY = "CITY"
-    CREATED_AT = "CREATED_AT"
-
-
-documented_enum(
-    LocationOrderField,
-    "What locations can be sorted by; ties break on the creation order.",
-    {
-        "NAME": "Name of the site.",
-        "CITY": "City, then name.",
-        "CREATED_AT": "Creation time.",
-    },
-)
-assert {f.value for f in LocationOrderField} == LOCATION_ORDER_KEYS.keys()
-
-
 @strawberry.input(description="One sort key of the account list.")
 class AccountOrder:
     field: AccountOrderField = strawberry.field(description="What to sort by.")
-    direction: OrderDirection = strawberry.field(
-        default=OrderDirection.ASC, description="Ascending (default) or descending."
-    )
-
-
-@strawberry.input(description="One sort key of the location list.")
-class LocationOrder:
-    field: LocationOrderField = strawberry.field(description="What to sort by.")
     direction: OrderDirection = strawberry.field(
         default=OrderDirection.ASC, description="Ascending (default) or descending."
     )
@@ -114,32 +159,8 @@ class AccountFilter:
     created_before: datetime | None = field(default=None, description="Created before.")
 
 
-@strawberry.input(description="Which locations to list.")
-class LocationFilter:
-    account_id: strawberry.ID | None = field(default=None, description="Only this account's.")
-    kind: LocationKind | None = field(default=None, description="Only locations of this kind.")
-    country: str | None = field(default=None, description="Only this country (alpha-2, PE).")
-    city: str | None = field(default=None, description="Only this city (exact).")
-    state: str | None = field(default=None, description="Only this state or region (exact).")
-
 
 # ---------------------------------------------------------------- inputs
-
-
-@strawberry.input(description="The address of an account's main location.")
-class LocationFieldsInput:
-    name: str | None = field(default=None, description="Name of the site; default: the account's.")
-    street: str | None = field(default=None, description="Street (calle / avenida).")
-    exterior_number: str | None = field(default=None, description="Exterior number.")
-    interior_number: str | None = field(default=None, description="Interior number.")
-    neighborhood: str | None = field(default=None, description="Neighbourhood (colonia).")
-    district: str | None = field(default=None, description="District (distrito).")
-    city: str | None = field(default=None, description="City or municipality.")
-    province: str | None = field(default=None, description="Province (provincia).")
-    state: str | None = field(default=None, description="State or region (departamento).")
-    country: str | None = field(default=None, description="ISO 3166-1 alpha-2 code: PE, MX.")
-    postal_code: str | None = field(default=None, description="Postal code; at most 12.")
-    reference: str | None = field(default=None, description="How to find it.")
 
 
 @strawberry.input(description="A new account; its MAIN location is created with it.")
@@ -183,57 +204,6 @@ class UpdateAccountInput:
     custom_fields: JSON | None = field(default=UNSET, description="Replace the extra fields.")
 
 
-@strawberry.input(description="A new location of an account (not a MAIN one).")
-class CreateLocationInput:
-    account_id: strawberry.ID = field(description="The account the location belongs to.")
-    kind: LocationKind = field(description="What it is for; MAIN is refused (there is one).")
-    name: str = field(description="Name of the site; required, at most 200 characters.")
-    contact_id: strawberry.ID | None = field(
-        default=None,
-        description="Makes it this contact's own address (HOME, SHIPPING or BILLING); "
-        "the contact must work for the account.",
-    )
-    street: str | None = field(default=None, description="Street (calle / avenida).")
-    exterior_number: str | None = field(default=None, description="Exterior number.")
-    interior_number: str | None = field(default=None, description="Interior number.")
-    neighborhood: str | None = field(default=None, description="Neighbourhood (colonia).")
-    district: str | None = field(default=None, description="District (distrito).")
-    city: str | None = field(default=None, description="City or municipality.")
-    province: str | None = field(default=None, description="Province (provincia).")
-    state: str | None = field(default=None, description="State or region (departamento).")
-    country: str | None = field(default=None, description="ISO 3166-1 alpha-2 code: PE, MX.")
-    postal_code: str | None = field(default=None, description="Postal code; at most 12.")
-    reference: str | None = field(default=None, description="How to find it.")
-    is_default: bool = field(
-        default=False, description="Make it the default of its kind (un-defaults the other)."
-    )
-
-
-@strawberry.input(description="Changes to a location; fields left out stay as they are.")
-class UpdateLocationInput:
-    id: strawberry.ID = field(description="The location to change.")
-    kind: LocationKind | None = field(
-        default=UNSET, description="What it is for; cannot change to or from MAIN."
-    )
-    name: str | None = field(default=UNSET, description="Name of the site; cannot be cleared.")
-    street: str | None = field(default=UNSET, description="Street (calle / avenida).")
-    exterior_number: str | None = field(default=UNSET, description="Exterior number.")
-    interior_number: str | None = field(default=UNSET, description="Interior number.")
-    neighborhood: str | None = field(default=UNSET, description="Neighbourhood (colonia).")
-    district: str | None = field(default=UNSET, description="District (distrito).")
-    city: str | None = field(default=UNSET, description="City or municipality.")
-    province: str | None = field(default=UNSET, description="Province (provincia).")
-    state: str | None = field(default=UNSET, description="State or region (departamento).")
-    country: str | None = field(default=UNSET, description="ISO 3166-1 alpha-2 code: PE, MX.")
-    postal_code: str | None = field(default=UNSET, description="Postal code; at most 12.")
-    reference: str | None = field(default=UNSET, description="How to find it.")
-    is_default: bool | None = field(default=UNSET, description="The default of its kind.")
-
-
-@strawberry.input(description="Names a location.")
-class DeleteLocationInput:
-    id: strawberry.ID = field(description="The location to delete.")
-
 
 # ---------------------------------------------------------------- payloads
 
@@ -250,23 +220,6 @@ class UpdateAccountPayload:
     errors: list[UserError] = field(default_factory=list, description=_ERRORS)
 
 
-@strawberry.type(description="Result of createLocation.")
-class CreateLocationPayload:
-    location: Location | None = field(description="The new location.")
-    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
-
-
-@strawberry.type(description="Result of updateLocation.")
-class UpdateLocationPayload:
-    location: Location | None = field(description="The location after the change.")
-    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
-
-
-@strawberry.type(description="Result of deleteLocation.")
-class DeleteLocationPayload:
-    location: Location | None = field(description="The location as it was before deletion.")
-    errors: list[UserError] = field(default_factory=list, description=_ERRORS)
-
 
 # ---------------------------------------------------------------- root lists
 
@@ -276,13 +229,6 @@ AccountOrderBy = Annotated[
 ]
 AccountFilterArg = Annotated[
     AccountFilter | None, strawberry.argument(description="Which accounts.")
-]
-LocationOrderBy = Annotated[
-    list[LocationOrder] | None,
-    strawberry.argument(description="Sort keys, first wins; default NAME ascending."),
-]
-LocationFilterArg = Annotated[
-    LocationFilter | None, strawberry.argument(description="Which locations.")
 ]
 
 
@@ -301,18 +247,6 @@ class AccountQuery:
         page = await account_work.list_accounts(access, filter, search, order, args, columns)
         return Connection.of(page, Account.from_rows)
 
-    @field(description="Locations of every account: sites and contacts' own addresses.")
-    async def locations(
-        self, info: GraphInfo, filter: LocationFilterArg = None,
-        order_by: LocationOrderBy = None, search: LocationSearch = None, first: First = None,
-        after: After = None, last: Last = None, before: Before = None,
-    ) -> Connection[Location]:  # fmt: skip
-        access = info.context.access
-        order = ordering(sort_keys(order_by), LOCATION_ORDER_KEYS, "NAME")
-        args = page_args(first, after, last, before)
-        columns = page_columns(info, Location)
-        page = await location_work.list_locations(access, filter, search, order, args, columns)
-        return Connection.of(page, Location.from_rows)
 
 
 # ---------------------------------------------------------------- mutations
@@ -328,14 +262,6 @@ async def _account_change(payload, action) -> object:
     except Rejected as rejected:
         return payload(account=None, errors=user_errors(rejected.problems))
     return payload(account=Account.from_row(row))
-
-
-async def _location_change(payload, action) -> object:
-    try:
-        row = await action()
-    except Rejected as rejected:
-        return payload(location=None, errors=user_errors(rejected.problems))
-    return payload(location=Location.from_row(row))
 
 
 @strawberry.type
@@ -359,33 +285,3 @@ class AccountMutation:
         )
 
 
-@strawberry.type
-class LocationMutation:
-    @strawberry.mutation(description="Add a location (outlet, branch, address…) to an account.")
-    async def create_location(
-        self, info: GraphInfo, input: Annotated[CreateLocationInput, _input("The new location.")]
-    ) -> CreateLocationPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _location_change(
-            CreateLocationPayload, lambda: location_work.create_location(access, input)
-        )
-
-    @strawberry.mutation(description="Change a location; only the fields sent change.")
-    async def update_location(
-        self, info: GraphInfo, input: Annotated[UpdateLocationInput, _input("The changes.")]
-    ) -> UpdateLocationPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _location_change(
-            UpdateLocationPayload, lambda: location_work.update_location(access, input)
-        )
-
-    @strawberry.mutation(
-        description="Delete a location; never the MAIN one, nor one that still has contacts."
-    )
-    async def delete_location(
-        self, info: GraphInfo, input: Annotated[DeleteLocationInput, _input("The location.")]
-    ) -> DeleteLocationPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _location_change(
-            DeleteLocationPayload, lambda: location_work.delete_location(access, input.id)
-        )

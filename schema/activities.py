@@ -4,24 +4,99 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import UNSET
 
 from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
 from engine.lookahead import page_columns
-from engine.types import GraphInfo, documented_enum
+from engine.relations import related
+from engine.types import GraphInfo, Node, RowType, documented_enum
+from models import enums
+from models.registry import ENTITIES
 from resolvers import activities as work
 from resolvers.access import Area
 from resolvers.activities import ACTIVITY_ORDER_KEYS
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
-from schema.contacts import Search, sort_keys
+from schema.common import Search, sort_keys
 from schema.errors import UserError, user_errors
-from schema.types import Activity, ActivityKind, ActivityStatus, CallDirection
+
+if TYPE_CHECKING:
+    from schema.accounts import Account
+    from schema.contacts import Contact
+    from schema.locations import Location
+    from schema.users import User
 
 field = strawberry.field
+
+AccountRef = Annotated["Account", strawberry.lazy("schema.accounts")]
+LocationRef = Annotated["Location", strawberry.lazy("schema.locations")]
+ContactRef = Annotated["Contact", strawberry.lazy("schema.contacts")]
+UserRef = Annotated["User", strawberry.lazy("schema.users")]
+
+ActivityKind = documented_enum(
+    enums.ActivityKind,
+    "Kind of activity. Calls and meetings are events.",
+    {
+        "CALL": "A phone call (event).",
+        "MEETING": "A meeting or visit (event).",
+        "TASK": "A task to do.",
+        "NOTE": "A note; has no status.",
+        "EMAIL": "An email to send or sent.",
+    },
+)
+
+ActivityStatus = documented_enum(
+    enums.ActivityStatus,
+    "Status of an activity; which values fit depends on its kind.",
+    {
+        "PLANNED": "Event planned (calls and meetings).",
+        "HELD": "Event took place (calls and meetings).",
+        "NOT_HELD": "Event did not take place (calls and meetings).",
+        "NOT_STARTED": "Not started (tasks and emails).",
+        "IN_PROGRESS": "In progress (tasks and emails).",
+        "COMPLETED": "Completed (tasks and emails).",
+        "CANCELLED": "Cancelled (tasks and emails).",
+    },
+)
+
+CallDirection = documented_enum(
+    enums.CallDirection,
+    "Direction of a call.",
+    {"INBOUND": "The contact called.", "OUTBOUND": "We called.", "MISSED": "A missed call."},
+)
+
+
+@strawberry.type(description="A call, meeting, task, note or email with a contact or account.")
+class Activity(RowType, Node, entity=ENTITIES["Activity"]):
+    kind: ActivityKind = field(description="Call, meeting, task, note or email.")
+    subject: str = field(description="Short title.")
+    body: str | None = field(description="Details.")
+    status: ActivityStatus | None = field(description="Status; notes have none.")
+    starts_at: datetime | None = field(description="Start of a call or meeting.")
+    ends_at: datetime | None = field(description="End of a call or meeting.")
+    due_at: datetime | None = field(description="Due date of a task or email.")
+    completed_at: datetime | None = field(description="When a task or email was completed.")
+    duration_seconds: int | None = field(description="Length of a call or meeting, seconds.")
+    call_direction: CallDirection | None = field(description="Direction of a call.")
+    created_at: datetime = field(description="When the activity was recorded.")
+    updated_at: datetime = field(description="When the activity last changed.")
+
+    account: AccountRef = related(
+        "account_id", "Account", required=True, description="The account the activity is with."
+    )
+    location: LocationRef | None = related(
+        "location_id", "Location", description="The location the activity is about."
+    )
+    contact: ContactRef | None = related(
+        "contact_id", "Contact", description="The contact the activity is with."
+    )
+    owner: UserRef | None = related(
+        "owner_id", "User", description="The user responsible for the activity."
+    )
+
 
 
 class ActivityOrderField(Enum):

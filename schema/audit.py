@@ -4,20 +4,73 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
-from engine.types import GraphInfo, documented_enum
+from engine.relations import related
+from engine.types import GraphInfo, Node, RowType, documented_enum
+from models import enums
 from models.enums import Role
+from models.registry import ENTITIES
 from resolvers import audit_log as work
 from resolvers.audit_log import AUDIT_ORDER_KEYS
+from resolvers.ids import encode_id
 from resolvers.listing import ordering
-from schema.contacts import sort_keys
-from schema.types import AuditAction, AuditEvent
+from schema.common import sort_keys
+from schema.node import resolve_node
+
+if TYPE_CHECKING:
+    from schema.users import User
 
 field = strawberry.field
+
+UserRef = Annotated["User", strawberry.lazy("schema.users")]
+
+AuditAction = documented_enum(
+    enums.AuditAction,
+    "What happened to a record.",
+    {
+        "CREATED": "Created.",
+        "UPDATED": "Changed.",
+        "ACTIVATED": "Made active again.",
+        "DEACTIVATED": "Deactivated (kept, hidden from lists).",
+        "DELETED": "Deleted.",
+        "MERGED": "Merged into another record.",
+        "IMPORTED": "Created or changed by an import.",
+    },
+)
+
+
+def _resource_id(self) -> strawberry.ID:
+    return strawberry.ID(encode_id(self.row.resource_type, self.row.resource_id))
+
+
+async def _resource(self, info: GraphInfo) -> Node | None:
+    return await resolve_node(info, self.row.resource_type, self.row.resource_id)
+
+
+@strawberry.type(description="One change in the audit trail.")
+class AuditEvent(RowType, Node, entity=ENTITIES["AuditEvent"]):
+    action: AuditAction = field(description="What happened.")
+    resource_type: str = field(description="Type of the changed record, e.g. Contact.")
+    resource_name: str = field(description="Name of the record when it changed.")
+    occurred_at: datetime = field(description="When it happened.")
+    changes: JSON = field(description="Changed fields: field -> {from, to}.")
+
+    resource_id: strawberry.ID = field(
+        resolver=_resource_id,
+        description="Global id of the changed record (also when it has been deleted).",
+    )
+    resource: Node | None = field(
+        resolver=_resource, description="The changed record; null once deleted."
+    )
+    actor: UserRef | None = related(
+        "actor_id", "User", description="Who made the change; null for the system."
+    )
+
 
 # The audit trail names records of every account: only roles that see everything read it.
 AUDIT_READERS = frozenset({Role.ADMIN, Role.MANAGER})

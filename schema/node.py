@@ -7,12 +7,18 @@ from typing import Annotated
 
 import strawberry
 
-from engine.types import GraphInfo, Node
+from engine.types import GraphInfo, Node, node_type
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
-from schema.types import User, resolve_node
+from schema.users import User
 
 MAX_NODES = 100
+
+
+async def resolve_node(info: GraphInfo, type_name: str, pk: int) -> Node | None:
+    """Any stored object by type and key, through the request's loaders."""
+    row = await info.context.loaders.by_id(type_name).load(pk)
+    return node_type(type_name).maybe(row)
 
 
 def _decode(global_id: str, argument: str) -> tuple[str, int]:

@@ -11,16 +11,62 @@ from strawberry import UNSET
 
 from engine.connection import After, Before, Connection, First, Last, OrderDirection, page_args
 from engine.guard import guarded_fields
-from engine.types import GraphInfo, documented_enum
+from engine.relations import related
+from engine.types import GraphInfo, Node, RowType, documented_enum
+from models import enums
+from models.registry import ENTITIES
 from resolvers import users as work
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from resolvers.users import USER_ORDER_KEYS
-from schema.contacts import sort_keys
+from schema.common import sort_keys
 from schema.errors import UserError, user_errors
-from schema.types import ApiToken, Role, Team, User
 
 field = strawberry.field
+
+Role = documented_enum(
+    enums.Role,
+    "What an internal user may do.",
+    {
+        "ADMIN": "Everything, including users, teams and tokens.",
+        "MANAGER": "Sees and edits all accounts and contacts.",
+        "AGENT": "Works the accounts and contacts of their own or their team.",
+        "PARTNER": "An integration with a scoped token.",
+    },
+)
+
+
+@strawberry.type(description="An internal user of the CRM.")
+class User(RowType, Node, entity=ENTITIES["User"]):
+    name: str = field(description="Full name.")
+    email: str = field(description="Sign-in email address.")
+    role: Role = field(description="What the user may do.")
+    is_active: bool = field(description="Whether the user may sign in.")
+    created_at: datetime = field(description="When the user was created.")
+    team: Team | None = related("team_id", "Team", description="The user's team.")
+
+
+@strawberry.type(description="A team of users; agents see what their team owns.")
+class Team(RowType, Node, entity=ENTITIES["Team"]):
+    name: str = field(description="Team name.")
+    created_at: datetime = field(description="When the team was created.")
+
+
+@strawberry.type(description="An API token. The secret is shown once, at creation.")
+class ApiToken(RowType, Node, entity=ENTITIES["ApiToken"]):
+    name: str = field(description="What the token is for.")
+    scopes: list[str] = field(description="Granted scopes; empty means the user's full rights.")
+    allowed_fields: list[str] | None = field(
+        description="The only fields the token may read (`Type.field`); null: every field."
+    )
+    expires_at: datetime | None = field(description="When the token stops working.")
+    revoked_at: datetime | None = field(description="When the token was revoked.")
+    last_used_at: datetime | None = field(description="Last request made with the token.")
+    created_at: datetime = field(description="When the token was created.")
+    user: User = related(
+        "user_id", "User", required=True, description="The user the token acts as."
+    )
+
 
 
 class UserOrderField(Enum):

@@ -234,7 +234,7 @@ def test_contact_stats_are_answered_from_the_loaders_figures():
     """``Contact.stats`` hands the GraphQL layer the loader's own ``ContactStats``: the
     schema type must have the same fields, none of them with a resolver."""
     from resolvers.loaders import ContactStats as Figures
-    from schema.types import ContactStats
+    from schema.contacts import ContactStats
 
     definition = ContactStats.__strawberry_definition__
     assert [field.python_name for field in definition.fields] == list(Figures.__slots__)

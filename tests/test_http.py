@@ -195,7 +195,7 @@ async def test_other_methods_are_405(client):
 async def test_unexpected_exceptions_are_masked_and_logged_with_a_request_id(
     client, monkeypatch, caplog
 ):
-    from schema.types import User
+    from schema.users import User
 
     def broken(row):
         raise RuntimeError('SELECT "secret_hash" FROM "api_token"')

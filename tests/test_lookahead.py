@@ -11,10 +11,10 @@ import pytest
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
 from engine.lookahead import column_needs
+from engine.types import node_types
 from models import Account as AccountRow
 from resolvers.demo import fill_demo_data
 from schema import schema
-from schema.types import NODE_TYPES
 from tests.conftest import count_statements, ok
 from tests.test_executor import answer
 
@@ -225,7 +225,7 @@ def test_every_resolver_field_of_the_listed_types_declares_what_it_reads():
     undeclared = {
         f"{name}.{field}"
         for name in LISTS
-        for field, need in column_needs(NODE_TYPES[name], getattr(models, name)).items()
+        for field, need in column_needs(node_types()[name], getattr(models, name)).items()
         if need is None
     }
     # Both read a row of any type, named by the event: every column, by design.
@@ -233,7 +233,7 @@ def test_every_resolver_field_of_the_listed_types_declares_what_it_reads():
 
 
 def test_needs_name_columns_of_the_model():
-    needs = column_needs(NODE_TYPES["Account"], AccountRow)
+    needs = column_needs(node_types()["Account"], AccountRow)
     columns = set(AccountRow._meta.fields_db_projection.values())
     assert all(need <= columns for need in needs.values() if need is not None)
     assert needs["account_no"] == {"id"} and needs["owner"] == {"owner_id"}

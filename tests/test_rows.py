@@ -221,11 +221,11 @@ async def test_a_statement_with_one_value_is_built_once_per_shape(demo):
 
 
 async def test_row_types_read_their_fields_from_the_row_when_asked(demo):
-    from schema.types import NODE_TYPES
+    from engine.types import node_types
 
     for model in (Account, Location, Contact, Channel, Activity, AuditEvent, User, Team):
         row = await model.all().order_by("id").first()
-        graph_type = NODE_TYPES[model.__name__]
+        graph_type = node_types()[model.__name__]
         obj = graph_type.from_row(row)
         definition = graph_type.__strawberry_definition__
         fields = [f.python_name for f in definition.fields if f.base_resolver is None]
