@@ -47,7 +47,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from tortoise import connections
 
-from engine.executor import FastExecutor
+from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
@@ -182,16 +182,21 @@ class GraphQLApp(GraphQL):
     """Strawberry's ASGI app for GraphiQL and the WebSocket; HTTP requests go through
     ``handle``, which applies the GraphQL-over-HTTP rules itself."""
 
-    def __init__(self, graphql_schema: Any, limiter: RateLimiter | None) -> None:
+    def __init__(
+        self, graphql_schema: Any, limiter: RateLimiter | None, *, fast_execution: bool = True
+    ) -> None:
         super().__init__(graphql_schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.limiter = limiter
+        self.fast_execution = fast_execution
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        response = await self.handle(Request(scope, receive))
-        await response(scope, receive, send)
+        # ``--standard-execution`` turns the breadth-first path off for every operation.
+        with execution(fast=self.fast_execution and FAST_PATH.get()):
+            if scope["type"] != "http":
+                await super().__call__(scope, receive, send)
+                return
+            response = await self.handle(Request(scope, receive))
+            await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         media_type = response_media_type(request.headers.get("accept"))
@@ -496,7 +501,6 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             f"least one query of the largest cost ({MAX_COST}), or be 0 (off)."
         )
     limiter = build_rate_limiter(settings.rate_limit_points, settings.redis_url)
-    FastExecutor.enabled = settings.fast_execution  # one schema per process
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -525,7 +529,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             if limiter is not None:
                 await limiter.close()
 
-    graphql = GraphQLApp(schema, limiter)
+    graphql = GraphQLApp(schema, limiter, fast_execution=settings.fast_execution)
     routes = [
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),

@@ -26,7 +26,7 @@ from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.queryset import CountQuery, QuerySet, ValuesListQuery, ValuesQuery
 
 from bench.workloads import Request
-from engine.executor import FastExecutor
+from engine.executor import execution
 from resolvers import loaders, pagination
 from resolvers.context import RequestContext
 from schema import schema
@@ -161,12 +161,9 @@ async def execution_cost(
     instead of the breadth-first executor (same resolvers, loaders and data), the reference
     the GraphQL layer is compared with in the same minutes of the same machine."""
     signed_in = await context_for(f"Bearer {token}")
-    FastExecutor.enabled = not standard
-    try:
+    with execution(fast=not standard):
         response = await run_request(request, signed_in)  # warm caches (parsing, validation)
         measured = [await _round(request, signed_in, repeats) for _ in range(rounds)]
-    finally:
-        FastExecutor.enabled = True
     total, database, graphql, _ = min(measured, key=itemgetter(3))
     return ExecutionCost(
         fields=count_fields(response),

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Hashable, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from functools import partial
 from itertools import repeat
 from operator import attrgetter, is_not, methodcaller
-from typing import Any, ClassVar
+from typing import Any
 
 from graphql import (
     GraphQLAbstractType,
@@ -125,14 +127,27 @@ def directive_variables(operation: OperationDefinitionNode, fragments: dict) -> 
     return names
 
 
+# Off: every operation in this context goes graphql-core's way (an operator's switch, and
+# tests and the bench comparing both paths on one schema).
+FAST_PATH: ContextVar[bool] = ContextVar("fast_path", default=True)
+
+
+@contextmanager
+def execution(*, fast: bool) -> Iterator[None]:
+    """Operations run inside take the breadth-first path (``fast``) or the standard one."""
+    token = FAST_PATH.set(fast)
+    try:
+        yield
+    finally:
+        FAST_PATH.reset(token)
+
+
 class Unsupported(Exception):
     """The fast path cannot answer this exactly as graphql-core would: fall back."""
 
 
 class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, with the breadth-first path for queries that allow it."""
-
-    enabled: ClassVar[bool] = True  # off: every operation goes the standard way (tests compare)
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -177,7 +192,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     ):
         middleware = self.middleware_manager is not None and self.middleware_manager.middlewares
         eligible = not (serially or new_defer_usages or middleware)
-        if not (eligible and self.enabled and self.abort_signal is None):
+        if not (eligible and FAST_PATH.get() and self.abort_signal is None):
             _ANSWERED["standard"].inc()
             return super().execute_collected_root_fields(
                 root_type, root_value, grouped_field_set, serially, new_defer_usages

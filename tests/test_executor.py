@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from bench.workloads import CONTACT_CARD, PARTNER_SLIM, SEARCH, SPA_LIST
-from engine.executor import FastExecutor, _serializer
+from engine.executor import _serializer, execution
 from metrics import EXECUTIONS
 from models import AuditEvent, Contact, Location
 from models.enums import ContactRole
 from resolvers.demo import fill_demo_data
 from schema import schema
-from tests.conftest import count_statements, gid, gql
+from tests.conftest import ADMIN_TOKEN, count_statements, gid, gql
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
 
@@ -66,11 +66,8 @@ HISTORY = """
 async def answer(client, query: str, variables: dict[str, Any], *, fast: bool) -> tuple:
     """The body of one request, and how many operations each execution path answered."""
     before = {path: _count(path) for path in ("fast", "fallback", "standard")}
-    FastExecutor.enabled = fast
-    try:
+    with execution(fast=fast):
         body = await gql(client, query, variables)
-    finally:
-        FastExecutor.enabled = True
     paths = {path: _count(path) - before[path] for path in before}
     body.pop("extensions", None)  # the rate-limit budget left differs from request to request
     return body, {path: n for path, n in paths.items() if n}
@@ -350,3 +347,21 @@ async def test_a_repeated_document_reuses_its_collected_selections(client, demo,
         body, paths = await answer(client, card, {"id": contact_id}, fast=True)
         assert "errors" not in body and paths == {"fast": 1}
     assert len(collected) == first, "a later request collected the selections again"
+
+
+async def test_the_operators_switch_sends_every_operation_the_standard_way(client):
+    """``--standard-execution``: the app sets the engine's switch for each request."""
+    import httpx
+
+    from server import GraphQLApp
+
+    standard = GraphQLApp(schema, None, fast_execution=False)
+    transport = httpx.ASGITransport(app=standard)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        before = {path: _count(path) for path in ("fast", "standard")}
+        response = await http.post("/graphql", json={"query": "{ viewer { name } }"},
+                                   headers=headers)  # fmt: skip
+    assert response.json()["data"] == {"viewer": {"name": "Administrador"}}
+    assert _count("standard") == before["standard"] + 1
+    assert _count("fast") == before["fast"]
