@@ -20,6 +20,7 @@ from resolvers.locations import LOCATION_ORDER_KEYS
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
+from schema.inputs import id_input
 from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Account, Location, LocationKind, RecordStatus
@@ -230,9 +231,9 @@ class UpdateLocationInput:
     is_default: bool | None = field(default=UNSET, description="The default of its kind.")
 
 
-@strawberry.input(description="Names a location.")
-class DeleteLocationInput:
-    id: strawberry.ID = field(description="The location to delete.")
+DeleteLocationInput = id_input(
+    "DeleteLocationInput", "Names a location.", "The location to delete."
+)
 
 
 # ---------------------------------------------------------------- payloads

@@ -17,6 +17,7 @@ from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import Search, sort_keys
 from schema.errors import UserError, user_errors
+from schema.inputs import id_input
 from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Activity, ActivityKind, ActivityStatus, CallDirection
@@ -132,9 +133,9 @@ class UpdateActivityInput:
     )
 
 
-@strawberry.input(description="Names an activity to delete.")
-class DeleteActivityInput:
-    id: strawberry.ID = field(description="The activity.")
+DeleteActivityInput = id_input(
+    "DeleteActivityInput", "Names an activity to delete.", "The activity."
+)
 
 
 def _payload(name: str, description: str):

@@ -17,6 +17,7 @@ from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.errors import UserError, user_errors
+from schema.inputs import id_input
 from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import (
@@ -166,9 +167,19 @@ class UpdateContactInput:
     )
 
 
-@strawberry.input(description="Names a contact.")
-class ContactIdInput:
-    id: strawberry.ID = field(description="The contact.")
+DeactivateContactInput = id_input(
+    "DeactivateContactInput",
+    "Names the contact to deactivate.",
+    "The contact to hide from lists; it keeps its activities and history.",
+)
+ActivateContactInput = id_input(
+    "ActivateContactInput", "Names the contact to activate again.", "The inactive contact."
+)
+SetPreferredContactInput = id_input(
+    "SetPreferredContactInput",
+    "Names the contact to make its location's preferred contact.",
+    "The contact; its location's previous preferred contact stops being preferred.",
+)
 
 
 @strawberry.input(description="A new channel for a contact.")
@@ -187,9 +198,16 @@ class UpdateChannelInput:
     label: str | None = field(default=UNSET, description="New label.")
 
 
-@strawberry.input(description="Names a channel.")
-class ChannelIdInput:
-    id: strawberry.ID = field(description="The channel.")
+RemoveChannelInput = id_input(
+    "RemoveChannelInput",
+    "Names the channel to remove.",
+    "The channel; when it was the primary, the oldest remaining of its kind becomes primary.",
+)
+SetPrimaryChannelInput = id_input(
+    "SetPrimaryChannelInput",
+    "Names the channel to make the primary of its kind.",
+    "The channel; the old primary of its kind is demoted.",
+)
 
 
 def _payload(name: str, description: str):
@@ -304,7 +322,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Hide a contact from lists; it keeps its history.")
     async def deactivate_contact(
-        self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
+        self, info: GraphInfo, input: Annotated[DeactivateContactInput, _input("The contact.")]
     ) -> DeactivateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
@@ -313,7 +331,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Make an inactive contact active again.")
     async def activate_contact(
-        self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
+        self, info: GraphInfo, input: Annotated[ActivateContactInput, _input("The contact.")]
     ) -> ActivateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
@@ -322,7 +340,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Make the contact its location's preferred contact.")
     async def set_preferred_contact(
-        self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
+        self, info: GraphInfo, input: Annotated[SetPreferredContactInput, _input("The contact.")]
     ) -> SetPreferredContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
@@ -347,7 +365,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Remove a channel; the oldest of its kind becomes primary.")
     async def remove_channel(
-        self, info: GraphInfo, input: Annotated[ChannelIdInput, _input("The channel.")]
+        self, info: GraphInfo, input: Annotated[RemoveChannelInput, _input("The channel.")]
     ) -> RemoveChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
@@ -356,7 +374,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Make a channel the primary of its kind.")
     async def set_primary_channel(
-        self, info: GraphInfo, input: Annotated[ChannelIdInput, _input("The channel.")]
+        self, info: GraphInfo, input: Annotated[SetPrimaryChannelInput, _input("The channel.")]
     ) -> SetPrimaryChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(

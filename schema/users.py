@@ -17,6 +17,7 @@ from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
 from schema.guard import guarded_fields
+from schema.inputs import id_input
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import ApiToken, Role, Team, User
 
@@ -104,9 +105,7 @@ class CreateApiTokenInput:
     )
 
 
-@strawberry.input(description="Names an API token.")
-class RevokeApiTokenInput:
-    id: strawberry.ID = field(description="The token to revoke.")
+RevokeApiTokenInput = id_input("RevokeApiTokenInput", "Names an API token.", "The token to revoke.")
 
 
 _ERRORS = "Why nothing was written, if so."
