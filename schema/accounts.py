@@ -20,7 +20,7 @@ from resolvers.locations import LOCATION_ORDER_KEYS
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
-from schema.inputs import id_input
+from schema.inputs import id_input, plain
 from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Account, Location, LocationKind, RecordStatus
@@ -299,7 +299,7 @@ class AccountQuery:
         order = ordering(sort_keys(order_by), ACCOUNT_ORDER_KEYS, "NAME")
         args = page_args(first, after, last, before)
         columns = page_columns(info, Account)
-        page = await account_work.list_accounts(access, filter, search, order, args, columns)
+        page = await account_work.list_accounts(access, plain(filter), search, order, args, columns)
         return Connection.of(page, Account.from_rows)
 
     @field(description="Locations of every account: sites and contacts' own addresses.")
@@ -312,7 +312,9 @@ class AccountQuery:
         order = ordering(sort_keys(order_by), LOCATION_ORDER_KEYS, "NAME")
         args = page_args(first, after, last, before)
         columns = page_columns(info, Location)
-        page = await location_work.list_locations(access, filter, search, order, args, columns)
+        page = await location_work.list_locations(
+            access, plain(filter), search, order, args, columns
+        )
         return Connection.of(page, Location.from_rows)
 
 
@@ -347,7 +349,7 @@ class AccountMutation:
     ) -> CreateAccountPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _account_change(
-            CreateAccountPayload, lambda: account_work.create_account(access, input)
+            CreateAccountPayload, lambda: account_work.create_account(access, plain(input))
         )
 
     @strawberry.mutation(description="Change an account; only the fields sent change.")
@@ -356,7 +358,7 @@ class AccountMutation:
     ) -> UpdateAccountPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _account_change(
-            UpdateAccountPayload, lambda: account_work.update_account(access, input)
+            UpdateAccountPayload, lambda: account_work.update_account(access, plain(input))
         )
 
 
@@ -368,7 +370,7 @@ class LocationMutation:
     ) -> CreateLocationPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            CreateLocationPayload, lambda: location_work.create_location(access, input)
+            CreateLocationPayload, lambda: location_work.create_location(access, plain(input))
         )
 
     @strawberry.mutation(description="Change a location; only the fields sent change.")
@@ -377,7 +379,7 @@ class LocationMutation:
     ) -> UpdateLocationPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            UpdateLocationPayload, lambda: location_work.update_location(access, input)
+            UpdateLocationPayload, lambda: location_work.update_location(access, plain(input))
         )
 
     @strawberry.mutation(

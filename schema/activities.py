@@ -17,7 +17,7 @@ from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import Search, sort_keys
 from schema.errors import UserError, user_errors
-from schema.inputs import id_input
+from schema.inputs import id_input, plain
 from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import Activity, ActivityKind, ActivityStatus, CallDirection
@@ -178,7 +178,7 @@ class ActivityQuery:
         )
         args = page_args(first, after, last, before)
         columns = page_columns(info, Activity)
-        page = await work.list_activities(access, filter, search, order, args, columns)
+        page = await work.list_activities(access, plain(filter), search, order, args, columns)
         return Connection.of(page, Activity.from_rows)
 
 
@@ -202,7 +202,7 @@ class ActivityMutation:
     ) -> CreateActivityPayload:
         access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            CreateActivityPayload, lambda: work.create_activity(access, input)
+            CreateActivityPayload, lambda: work.create_activity(access, plain(input))
         )
 
     @strawberry.mutation(description="Change an activity; only the fields sent change.")
@@ -211,7 +211,7 @@ class ActivityMutation:
     ) -> UpdateActivityPayload:
         access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            UpdateActivityPayload, lambda: work.update_activity(access, input)
+            UpdateActivityPayload, lambda: work.update_activity(access, plain(input))
         )
 
     @strawberry.mutation(description="Delete an activity; its audit event keeps its values.")

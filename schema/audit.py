@@ -14,6 +14,7 @@ from resolvers.audit_log import AUDIT_ORDER_KEYS
 from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
+from schema.inputs import plain
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import AuditAction, AuditEvent
 
@@ -102,6 +103,6 @@ class AuditQuery:
         access = info.context.access.require_auditor()
         order = ordering(sort_keys(order_by), AUDIT_ORDER_KEYS, "OCCURRED_AT", True)
         page = await work.list_events(
-            access, filter, search, order, page_args(first, after, last, before)
+            access, plain(filter), search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, AuditEvent.from_rows)

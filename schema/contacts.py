@@ -17,7 +17,7 @@ from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from schema.base import GraphInfo, documented_enum
 from schema.errors import UserError, user_errors
-from schema.inputs import id_input
+from schema.inputs import id_input, plain
 from schema.lookahead import page_columns
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import (
@@ -276,7 +276,7 @@ class ContactQuery:
         order = ordering(sort_keys(order_by), CONTACT_ORDER_KEYS, "LAST_NAME")
         args = page_args(first, after, last, before)
         columns = page_columns(info, Contact)
-        page = await work.list_contacts(access, filter, search, order, args, columns)
+        page = await work.list_contacts(access, plain(filter), search, order, args, columns)
         return Connection.of(page, Contact.from_rows)
 
 
@@ -308,7 +308,7 @@ class ContactMutation:
     ) -> CreateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            CreateContactPayload, lambda: work.create_contact(access, input)
+            CreateContactPayload, lambda: work.create_contact(access, plain(input))
         )
 
     @strawberry.mutation(description="Change a contact; only the fields sent change.")
@@ -317,7 +317,7 @@ class ContactMutation:
     ) -> UpdateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            UpdateContactPayload, lambda: work.update_contact(access, input)
+            UpdateContactPayload, lambda: work.update_contact(access, plain(input))
         )
 
     @strawberry.mutation(description="Hide a contact from lists; it keeps its history.")
@@ -352,7 +352,9 @@ class ContactMutation:
         self, info: GraphInfo, input: Annotated[AddChannelInput, _input("The new channel.")]
     ) -> AddChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
-        return await _channel_change(AddChannelPayload, lambda: work.add_channel(access, input))
+        return await _channel_change(
+            AddChannelPayload, lambda: work.add_channel(access, plain(input))
+        )
 
     @strawberry.mutation(description="Change a channel's value or label.")
     async def update_channel(
@@ -360,7 +362,7 @@ class ContactMutation:
     ) -> UpdateChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
-            UpdateChannelPayload, lambda: work.update_channel(access, input)
+            UpdateChannelPayload, lambda: work.update_channel(access, plain(input))
         )
 
     @strawberry.mutation(description="Remove a channel; the oldest of its kind becomes primary.")

@@ -17,7 +17,7 @@ from schema.base import GraphInfo, documented_enum
 from schema.contacts import sort_keys
 from schema.errors import UserError, user_errors
 from schema.guard import guarded_fields
-from schema.inputs import id_input
+from schema.inputs import id_input, plain
 from schema.pagination import After, Before, Connection, First, Last, OrderDirection, page_args
 from schema.types import ApiToken, Role, Team, User
 
@@ -173,7 +173,7 @@ class UserQuery:
         access = info.context.access
         order = ordering(sort_keys(order_by), USER_ORDER_KEYS, "NAME")
         page = await work.list_users(
-            access, filter, search, order, page_args(first, after, last, before)
+            access, plain(filter), search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, User.from_rows)
 
@@ -199,7 +199,7 @@ class UserMutation:
     ) -> CreateTeamPayload:
         access = info.context.access
         try:
-            team = await work.create_team(access, input)
+            team = await work.create_team(access, plain(input))
         except Rejected as rejected:
             return CreateTeamPayload(team=None, errors=user_errors(rejected.problems))
         return CreateTeamPayload(team=Team.from_row(team))
@@ -210,7 +210,7 @@ class UserMutation:
     ) -> CreateUserPayload:
         access = info.context.access
         try:
-            user = await work.create_user(access, input)
+            user = await work.create_user(access, plain(input))
         except Rejected as rejected:
             return CreateUserPayload(user=None, errors=user_errors(rejected.problems))
         return CreateUserPayload(user=User.from_row(user))
@@ -221,7 +221,7 @@ class UserMutation:
     ) -> UpdateUserPayload:
         access = info.context.access
         try:
-            user = await work.update_user(access, input)
+            user = await work.update_user(access, plain(input))
         except Rejected as rejected:
             return UpdateUserPayload(user=None, errors=user_errors(rejected.problems))
         return UpdateUserPayload(user=User.from_row(user))
@@ -234,7 +234,9 @@ class UserMutation:
     ) -> CreateApiTokenPayload:
         access = info.context.access
         try:
-            token, secret = await work.create_api_token(access, input, guarded_fields(info.schema))
+            token, secret = await work.create_api_token(
+                access, plain(input), guarded_fields(info.schema)
+            )
         except Rejected as rejected:
             return CreateApiTokenPayload(
                 api_token=None, secret=None, errors=user_errors(rejected.problems)
