@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from bench.workloads import CONTACT_CARD, PARTNER_SLIM, SEARCH, SPA_LIST
+from demo import fill_demo_data
 from metrics import EXECUTIONS
 from models import AuditEvent, Contact, Location
 from models.enums import ContactRole
-from resolvers.demo import fill_demo_data
 from schema import schema
 from schema.executor import FastExecutor, _serializer
 from tests.conftest import count_statements, gid, gql

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
+from demo import fill_demo_data
 from models import Account as AccountRow
-from resolvers.demo import fill_demo_data
 from schema import schema
 from schema.lookahead import column_needs
 from schema.types import NODE_TYPES

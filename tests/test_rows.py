@@ -10,6 +10,7 @@ import pytest
 from tortoise.functions import Coalesce
 from tortoise.models import Model
 
+from demo import fill_demo_data
 from models import (
     Account,
     Activity,
@@ -31,7 +32,6 @@ from models.rows import (
     records_keyed,
 )
 from resolvers.activities import NEWEST_FIRST
-from resolvers.demo import fill_demo_data
 from resolvers.ids import encode_id
 from resolvers.pagination import NEXT_PAGE, Ordering, PageArgs, SortKey, paginate_per_parent
 from tests.test_demo import fresh_database
