@@ -486,7 +486,7 @@ async def prepare_database(settings: Settings) -> None:
             flush=True,
         )
     if settings.demo:
-        from resolvers.demo import fill_demo_data  # only loaded when asked for
+        from demo import fill_demo_data  # only loaded when asked for
 
         summary = await fill_demo_data()
         if summary is not None and summary.accounts:

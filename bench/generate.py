@@ -1,6 +1,6 @@
 """Fill a benchmark database with the demo's realistic data, once.
 
-The rows come from ``resolvers.demo.fill_demo_data`` itself (same vocabulary, same rules,
+The rows come from ``demo.fill_demo_data`` itself (same vocabulary, same rules,
 same ``search_text``), at a fixed seed and reference time, so every size is reproducible.
 Measured here, L (1M contacts, 5.2M activities) takes about an hour, once: roughly half of
 it the demo's pure-Python generator (about 9 s per 1,000 accounts), the rest PostgreSQL
@@ -19,9 +19,9 @@ import asyncpg
 from tortoise import connections
 
 from bench.sizes import DATA_DIR, POSTGRES_ROOT, Target
+from demo import fill_demo_data
 from models import Contact
 from models.db import close_database, init_database, search_indexes_suspended
-from resolvers.demo import fill_demo_data
 from resolvers.users import ensure_admin
 
 log = logging.getLogger("bench.generate")

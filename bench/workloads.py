@@ -123,7 +123,7 @@ mutation CreateActivity($input: CreateActivityInput!) {
 """
 
 SET_PREFERRED = """
-mutation SetPreferred($input: ContactIdInput!) {
+mutation SetPreferred($input: SetPreferredContactInput!) {
   setPreferredContact(input: $input) {
     contact { id isPreferred }
     errors { code field message }

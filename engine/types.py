@@ -20,12 +20,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 GraphInfo = Info[OperationContext, None]
 
 
-def documented_enum(py_enum: E, description: str, values: dict[str, str]) -> E:
-    """Expose a model enum in GraphQL with a description on the type and on every value."""
+def documented_enum(
+    py_enum: E, description: str, values: dict[str, str], *, name: str | None = None
+) -> E:
+    """Expose a model enum in GraphQL with a description on the type and on every value;
+    ``name`` is its GraphQL name when that is not the Python one."""
     missing = {member.name for member in py_enum} - values.keys()
     if missing:
         raise ValueError(f"{py_enum.__name__}: no description for {sorted(missing)}")
-    strawberry.enum(py_enum, description=description)
+    strawberry.enum(py_enum, name=name, description=description)
     for value in py_enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
         value.description = values[value.name]
     return py_enum

@@ -7,10 +7,9 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from strawberry import UNSET
-
 from models.base import digits
 from resolvers.errors import ProblemCode, Problems
+from resolvers.inputs import NOT_SENT
 
 Path = str | tuple[str, ...]
 
@@ -31,15 +30,15 @@ def camel(name: str) -> str:
 
 
 def given(value: Any) -> bool:
-    """Whether an input field was sent at all (``UNSET`` means: leave it as it is)."""
-    return value is not UNSET
+    """Whether an input field was sent at all (``NOT_SENT`` means: leave it as it is)."""
+    return value is not NOT_SENT
 
 
 def text(
     problems: Problems, path: Path, value: str | None, max_length: int, *, required: bool = False
 ) -> str | None:
     """Trimmed text; whitespace-only counts as empty (an error when ``required``)."""
-    if value is None or value is UNSET:
+    if value is None or value is NOT_SENT:
         if required:
             problems.add(ProblemCode.REQUIRED, path, "This value is required.")
         return None

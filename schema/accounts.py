@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from schema.contacts import Contact
     from schema.locations import Location
     from schema.users import User
+from schema.inputs import plain
 
 field = strawberry.field
 _ERRORS = "Why nothing was written, if so."
@@ -244,7 +245,7 @@ class AccountQuery:
         order = ordering(sort_keys(order_by), ACCOUNT_ORDER_KEYS, "NAME")
         args = page_args(first, after, last, before)
         columns = page_columns(info, Account)
-        page = await account_work.list_accounts(access, filter, search, order, args, columns)
+        page = await account_work.list_accounts(access, plain(filter), search, order, args, columns)
         return Connection.of(page, Account.from_rows)
 
 
@@ -272,7 +273,7 @@ class AccountMutation:
     ) -> CreateAccountPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _account_change(
-            CreateAccountPayload, lambda: account_work.create_account(access, input)
+            CreateAccountPayload, lambda: account_work.create_account(access, plain(input))
         )
 
     @strawberry.mutation(description="Change an account; only the fields sent change.")
@@ -281,7 +282,7 @@ class AccountMutation:
     ) -> UpdateAccountPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _account_change(
-            UpdateAccountPayload, lambda: account_work.update_account(access, input)
+            UpdateAccountPayload, lambda: account_work.update_account(access, plain(input))
         )
 
 

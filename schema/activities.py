@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from schema.contacts import Contact
     from schema.locations import Location
     from schema.users import User
+from schema.inputs import id_input, plain
 
 field = strawberry.field
 
@@ -207,9 +208,9 @@ class UpdateActivityInput:
     )
 
 
-@strawberry.input(description="Names an activity to delete.")
-class DeleteActivityInput:
-    id: strawberry.ID = field(description="The activity.")
+DeleteActivityInput = id_input(
+    "DeleteActivityInput", "Names an activity to delete.", "The activity."
+)
 
 
 def _payload(name: str, description: str):
@@ -252,7 +253,7 @@ class ActivityQuery:
         )
         args = page_args(first, after, last, before)
         columns = page_columns(info, Activity)
-        page = await work.list_activities(access, filter, search, order, args, columns)
+        page = await work.list_activities(access, plain(filter), search, order, args, columns)
         return Connection.of(page, Activity.from_rows)
 
 
@@ -276,7 +277,7 @@ class ActivityMutation:
     ) -> CreateActivityPayload:
         access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            CreateActivityPayload, lambda: work.create_activity(access, input)
+            CreateActivityPayload, lambda: work.create_activity(access, plain(input))
         )
 
     @strawberry.mutation(description="Change an activity; only the fields sent change.")
@@ -285,7 +286,7 @@ class ActivityMutation:
     ) -> UpdateActivityPayload:
         access = info.context.access.require_write(Area.ACTIVITIES)
         return await _activity_change(
-            UpdateActivityPayload, lambda: work.update_activity(access, input)
+            UpdateActivityPayload, lambda: work.update_activity(access, plain(input))
         )
 
     @strawberry.mutation(description="Delete an activity; its audit event keeps its values.")

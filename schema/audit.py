@@ -24,6 +24,7 @@ from schema.node import resolve_node
 
 if TYPE_CHECKING:
     from schema.users import User
+from schema.inputs import plain
 
 field = strawberry.field
 
@@ -155,6 +156,6 @@ class AuditQuery:
         access = info.context.access.require_auditor()
         order = ordering(sort_keys(order_by), AUDIT_ORDER_KEYS, "OCCURRED_AT", True)
         page = await work.list_events(
-            access, filter, search, order, page_args(first, after, last, before)
+            access, plain(filter), search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, AuditEvent.from_rows)

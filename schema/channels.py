@@ -16,6 +16,7 @@ from resolvers import contacts as work
 from resolvers.access import Area
 from resolvers.errors import Rejected
 from schema.errors import UserError, user_errors
+from schema.inputs import id_input, plain
 
 if TYPE_CHECKING:
     from schema.contacts import Contact
@@ -79,9 +80,16 @@ class UpdateChannelInput:
     label: str | None = field(default=UNSET, description="New label.")
 
 
-@strawberry.input(description="Names a channel.")
-class ChannelIdInput:
-    id: strawberry.ID = field(description="The channel.")
+RemoveChannelInput = id_input(
+    "RemoveChannelInput",
+    "Names the channel to remove.",
+    "The channel; when it was the primary, the oldest remaining of its kind becomes primary.",
+)
+SetPrimaryChannelInput = id_input(
+    "SetPrimaryChannelInput",
+    "Names the channel to make the primary of its kind.",
+    "The channel; the old primary of its kind is demoted.",
+)
 
 
 def _channel_payload(name: str, description: str):
@@ -126,7 +134,9 @@ class ChannelMutation:
         self, info: GraphInfo, input: Annotated[AddChannelInput, _input("The new channel.")]
     ) -> AddChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
-        return await _channel_change(AddChannelPayload, lambda: work.add_channel(access, input))
+        return await _channel_change(
+            AddChannelPayload, lambda: work.add_channel(access, plain(input))
+        )
 
     @strawberry.mutation(description="Change a channel's value or label.")
     async def update_channel(
@@ -134,12 +144,12 @@ class ChannelMutation:
     ) -> UpdateChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
-            UpdateChannelPayload, lambda: work.update_channel(access, input)
+            UpdateChannelPayload, lambda: work.update_channel(access, plain(input))
         )
 
     @strawberry.mutation(description="Remove a channel; the oldest of its kind becomes primary.")
     async def remove_channel(
-        self, info: GraphInfo, input: Annotated[ChannelIdInput, _input("The channel.")]
+        self, info: GraphInfo, input: Annotated[RemoveChannelInput, _input("The channel.")]
     ) -> RemoveChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(
@@ -148,7 +158,7 @@ class ChannelMutation:
 
     @strawberry.mutation(description="Make a channel the primary of its kind.")
     async def set_primary_channel(
-        self, info: GraphInfo, input: Annotated[ChannelIdInput, _input("The channel.")]
+        self, info: GraphInfo, input: Annotated[SetPrimaryChannelInput, _input("The channel.")]
     ) -> SetPrimaryChannelPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _channel_change(

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from schema.channels import Channel
     from schema.locations import Location
     from schema.users import User
+from schema.inputs import id_input, plain
 
 field = strawberry.field
 
@@ -336,9 +337,19 @@ class UpdateContactInput:
     )
 
 
-@strawberry.input(description="Names a contact.")
-class ContactIdInput:
-    id: strawberry.ID = field(description="The contact.")
+DeactivateContactInput = id_input(
+    "DeactivateContactInput",
+    "Names the contact to deactivate.",
+    "The contact to hide from lists; it keeps its activities and history.",
+)
+ActivateContactInput = id_input(
+    "ActivateContactInput", "Names the contact to activate again.", "The inactive contact."
+)
+SetPreferredContactInput = id_input(
+    "SetPreferredContactInput",
+    "Names the contact to make its location's preferred contact.",
+    "The contact; its location's previous preferred contact stops being preferred.",
+)
 
 
 def _payload(name: str, description: str):
@@ -382,7 +393,7 @@ class ContactQuery:
         order = ordering(sort_keys(order_by), CONTACT_ORDER_KEYS, "LAST_NAME")
         args = page_args(first, after, last, before)
         columns = page_columns(info, Contact)
-        page = await work.list_contacts(access, filter, search, order, args, columns)
+        page = await work.list_contacts(access, plain(filter), search, order, args, columns)
         return Connection.of(page, Contact.from_rows)
 
 
@@ -406,7 +417,7 @@ class ContactMutation:
     ) -> CreateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            CreateContactPayload, lambda: work.create_contact(access, input)
+            CreateContactPayload, lambda: work.create_contact(access, plain(input))
         )
 
     @strawberry.mutation(description="Change a contact; only the fields sent change.")
@@ -415,12 +426,12 @@ class ContactMutation:
     ) -> UpdateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
-            UpdateContactPayload, lambda: work.update_contact(access, input)
+            UpdateContactPayload, lambda: work.update_contact(access, plain(input))
         )
 
     @strawberry.mutation(description="Hide a contact from lists; it keeps its history.")
     async def deactivate_contact(
-        self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
+        self, info: GraphInfo, input: Annotated[DeactivateContactInput, _input("The contact.")]
     ) -> DeactivateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
@@ -429,7 +440,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Make an inactive contact active again.")
     async def activate_contact(
-        self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
+        self, info: GraphInfo, input: Annotated[ActivateContactInput, _input("The contact.")]
     ) -> ActivateContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(
@@ -438,7 +449,7 @@ class ContactMutation:
 
     @strawberry.mutation(description="Make the contact its location's preferred contact.")
     async def set_preferred_contact(
-        self, info: GraphInfo, input: Annotated[ContactIdInput, _input("The contact.")]
+        self, info: GraphInfo, input: Annotated[SetPreferredContactInput, _input("The contact.")]
     ) -> SetPreferredContactPayload:
         access = info.context.access.require_write(Area.CONTACTS)
         return await _contact_change(

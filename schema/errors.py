@@ -35,6 +35,7 @@ UserErrorCode = documented_enum(
         "ALREADY_IN_STATE": "The object is already in the requested state.",
         "LAST_ADMIN": "The change would leave no active admin to manage users and tokens.",
     },
+    name="UserErrorCode",
 )
 
 

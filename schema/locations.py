@@ -27,6 +27,7 @@ from resolvers.listing import ordering
 from resolvers.locations import LOCATION_ORDER_KEYS
 from schema.common import INCLUDE_INACTIVE, sort_keys
 from schema.errors import UserError, user_errors
+from schema.inputs import id_input, plain
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -217,9 +218,9 @@ class UpdateLocationInput:
     is_default: bool | None = field(default=UNSET, description="The default of its kind.")
 
 
-@strawberry.input(description="Names a location.")
-class DeleteLocationInput:
-    id: strawberry.ID = field(description="The location to delete.")
+DeleteLocationInput = id_input(
+    "DeleteLocationInput", "Names a location.", "The location to delete."
+)
 
 
 # ---------------------------------------------------------------- payloads
@@ -266,7 +267,9 @@ class LocationQuery:
         order = ordering(sort_keys(order_by), LOCATION_ORDER_KEYS, "NAME")
         args = page_args(first, after, last, before)
         columns = page_columns(info, Location)
-        page = await location_work.list_locations(access, filter, search, order, args, columns)
+        page = await location_work.list_locations(
+            access, plain(filter), search, order, args, columns
+        )
         return Connection.of(page, Location.from_rows)
 
 
@@ -293,7 +296,7 @@ class LocationMutation:
     ) -> CreateLocationPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            CreateLocationPayload, lambda: location_work.create_location(access, input)
+            CreateLocationPayload, lambda: location_work.create_location(access, plain(input))
         )
 
     @strawberry.mutation(description="Change a location; only the fields sent change.")
@@ -302,7 +305,7 @@ class LocationMutation:
     ) -> UpdateLocationPayload:
         access = info.context.access.require_write(Area.ACCOUNTS)
         return await _location_change(
-            UpdateLocationPayload, lambda: location_work.update_location(access, input)
+            UpdateLocationPayload, lambda: location_work.update_location(access, plain(input))
         )
 
     @strawberry.mutation(

@@ -21,6 +21,7 @@ from resolvers.listing import ordering
 from resolvers.users import USER_ORDER_KEYS
 from schema.common import sort_keys
 from schema.errors import UserError, user_errors
+from schema.inputs import id_input, plain
 
 field = strawberry.field
 
@@ -150,9 +151,7 @@ class CreateApiTokenInput:
     )
 
 
-@strawberry.input(description="Names an API token.")
-class RevokeApiTokenInput:
-    id: strawberry.ID = field(description="The token to revoke.")
+RevokeApiTokenInput = id_input("RevokeApiTokenInput", "Names an API token.", "The token to revoke.")
 
 
 _ERRORS = "Why nothing was written, if so."
@@ -220,7 +219,7 @@ class UserQuery:
         access = info.context.access
         order = ordering(sort_keys(order_by), USER_ORDER_KEYS, "NAME")
         page = await work.list_users(
-            access, filter, search, order, page_args(first, after, last, before)
+            access, plain(filter), search, order, page_args(first, after, last, before)
         )
         return Connection.of(page, User.from_rows)
 
@@ -246,7 +245,7 @@ class UserMutation:
     ) -> CreateTeamPayload:
         access = info.context.access
         try:
-            team = await work.create_team(access, input)
+            team = await work.create_team(access, plain(input))
         except Rejected as rejected:
             return CreateTeamPayload(team=None, errors=user_errors(rejected.problems))
         return CreateTeamPayload(team=Team.from_row(team))
@@ -257,7 +256,7 @@ class UserMutation:
     ) -> CreateUserPayload:
         access = info.context.access
         try:
-            user = await work.create_user(access, input)
+            user = await work.create_user(access, plain(input))
         except Rejected as rejected:
             return CreateUserPayload(user=None, errors=user_errors(rejected.problems))
         return CreateUserPayload(user=User.from_row(user))
@@ -268,7 +267,7 @@ class UserMutation:
     ) -> UpdateUserPayload:
         access = info.context.access
         try:
-            user = await work.update_user(access, input)
+            user = await work.update_user(access, plain(input))
         except Rejected as rejected:
             return UpdateUserPayload(user=None, errors=user_errors(rejected.problems))
         return UpdateUserPayload(user=User.from_row(user))
@@ -281,7 +280,9 @@ class UserMutation:
     ) -> CreateApiTokenPayload:
         access = info.context.access
         try:
-            token, secret = await work.create_api_token(access, input, guarded_fields(info.schema))
+            token, secret = await work.create_api_token(
+                access, plain(input), guarded_fields(info.schema)
+            )
         except Rejected as rejected:
             return CreateApiTokenPayload(
                 api_token=None, secret=None, errors=user_errors(rejected.problems)

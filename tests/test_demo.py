@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from demo import DemoSummary, fill_demo_data
 from models import Account, Activity, AuditEvent, Channel, Contact, Location, Team, User
 from models.base import fold
 from models.enums import ChannelKind, LocationKind, RecordStatus
-from resolvers.demo import DemoSummary, fill_demo_data
 from tests.conftest import wipe
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from bench.workloads import CONTACT_CARD, PARTNER_SLIM, SEARCH, SPA_LIST
+from demo import fill_demo_data
 from engine.executor import _serializer, execution
 from metrics import EXECUTIONS
 from models import AuditEvent, Contact, Location
 from models.enums import ContactRole
-from resolvers.demo import fill_demo_data
 from schema import schema
 from tests.conftest import ADMIN_TOKEN, count_statements, gid, gql
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
+from demo import fill_demo_data
 from engine.lookahead import column_needs
 from engine.types import node_types
 from models import Account as AccountRow
-from resolvers.demo import fill_demo_data
 from schema import schema
 from tests.conftest import count_statements, ok
 from tests.test_executor import answer

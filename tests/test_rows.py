@@ -10,6 +10,7 @@ import pytest
 from tortoise.functions import Coalesce
 from tortoise.models import Model
 
+from demo import fill_demo_data
 from engine.pagination import NEXT_PAGE, Ordering, PageArgs, SortKey, paginate_per_parent
 from engine.rows import (
     Keys,
@@ -32,7 +33,6 @@ from models import (
     User,
 )
 from resolvers.activities import NEWEST_FIRST
-from resolvers.demo import fill_demo_data
 from resolvers.ids import encode_id
 from tests.test_demo import fresh_database
 
