@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from tortoise.functions import Count
@@ -21,7 +21,6 @@ from tortoise.queryset import QuerySet, ValuesQuery
 
 from engine.pagination import Ordering, Page, PageArgs, page_from_rows, paginate_per_parent
 from engine.rows import Keys, Statements
-from engine.types import node_type
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -117,8 +116,9 @@ class LoadersBase:
     starts from the rows the caller may see (``rows`` and ``visible``, which a domain
     defines), and is cached by ``scope``: what those rows depend on."""
 
-    def __init__(self, scope: Hashable) -> None:
+    def __init__(self, scope: Hashable, models: Mapping[str, type[Model]]) -> None:
         self.scope = scope
+        self.models = models  # entity name -> model, for rows by id
         self.statements = Statements(scope)
         self._by_id: dict[tuple[str, frozenset[str] | None], Loader] = {}
         self._pages: dict[Hashable, Loader] = {}
@@ -156,8 +156,7 @@ class LoadersBase:
         key = (type_name, columns)
         loader = self._by_id.get(key)
         if loader is None:
-            model = node_type(type_name).model()
-            loader = self._by_id[key] = self._rows_by_id(model, columns)
+            loader = self._by_id[key] = self._rows_by_id(self.models[type_name], columns)
         return loader
 
     def _rows_by_id(self, model: type[Model], columns: frozenset[str] | None) -> Loader:

@@ -96,12 +96,15 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+_MODELS = {entity.name: entity.model for entity in ENTITIES}
+
+
 class Loaders(LoadersBase):
     """The request's loaders. Without an ``access`` (an anonymous request) they see
     nothing."""
 
     def __init__(self, access: Access | None) -> None:
-        super().__init__("anonymous" if access is None else access.rows_key)
+        super().__init__("anonymous" if access is None else access.rows_key, _MODELS)
         self.access = access
 
     def rows(self, model: type[Model]) -> QuerySet:

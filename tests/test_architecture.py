@@ -1,0 +1,50 @@
+"""The shape of the house, checked: the engine knows no domain, the registry knows every
+entity, and each entity has its node type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tortoise import Tortoise
+
+from engine.types import node_types
+from models.registry import ENTITIES
+from resolvers.ids import TYPE_NAMES
+from schema import schema
+from tests.test_inputs import _imported_modules
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = {"schema", "resolvers", "models", "demo", "server", "settings", "bench"}
+# The engine's data half (loaders, statements, pagination, ids, errors) is no GraphQL.
+DATA_HALF = ("loaders.py", "rows.py", "pagination.py", "ids.py", "errors.py")
+# Tables that are not entities: no global id, no node type, never read through `Access`.
+NOT_ENTITIES = frozenset({"outbox"})
+
+
+def _offenders(files: list[Path], forbidden: set[str]) -> list[str]:
+    return sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in _imported_modules(path)
+        if name.split(".")[0] in forbidden
+    )
+
+
+def test_the_engine_imports_nothing_from_the_domains():
+    files = sorted((ROOT / "engine").glob("*.py"))
+    assert len(files) > 10
+    assert _offenders(files, DOMAINS) == []
+
+
+def test_the_engines_data_half_imports_no_graphql():
+    files = [ROOT / "engine" / name for name in DATA_HALF]
+    assert _offenders(files, {"strawberry", "graphql"}) == []
+
+
+async def test_every_model_is_a_registered_entity_with_a_node_type(app):
+    tables = {model._meta.db_table for model in Tortoise.apps["models"].values()}
+    assert {entity.table for entity in ENTITIES} == tables - NOT_ENTITIES
+    assert set(node_types()) == ENTITIES.names == TYPE_NAMES
+    for entity in ENTITIES:
+        assert node_types()[entity.name].model() is entity.model
+        assert schema.get_type_by_name(entity.name) is not None
