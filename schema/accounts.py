@@ -23,10 +23,9 @@ from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.access import Area
 from resolvers.accounts import ACCOUNT_ORDER_KEYS
-from resolvers.errors import Rejected
 from resolvers.listing import ordering
-from schema.common import INCLUDE_INACTIVE, RecordStatus, sort_keys
-from schema.errors import UserError, user_errors
+from schema.common import INCLUDE_INACTIVE, RecordStatus, mutation, sort_keys
+from schema.errors import UserError
 from schema.locations import LocationFieldsInput
 
 if TYPE_CHECKING:
@@ -253,36 +252,24 @@ class AccountQuery:
 # ---------------------------------------------------------------- mutations
 
 
-def _input(description: str):
-    return strawberry.argument(description=description)
-
-
-async def _account_change(payload, action) -> object:
-    try:
-        row = await action()
-    except Rejected as rejected:
-        return payload(account=None, errors=user_errors(rejected.problems))
-    return payload(account=Account.from_row(row))
 
 
 @strawberry.type
 class AccountMutation:
-    @strawberry.mutation(description="Create an account together with its MAIN location.")
-    async def create_account(
-        self, info: GraphInfo, input: Annotated[CreateAccountInput, _input("The new account.")]
-    ) -> CreateAccountPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _account_change(
-            CreateAccountPayload, lambda: account_work.create_account(access, plain(input))
-        )
+    create_account = mutation(
+        account_work.create_account,
+        CreateAccountInput, CreateAccountPayload, area=Area.ACCOUNTS,
+        returns={"account": "Account"},
+        description="Create an account together with its MAIN location.",
+        argument="The new account.",
+    )
 
-    @strawberry.mutation(description="Change an account; only the fields sent change.")
-    async def update_account(
-        self, info: GraphInfo, input: Annotated[UpdateAccountInput, _input("The changes.")]
-    ) -> UpdateAccountPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _account_change(
-            UpdateAccountPayload, lambda: account_work.update_account(access, plain(input))
-        )
+    update_account = mutation(
+        account_work.update_account,
+        UpdateAccountInput, UpdateAccountPayload, area=Area.ACCOUNTS,
+        returns={"account": "Account"},
+        description="Change an account; only the fields sent change.",
+        argument="The changes.",
+    )
 
 

@@ -18,10 +18,9 @@ from models.registry import ENTITIES
 from resolvers import activities as work
 from resolvers.access import Area
 from resolvers.activities import ACTIVITY_ORDER_KEYS
-from resolvers.errors import Rejected
 from resolvers.listing import ordering
-from schema.common import Search, sort_keys
-from schema.errors import UserError, user_errors
+from schema.common import Search, mutation, sort_keys
+from schema.errors import UserError
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -257,43 +256,30 @@ class ActivityQuery:
         return Connection.of(page, Activity.from_rows)
 
 
-def _input(description: str):
-    return strawberry.argument(description=description)
-
-
-async def _activity_change(payload, action) -> object:
-    try:
-        row = await action()
-    except Rejected as rejected:
-        return payload(activity=None, errors=user_errors(rejected.problems))
-    return payload(activity=Activity.from_row(row))
 
 
 @strawberry.type
 class ActivityMutation:
-    @strawberry.mutation(description="Record a call, meeting, task, note or email.")
-    async def create_activity(
-        self, info: GraphInfo, input: Annotated[CreateActivityInput, _input("The new activity.")]
-    ) -> CreateActivityPayload:
-        access = info.context.access.require_write(Area.ACTIVITIES)
-        return await _activity_change(
-            CreateActivityPayload, lambda: work.create_activity(access, plain(input))
-        )
+    create_activity = mutation(
+        work.create_activity,
+        CreateActivityInput, CreateActivityPayload, area=Area.ACTIVITIES,
+        returns={"activity": "Activity"},
+        description="Record a call, meeting, task, note or email.",
+        argument="The new activity.",
+    )
 
-    @strawberry.mutation(description="Change an activity; only the fields sent change.")
-    async def update_activity(
-        self, info: GraphInfo, input: Annotated[UpdateActivityInput, _input("The changes.")]
-    ) -> UpdateActivityPayload:
-        access = info.context.access.require_write(Area.ACTIVITIES)
-        return await _activity_change(
-            UpdateActivityPayload, lambda: work.update_activity(access, plain(input))
-        )
+    update_activity = mutation(
+        work.update_activity,
+        UpdateActivityInput, UpdateActivityPayload, area=Area.ACTIVITIES,
+        returns={"activity": "Activity"},
+        description="Change an activity; only the fields sent change.",
+        argument="The changes.",
+    )
 
-    @strawberry.mutation(description="Delete an activity; its audit event keeps its values.")
-    async def delete_activity(
-        self, info: GraphInfo, input: Annotated[DeleteActivityInput, _input("The activity.")]
-    ) -> DeleteActivityPayload:
-        access = info.context.access.require_write(Area.ACTIVITIES)
-        return await _activity_change(
-            DeleteActivityPayload, lambda: work.delete_activity(access, input.id)
-        )
+    delete_activity = mutation(
+        lambda access, data: work.delete_activity(access, data.id),
+        DeleteActivityInput, DeleteActivityPayload, area=Area.ACTIVITIES,
+        returns={"activity": "Activity"},
+        description="Delete an activity; its audit event keeps its values.",
+        argument="The activity.",
+    )

@@ -9,14 +9,14 @@ import strawberry
 from strawberry import UNSET
 
 from engine.relations import related
-from engine.types import GraphInfo, Node, RowType, documented_enum, node_type
+from engine.types import Node, RowType, documented_enum
 from models import enums
 from models.registry import ENTITIES
 from resolvers import contacts as work
 from resolvers.access import Area
-from resolvers.errors import Rejected
-from schema.errors import UserError, user_errors
-from schema.inputs import id_input, plain
+from schema.common import mutation
+from schema.errors import UserError
+from schema.inputs import id_input
 
 if TYPE_CHECKING:
     from schema.contacts import Contact
@@ -114,53 +114,38 @@ SetPrimaryChannelPayload = _channel_payload(
 )
 
 
-def _input(description: str):
-    return strawberry.argument(description=description)
-
-
-async def _channel_change(payload, action) -> object:
-    try:
-        channel, contact = await action()
-    except Rejected as rejected:
-        return payload(channel=None, contact=None, errors=user_errors(rejected.problems))
-    contact_type = node_type("Contact")
-    return payload(channel=Channel.from_row(channel), contact=contact_type.from_row(contact))
 
 
 @strawberry.type
 class ChannelMutation:
-    @strawberry.mutation(description="Add a way to reach a contact.")
-    async def add_channel(
-        self, info: GraphInfo, input: Annotated[AddChannelInput, _input("The new channel.")]
-    ) -> AddChannelPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _channel_change(
-            AddChannelPayload, lambda: work.add_channel(access, plain(input))
-        )
+    add_channel = mutation(
+        work.add_channel,
+        AddChannelInput, AddChannelPayload, area=Area.CONTACTS,
+        returns={"channel": "Channel", "contact": "Contact"},
+        description="Add a way to reach a contact.",
+        argument="The new channel.",
+    )
 
-    @strawberry.mutation(description="Change a channel's value or label.")
-    async def update_channel(
-        self, info: GraphInfo, input: Annotated[UpdateChannelInput, _input("The changes.")]
-    ) -> UpdateChannelPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _channel_change(
-            UpdateChannelPayload, lambda: work.update_channel(access, plain(input))
-        )
+    update_channel = mutation(
+        work.update_channel,
+        UpdateChannelInput, UpdateChannelPayload, area=Area.CONTACTS,
+        returns={"channel": "Channel", "contact": "Contact"},
+        description="Change a channel's value or label.",
+        argument="The changes.",
+    )
 
-    @strawberry.mutation(description="Remove a channel; the oldest of its kind becomes primary.")
-    async def remove_channel(
-        self, info: GraphInfo, input: Annotated[RemoveChannelInput, _input("The channel.")]
-    ) -> RemoveChannelPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _channel_change(
-            RemoveChannelPayload, lambda: work.remove_channel(access, input.id)
-        )
+    remove_channel = mutation(
+        lambda access, data: work.remove_channel(access, data.id),
+        RemoveChannelInput, RemoveChannelPayload, area=Area.CONTACTS,
+        returns={"channel": "Channel", "contact": "Contact"},
+        description="Remove a channel; the oldest of its kind becomes primary.",
+        argument="The channel.",
+    )
 
-    @strawberry.mutation(description="Make a channel the primary of its kind.")
-    async def set_primary_channel(
-        self, info: GraphInfo, input: Annotated[SetPrimaryChannelInput, _input("The channel.")]
-    ) -> SetPrimaryChannelPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _channel_change(
-            SetPrimaryChannelPayload, lambda: work.set_primary_channel(access, input.id)
-        )
+    set_primary_channel = mutation(
+        lambda access, data: work.set_primary_channel(access, data.id),
+        SetPrimaryChannelInput, SetPrimaryChannelPayload, area=Area.CONTACTS,
+        returns={"channel": "Channel", "contact": "Contact"},
+        description="Make a channel the primary of its kind.",
+        argument="The channel.",
+    )

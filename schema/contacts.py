@@ -22,12 +22,11 @@ from resolvers import audit_log
 from resolvers import contacts as work
 from resolvers.access import Area
 from resolvers.contacts import CONTACT_ORDER_KEYS
-from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.channels import ChannelInput
-from schema.common import RecordStatus, Search, sort_keys
-from schema.errors import UserError, user_errors
+from schema.common import RecordStatus, Search, mutation, sort_keys
+from schema.errors import UserError
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -397,61 +396,46 @@ class ContactQuery:
         return Connection.of(page, Contact.from_rows)
 
 
-def _input(description: str):
-    return strawberry.argument(description=description)
-
-
-async def _contact_change(payload, action) -> object:
-    try:
-        row = await action()
-    except Rejected as rejected:
-        return payload(contact=None, errors=user_errors(rejected.problems))
-    return payload(contact=Contact.from_row(row))
 
 
 @strawberry.type
 class ContactMutation:
-    @strawberry.mutation(description="Create a contact at an account's location.")
-    async def create_contact(
-        self, info: GraphInfo, input: Annotated[CreateContactInput, _input("The new contact.")]
-    ) -> CreateContactPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _contact_change(
-            CreateContactPayload, lambda: work.create_contact(access, plain(input))
-        )
+    create_contact = mutation(
+        work.create_contact,
+        CreateContactInput, CreateContactPayload, area=Area.CONTACTS,
+        returns={"contact": "Contact"},
+        description="Create a contact at an account's location.",
+        argument="The new contact.",
+    )
 
-    @strawberry.mutation(description="Change a contact; only the fields sent change.")
-    async def update_contact(
-        self, info: GraphInfo, input: Annotated[UpdateContactInput, _input("The changes.")]
-    ) -> UpdateContactPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _contact_change(
-            UpdateContactPayload, lambda: work.update_contact(access, plain(input))
-        )
+    update_contact = mutation(
+        work.update_contact,
+        UpdateContactInput, UpdateContactPayload, area=Area.CONTACTS,
+        returns={"contact": "Contact"},
+        description="Change a contact; only the fields sent change.",
+        argument="The changes.",
+    )
 
-    @strawberry.mutation(description="Hide a contact from lists; it keeps its history.")
-    async def deactivate_contact(
-        self, info: GraphInfo, input: Annotated[DeactivateContactInput, _input("The contact.")]
-    ) -> DeactivateContactPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _contact_change(
-            DeactivateContactPayload, lambda: work.set_status(access, input.id, active=False)
-        )
+    deactivate_contact = mutation(
+        lambda access, data: work.set_status(access, data.id, active=False),
+        DeactivateContactInput, DeactivateContactPayload, area=Area.CONTACTS,
+        returns={"contact": "Contact"},
+        description="Hide a contact from lists; it keeps its history.",
+        argument="The contact.",
+    )
 
-    @strawberry.mutation(description="Make an inactive contact active again.")
-    async def activate_contact(
-        self, info: GraphInfo, input: Annotated[ActivateContactInput, _input("The contact.")]
-    ) -> ActivateContactPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _contact_change(
-            ActivateContactPayload, lambda: work.set_status(access, input.id, active=True)
-        )
+    activate_contact = mutation(
+        lambda access, data: work.set_status(access, data.id, active=True),
+        ActivateContactInput, ActivateContactPayload, area=Area.CONTACTS,
+        returns={"contact": "Contact"},
+        description="Make an inactive contact active again.",
+        argument="The contact.",
+    )
 
-    @strawberry.mutation(description="Make the contact its location's preferred contact.")
-    async def set_preferred_contact(
-        self, info: GraphInfo, input: Annotated[SetPreferredContactInput, _input("The contact.")]
-    ) -> SetPreferredContactPayload:
-        access = info.context.access.require_write(Area.CONTACTS)
-        return await _contact_change(
-            SetPreferredContactPayload, lambda: work.set_preferred(access, input.id)
-        )
+    set_preferred_contact = mutation(
+        lambda access, data: work.set_preferred(access, data.id),
+        SetPreferredContactInput, SetPreferredContactPayload, area=Area.CONTACTS,
+        returns={"contact": "Contact"},
+        description="Make the contact its location's preferred contact.",
+        argument="The contact.",
+    )

@@ -22,11 +22,10 @@ from resolvers import audit_log
 from resolvers import contacts as contact_work
 from resolvers import locations as location_work
 from resolvers.access import Area
-from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from resolvers.locations import LOCATION_ORDER_KEYS
-from schema.common import INCLUDE_INACTIVE, sort_keys
-from schema.errors import UserError, user_errors
+from schema.common import INCLUDE_INACTIVE, mutation, sort_keys
+from schema.errors import UserError
 from schema.inputs import id_input, plain
 
 if TYPE_CHECKING:
@@ -276,45 +275,30 @@ class LocationQuery:
 # ---------------------------------------------------------------- mutations
 
 
-def _input(description: str):
-    return strawberry.argument(description=description)
-
-
-async def _location_change(payload, action) -> object:
-    try:
-        row = await action()
-    except Rejected as rejected:
-        return payload(location=None, errors=user_errors(rejected.problems))
-    return payload(location=Location.from_row(row))
 
 
 @strawberry.type
 class LocationMutation:
-    @strawberry.mutation(description="Add a location (outlet, branch, address…) to an account.")
-    async def create_location(
-        self, info: GraphInfo, input: Annotated[CreateLocationInput, _input("The new location.")]
-    ) -> CreateLocationPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _location_change(
-            CreateLocationPayload, lambda: location_work.create_location(access, plain(input))
-        )
-
-    @strawberry.mutation(description="Change a location; only the fields sent change.")
-    async def update_location(
-        self, info: GraphInfo, input: Annotated[UpdateLocationInput, _input("The changes.")]
-    ) -> UpdateLocationPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _location_change(
-            UpdateLocationPayload, lambda: location_work.update_location(access, plain(input))
-        )
-
-    @strawberry.mutation(
-        description="Delete a location; never the MAIN one, nor one that still has contacts."
+    create_location = mutation(
+        location_work.create_location,
+        CreateLocationInput, CreateLocationPayload, area=Area.ACCOUNTS,
+        returns={"location": "Location"},
+        description="Add a location (outlet, branch, address…) to an account.",
+        argument="The new location.",
     )
-    async def delete_location(
-        self, info: GraphInfo, input: Annotated[DeleteLocationInput, _input("The location.")]
-    ) -> DeleteLocationPayload:
-        access = info.context.access.require_write(Area.ACCOUNTS)
-        return await _location_change(
-            DeleteLocationPayload, lambda: location_work.delete_location(access, input.id)
-        )
+
+    update_location = mutation(
+        location_work.update_location,
+        UpdateLocationInput, UpdateLocationPayload, area=Area.ACCOUNTS,
+        returns={"location": "Location"},
+        description="Change a location; only the fields sent change.",
+        argument="The changes.",
+    )
+
+    delete_location = mutation(
+        lambda access, data: location_work.delete_location(access, data.id),
+        DeleteLocationInput, DeleteLocationPayload, area=Area.ACCOUNTS,
+        returns={"location": "Location"},
+        description="Delete a location; never the MAIN one, nor one that still has contacts.",
+        argument="The location.",
+    )

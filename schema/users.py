@@ -19,7 +19,7 @@ from resolvers import users as work
 from resolvers.errors import Rejected
 from resolvers.listing import ordering
 from resolvers.users import USER_ORDER_KEYS
-from schema.common import sort_keys
+from schema.common import mutation, sort_keys
 from schema.errors import UserError, user_errors
 from schema.inputs import id_input, plain
 
@@ -239,38 +239,29 @@ def _input(description: str):
 
 @strawberry.type
 class UserMutation:
-    @strawberry.mutation(description="Create a team. Admins only.")
-    async def create_team(
-        self, info: GraphInfo, input: Annotated[CreateTeamInput, _input("The new team.")]
-    ) -> CreateTeamPayload:
-        access = info.context.access
-        try:
-            team = await work.create_team(access, plain(input))
-        except Rejected as rejected:
-            return CreateTeamPayload(team=None, errors=user_errors(rejected.problems))
-        return CreateTeamPayload(team=Team.from_row(team))
+    create_team = mutation(
+        work.create_team,
+        CreateTeamInput, CreateTeamPayload,
+        returns={"team": "Team"},
+        description="Create a team. Admins only.",
+        argument="The new team.",
+    )
 
-    @strawberry.mutation(description="Create an internal user. Admins only.")
-    async def create_user(
-        self, info: GraphInfo, input: Annotated[CreateUserInput, _input("The new user.")]
-    ) -> CreateUserPayload:
-        access = info.context.access
-        try:
-            user = await work.create_user(access, plain(input))
-        except Rejected as rejected:
-            return CreateUserPayload(user=None, errors=user_errors(rejected.problems))
-        return CreateUserPayload(user=User.from_row(user))
+    create_user = mutation(
+        work.create_user,
+        CreateUserInput, CreateUserPayload,
+        returns={"user": "User"},
+        description="Create an internal user. Admins only.",
+        argument="The new user.",
+    )
 
-    @strawberry.mutation(description="Change a user; only the fields sent change. Admins only.")
-    async def update_user(
-        self, info: GraphInfo, input: Annotated[UpdateUserInput, _input("The changes.")]
-    ) -> UpdateUserPayload:
-        access = info.context.access
-        try:
-            user = await work.update_user(access, plain(input))
-        except Rejected as rejected:
-            return UpdateUserPayload(user=None, errors=user_errors(rejected.problems))
-        return UpdateUserPayload(user=User.from_row(user))
+    update_user = mutation(
+        work.update_user,
+        UpdateUserInput, UpdateUserPayload,
+        returns={"user": "User"},
+        description="Change a user; only the fields sent change. Admins only.",
+        argument="The changes.",
+    )
 
     @strawberry.mutation(
         description="Create an API token; its secret is returned once, in this payload."
@@ -289,15 +280,10 @@ class UserMutation:
             )
         return CreateApiTokenPayload(api_token=ApiToken.from_row(token), secret=secret)
 
-    @strawberry.mutation(
-        description="Revoke an API token: it stops working at once. Own tokens, or admins."
+    revoke_api_token = mutation(
+        lambda access, data: work.revoke_api_token(access, data.id),
+        RevokeApiTokenInput, RevokeApiTokenPayload,
+        returns={"api_token": "ApiToken"},
+        description="Revoke an API token: it stops working at once. Own tokens, or admins.",
+        argument="The token.",
     )
-    async def revoke_api_token(
-        self, info: GraphInfo, input: Annotated[RevokeApiTokenInput, _input("The token.")]
-    ) -> RevokeApiTokenPayload:
-        access = info.context.access
-        try:
-            token = await work.revoke_api_token(access, input.id)
-        except Rejected as rejected:
-            return RevokeApiTokenPayload(api_token=None, errors=user_errors(rejected.problems))
-        return RevokeApiTokenPayload(api_token=ApiToken.from_row(token))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import resolvers.contacts
+from models import Contact
 from models.enums import ChannelKind, RecordStatus
 from resolvers import validation as check
 from resolvers.errors import Rejected
@@ -18,7 +19,7 @@ from schema.channels import ChannelInput
 from schema.contacts import ContactFilter, UpdateContactInput
 from schema.inputs import plain
 from schema.locations import LocationFieldsInput
-from tests.conftest import gid, ok
+from tests.conftest import gid, make_account, ok
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_PACKAGES = ("resolvers", "models", "demo")
@@ -131,14 +132,18 @@ UPDATE = """mutation($input: UpdateContactInput!) {
 async def test_resolvers_receive_plain_inputs_over_http(client, monkeypatch):
     received: list[Any] = []
 
-    async def update_contact(access, data):
+    def check_fields(problems, data, creating):
         received.append(data)
         raise Rejected([])
 
-    monkeypatch.setattr(resolvers.contacts, "update_contact", update_contact)
+    # The first look the resolver takes at the input, past the contact's lookup.
+    monkeypatch.setattr(resolvers.contacts, "_check_fields", check_fields)
+    account, main = await make_account()
+    contact = await Contact.create(account_id=account.id, location_id=main.id,
+                                   first_name="Zoila", last_name="Segundo")  # fmt: skip
     variables = {
         "input": {
-            "id": gid("Contact", 1),
+            "id": gid("Contact", contact.id),
             "mobile": None,
             "channels": [{"kind": "WHATSAPP", "value": "+51 987 654 321"}],
         }
