@@ -48,3 +48,28 @@ async def test_every_model_is_a_registered_entity_with_a_node_type(app):
     for entity in ENTITIES:
         assert node_types()[entity.name].model() is entity.model
         assert schema.get_type_by_name(entity.name) is not None
+
+
+def _table(path: Path, header: str) -> list[list[str]]:
+    """The rows of the Markdown table whose header row starts with ``header``."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_docs_table_of_token_areas_is_the_guards():
+    from engine.guard import type_areas
+
+    documented = {
+        area.strip("`"): {name.strip("`") for name in types.split(", ")}
+        for area, types in _table(ROOT / "docs" / "access.md", "area")
+    }
+    derived: dict[str, set[str]] = {}
+    for type_name, area in type_areas(schema._schema).items():
+        derived.setdefault(str(area), set()).add(type_name)
+    assert documented == derived
