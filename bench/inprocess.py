@@ -26,8 +26,8 @@ from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.queryset import CountQuery, QuerySet, ValuesListQuery, ValuesQuery
 
 from bench.workloads import Request
+from engine import loaders, pagination, rows
 from engine.executor import execution
-from resolvers import loaders, pagination
 from resolvers.context import RequestContext
 from schema import schema
 from server import context_for
@@ -127,8 +127,8 @@ DATA_CALLS = (
     *DATABASE_CALLS,
     *((query, "_execute") for query in (QuerySet, CountQuery, ValuesQuery, ValuesListQuery)),
     # Rows built from driver records (``engine.rows``), where the resolvers call them.
-    (loaders, "fetch_keyed"),
-    (loaders, "records_keyed"),
+    (rows, "fetch_keyed"),
+    (rows, "records_keyed"),
     (pagination, "fetch"),
     (pagination, "exact_count"),  # a list's COUNT, built and run apart from the page
     (loaders.Loader, "_dispatch"),
