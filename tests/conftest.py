@@ -21,8 +21,8 @@ from server import build_app
 from settings import Settings
 
 ADMIN_TOKEN = "test-admin-token"
-TABLES = ("audit_event", "activity", "channel", "contact", "location", "account", "api_token",
-          "crm_user", "team")  # fmt: skip
+TABLES = ("outbox", "audit_event", "activity", "channel", "contact", "location", "account",
+          "api_token", "crm_user", "team")  # fmt: skip
 
 
 def database_url(tmp_dir: Path) -> str:
