@@ -59,10 +59,12 @@ class Unit:
         channels: Iterable[int | None] = (),
     ) -> None:
         """Lock these rows until commit, in the lock order; a later call may only go on
-        where the previous one stopped (a later kind, or higher ids of the same kind)."""
+        where the previous one stopped (a later kind, or higher ids of the same kind). Rows
+        the unit holds already are skipped."""
         self._check_open()
         for place, ids in enumerate((accounts, locations, contacts, channels)):
-            wanted = sorted({pk for pk in ids if pk is not None})
+            model = LOCK_ORDER[place]
+            wanted = sorted({pk for pk in ids if pk is not None and (model, pk) not in self._held})
             if not wanted:
                 continue
             if (place, wanted[0]) <= self._locked_up_to:
@@ -71,7 +73,6 @@ class Unit:
                     f"{LOCK_ORDER[self._locked_up_to[0]].__name__} {self._locked_up_to[1]}"
                 )
             self._locked_up_to = (place, wanted[-1])
-            model = LOCK_ORDER[place]
             self._held.update((model, pk) for pk in wanted)
             if self.connection.capabilities.support_for_update:
                 rows = model.filter(id__in=wanted).order_by("id")
