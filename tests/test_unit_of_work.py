@@ -398,8 +398,12 @@ async def test_concurrent_preferred_contacts_at_one_location_all_succeed(client,
     assert await Contact.filter(location_id=main, is_preferred=True).count() == 1
 
 
-async def test_concurrent_writes_to_one_location_contact_and_channels_finish(client, pool_checked):
-    """Different mutations on the same location, contacts and channels, all at once."""
+@pytest.mark.parametrize("round_", range(4))
+async def test_concurrent_writes_to_one_location_contact_and_channels_finish(
+    client, pool_checked, round_: int
+):
+    """Different mutations on the same location, contacts and channels, all at once (a few
+    rounds: which two meet first varies from run to run)."""
     world = await build_world(client)
     mutation = {case.field: case.document for case in CASES}
 
@@ -439,3 +443,19 @@ async def test_concurrent_writes_to_one_location_contact_and_channels_finish(cli
     )
     assert doubled == []
     assert await AuditEvent.all().count() == await Outbox.all().count()
+
+
+async def test_channel_writes_lock_their_contact_before_the_channel(client, pool_checked):
+    """updateChannel and setPrimaryChannel on one channel, many at once: a write that took the
+    channel row before the contact's deadlocked with one that took them in the lock order."""
+    world = await build_world(client)
+    mutation = {case.field: case.document for case in CASES}
+    channel = {"id": world["ana.phone"]}
+    for _ in range(3):
+        bodies = await asyncio.gather(*(
+            gql(client, mutation[field], channel)
+            for _ in range(5)
+            for field in ("updateChannel", "setPrimaryChannel")
+        ))  # fmt: skip
+        assert [body.get("errors") for body in bodies] == [None] * len(bodies)
+        assert all(not next(iter(body["data"].values()))["errors"] for body in bodies)
