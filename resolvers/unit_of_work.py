@@ -44,7 +44,6 @@ class Unit:
     def __init__(self, actor: User | None, connection: BaseDBAsyncClient) -> None:
         self.actor = actor
         self.connection = connection
-        self.events: list[AuditEvent] = []
         self._outbox: list[Outbox] = []
         self._open = True
         self._locked_up_to = (-1, 0)  # (kind's place in LOCK_ORDER, highest id locked)
@@ -105,7 +104,6 @@ class Unit:
         )
         event.search_text = event.search_document()
         await self._insert_audit(event)
-        self.events.append(event)
         self._outbox.append(outbox_row(event, account_of(resource)))
         return event
 
@@ -119,7 +117,6 @@ class Unit:
         await self._insert_outbox(
             [outbox_row(event, account_id) for event, account_id in events], batch_size
         )
-        self.events.extend(event for event, _ in events)
 
     async def _insert_audit(self, event: AuditEvent) -> None:
         await event.save(using_db=self.connection)

@@ -320,9 +320,18 @@ async def test_start_up_admin_is_created_with_its_audit_event_and_outbox_row(
     await ensure_admin(ADMIN_TOKEN)  # the next test's client fixture expects it
 
 
-async def test_demo_data_writes_an_outbox_row_per_audit_event(app):
+async def test_demo_data_writes_an_outbox_row_per_audit_event(app, monkeypatch):
     await wipe()
     try:
+
+        async def fail(self, *args):
+            raise AuditWriteFailed
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Unit, "_insert_outbox", fail)
+            with pytest.raises(AuditWriteFailed):
+                await fill_demo_data(accounts=2)
+        assert await table_rows() == {table: [] for table in TABLES}
         summary = await fill_demo_data(accounts=2)
         events = {event.id: event for event in await AuditEvent.all()}
         rows = await Outbox.all().order_by("id")
