@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
 
 from models import Account, Activity, AuditEvent, Channel, Contact, Location, Team, User
 from models.base import fold
@@ -35,8 +34,8 @@ from models.enums import (
     RecordStatus,
     Role,
 )
-from resolvers import audit
 from resolvers.contacts import normalize_channel
+from resolvers.unit_of_work import Unit, change
 
 __all__ = ["DemoSummary", "fill_demo_data"]
 
@@ -387,13 +386,14 @@ async def fill_demo_data(
 ) -> DemoSummary:
     """Fill an empty database with demo data; one that already has accounts is left alone."""
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    async with in_transaction() as connection:
+    async with change(admin) as unit:
+        connection = unit.connection
         postgres = connection.capabilities.dialect == "postgres"
         if postgres:
             await connection.execute_query(f"SELECT pg_advisory_xact_lock({DEMO_LOCK_KEY})")
         if await Account.exists():
             return DemoSummary()
-        staff, teams_created, users_created = await _ensure_staff(admin)
+        staff, teams_created, users_created = await _ensure_staff(unit)
         first_ids = {model: await _next_id(connection, model) for model in BULK_MODELS}
         generator = DemoGenerator(random.Random(seed), now, staff, admin, dict(first_ids))
         written = {model: 0 for model in BULK_MODELS}
@@ -402,6 +402,8 @@ async def fill_demo_data(
             for model, objects in rows.in_insert_order():
                 await model.bulk_create(objects, batch_size=BATCH_SIZE, using_db=connection)
                 written[model] += len(objects)
+            await unit.record_loaded(rows.audit_events, BATCH_SIZE)
+            written[AuditEvent] += len(rows.audit_events)
         await _settle_updated_at(connection, first_ids)
         if postgres:
             await _advance_sequences(connection)
@@ -430,7 +432,7 @@ class Staff(NamedTuple):
         return self.peru + self.mexico + self.key_accounts
 
 
-async def _ensure_staff(admin: User | None) -> tuple[Staff, int, int]:
+async def _ensure_staff(unit: Unit) -> tuple[Staff, int, int]:
     """The demo teams and users, created unless they exist, and how many teams and users are new."""
     teams = {team.name: team for team in await Team.filter(name__in=STAFF_TEAMS)}
     teams_created = 0
@@ -439,7 +441,7 @@ async def _ensure_staff(admin: User | None) -> tuple[Staff, int, int]:
             team = Team(name=name)
             team.search_text = team.search_document()
             await team.save()
-            await audit.record(AuditAction.CREATED, "Team", team.id, team.name, admin)
+            await unit.record(AuditAction.CREATED, team, team.name)
             teams[name] = team
             teams_created += 1
     emails = [f"{local}@{DEMO_DOMAIN}" for _, _, local, _ in STAFF]
@@ -452,7 +454,7 @@ async def _ensure_staff(admin: User | None) -> tuple[Staff, int, int]:
             user = User(name=name, email=email, role=role, team_id=teams[team_name].id)
             user.search_text = user.search_document()
             await user.save()
-            await audit.record(AuditAction.CREATED, "User", user.id, user.name, admin)
+            await unit.record(AuditAction.CREATED, user, user.name)
             users_created += 1
         members[team_name].append(user)
     staff = Staff(*(tuple(members[name]) for name in STAFF_TEAMS))
@@ -509,7 +511,8 @@ class Rows:
     contacts: list[Contact] = field(default_factory=list)
     channels: list[Channel] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)
-    audit_events: list[AuditEvent] = field(default_factory=list)
+    # Each CREATED event with the account it belongs to (its outbox row's account).
+    audit_events: list[tuple[AuditEvent, int]] = field(default_factory=list)
 
     def in_insert_order(self) -> tuple[tuple[type[Model], list], ...]:
         """Parents before children, so foreign keys hold at every insert."""
@@ -519,7 +522,6 @@ class Rows:
             (Contact, self.contacts),
             (Channel, self.channels),
             (Activity, self.activities),
-            (AuditEvent, self.audit_events),
         )
 
 
@@ -607,7 +609,7 @@ class DemoGenerator:
         account.search_text = account.search_document()
         rows.accounts.append(account)
         rows.audit_events.append(
-            self.created_event("Account", account.id, account.name, owner, created_at)
+            (self.created_event("Account", account.id, account.name, owner, created_at), account.id)
         )
         main_address = self.address(metro)
         main = self.site(rows, account, LocationKind.MAIN, account.name, main_address, created_at)
@@ -827,9 +829,8 @@ class DemoGenerator:
         rows.channels.extend(channels)
         self.contact_addresses(rows, account, contact, metro)
         full_name = contact.full_name
-        rows.audit_events.append(
-            self.created_event("Contact", contact.id, full_name, creator, created_at)
-        )
+        event = self.created_event("Contact", contact.id, full_name, creator, created_at)
+        rows.audit_events.append((event, account.id))
         self.activities(rows, contact, metro, random.Random(rng.getrandbits(64)))
         return contact
 

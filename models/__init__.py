@@ -3,6 +3,7 @@
 from models.account import Account, Location
 from models.activity import Activity, AuditEvent
 from models.contact import Channel, Contact
+from models.outbox import Outbox
 from models.user import ApiToken, Team, User
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Channel",
     "Contact",
     "Location",
+    "Outbox",
     "Team",
     "User",
 ]

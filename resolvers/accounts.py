@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account
@@ -24,6 +23,7 @@ from resolvers.listing import (
     with_tag,
 )
 from resolvers.locations import check_address, new_location
+from resolvers.unit_of_work import change
 
 ACCOUNT_ORDER_KEYS = {
     "NAME": (SortKey("name"),),
@@ -119,15 +119,15 @@ async def create_account(access: Access, data: Any) -> Account:
         main_name = check.text(problems, ("mainLocation", "name"), main.name, 200, required=True)
     if problems:
         raise Rejected(problems.items)
-    async with in_transaction():
+    async with change(viewer) as unit:
         account = await Account.create(**values, owner_id=owner_id)
         await _save_search_text(account)
-        await audit.record(
-            AuditAction.CREATED, "Account", account.id, account.name, viewer,
+        await unit.record(
+            AuditAction.CREATED, account, account.name,
             audit.diff({}, audit.snapshot(account, AUDITED_FIELDS)),
         )  # fmt: skip
         await new_location(
-            access,
+            unit,
             {
                 **address,
                 "account_id": account.id,
@@ -156,14 +156,12 @@ async def update_account(access: Access, data: Any) -> Account:
             values["owner_id"] = await access.owner_id(problems, data.owner_id)
     if problems:
         raise Rejected(problems.items)
-    async with in_transaction():
+    async with change(viewer) as unit:
         before = audit.snapshot(account, AUDITED_FIELDS)
         for name, value in values.items():
             setattr(account, name, value)
         account.search_text = account.search_document()
         await account.save_changes(*values, "search_text")
         changes = audit.diff(before, audit.snapshot(account, AUDITED_FIELDS))
-        await audit.record(
-            AuditAction.UPDATED, "Account", account.id, account.name, viewer, changes
-        )
+        await unit.record(AuditAction.UPDATED, account, account.name, changes)
     return account

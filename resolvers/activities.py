@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Activity, Contact, Location
@@ -28,6 +27,7 @@ from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
 from resolvers.listing import created_between, filter_id, ordering, searched, with_equal
 from resolvers.loaders import Loaders
+from resolvers.unit_of_work import change
 
 M = TypeVar("M", bound=Model)
 
@@ -286,13 +286,13 @@ async def create_activity(access: Access, data: Any) -> Activity:
     )
     if problems:
         raise Rejected(problems.items)
-    async with in_transaction():
+    async with change(viewer) as unit:
         activity = Activity(**values, owner_id=owner_id)
         _place(activity, target)
         activity.search_text = activity.search_document()
         await activity.save()
-        await audit.record(
-            AuditAction.CREATED, "Activity", activity.id, activity.subject, viewer,
+        await unit.record(
+            AuditAction.CREATED, activity, activity.subject,
             audit.diff({}, audit.snapshot(activity, AUDITED_FIELDS)),
         )  # fmt: skip
     return activity
@@ -318,7 +318,7 @@ async def update_activity(access: Access, data: Any) -> Activity:
         )
     if problems:
         raise Rejected(problems.items)
-    async with in_transaction():
+    async with change(viewer) as unit:
         before = audit.snapshot(activity, AUDITED_FIELDS)
         for name, value in values.items():
             setattr(activity, name, value)
@@ -327,8 +327,8 @@ async def update_activity(access: Access, data: Any) -> Activity:
         activity.search_text = activity.search_document()
         placed = ("account_id", "location_id", "contact_id") if target is not None else ()
         await activity.save_changes(*values, *placed, "search_text")
-        await audit.record(
-            AuditAction.UPDATED, "Activity", activity.id, activity.subject, viewer,
+        await unit.record(
+            AuditAction.UPDATED, activity, activity.subject,
             audit.diff(before, audit.snapshot(activity, AUDITED_FIELDS)),
         )  # fmt: skip
     return activity
@@ -341,14 +341,12 @@ async def delete_activity(access: Access, gid: str) -> Activity:
     activity = await access.find(problems, Activity, gid, "id")
     if activity is None:
         raise Rejected(problems.items)
-    async with in_transaction():
+    async with change(viewer) as unit:
         changes = {
             name: {"from": value, "to": None}
             for name, value in audit.snapshot(activity, AUDITED_FIELDS).items()
             if value is not None
         }
         await Activity.filter(id=activity.id).delete()
-        await audit.record(
-            AuditAction.DELETED, "Activity", activity.id, activity.subject, viewer, changes
-        )
+        await unit.record(AuditAction.DELETED, activity, activity.subject, changes)
     return activity

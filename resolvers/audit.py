@@ -1,4 +1,8 @@
-"""The audit trail: every change writes its event inside the change's own transaction."""
+"""What an audit event says about a change: snapshots of a row and their diff.
+
+Events are written only by the unit of work (resolvers/unit_of_work.py), inside the change's
+own transaction (rule 6).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ from typing import Any
 
 from tortoise.models import Model
 
-from models import AuditEvent, User
-from models.enums import AuditAction
 from resolvers.validation import camel
 
 
@@ -24,29 +26,6 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
         for name, value in after.items()
         if before.get(name) != value
     }
-
-
-async def record(
-    action: AuditAction,
-    resource_type: str,
-    resource_id: int,
-    resource_name: str,
-    actor: User | None,
-    changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Write one audit event; call it inside the transaction that makes the change."""
-    event = AuditEvent(
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        resource_name=resource_name[:255],
-        actor_id=actor.id if actor else None,
-        actor_name=actor.name if actor else "",
-        changes=changes or {},
-    )
-    event.search_text = event.search_document()
-    await event.save()
-    return event
 
 
 def _plain(value: Any) -> Any:

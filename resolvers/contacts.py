@@ -9,7 +9,6 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Channel, Contact, Location
@@ -37,6 +36,7 @@ from resolvers.listing import (
     with_tag,
 )
 from resolvers.loaders import Loaders
+from resolvers.unit_of_work import Unit, change
 
 CONTACT_ORDER_KEYS = {
     "LAST_NAME": (SortKey("last_name"), SortKey("first_name")),
@@ -128,25 +128,15 @@ def contacts_pages_of(
 # ---------------------------------------------------------------- rules
 
 
-async def lock_locations(*location_ids: int) -> None:
-    """Take the row locks of these locations, in id order (inside a transaction).
-
-    Every write that touches a location's contacts takes them first, as ``make_preferred``
-    does: concurrent writers then queue per location instead of deadlocking on the
-    one-preferred index (PostgreSQL; SQLite serialises every transaction anyway).
-    """
-    for location_id in sorted(set(location_ids)):
-        await Location.filter(id=location_id).select_for_update().first()
-
-
-async def make_preferred(contact: Contact) -> None:
+async def make_preferred(unit: Unit, contact: Contact) -> None:
     """Rule 1: one preferred contact per location; the previous one is un-preferred.
 
-    Call inside a transaction. Locking the location row serialises concurrent calls on
-    PostgreSQL; SQLite serialises every transaction. The partial unique index
-    ``uq_contact_preferred`` holds the rule even if a writer forgets this function.
+    ``unit`` must hold the location's lock (taken before any insert or update, in the lock
+    order): it serialises concurrent calls on PostgreSQL; SQLite serialises every
+    transaction. The partial unique index ``uq_contact_preferred`` holds the rule even if a
+    writer forgets this function.
     """
-    await lock_locations(contact.location_id)
+    unit.require_lock(Location, contact.location_id)
     await (
         Contact.filter(location_id=contact.location_id, is_preferred=True)
         .exclude(id=contact.id)
@@ -425,7 +415,8 @@ async def create_contact(access: Access, data: Any) -> Contact:
         raise Rejected(duplicates)
 
     async def write() -> Contact:
-        async with in_transaction():
+        # The location is locked before the insert's foreign-key check takes its key-share lock.
+        async with change(viewer, locations=[location.id] if data.is_preferred else []) as unit:
             contact = await Contact.create(
                 **values,
                 account_id=account.id,
@@ -435,11 +426,11 @@ async def create_contact(access: Access, data: Any) -> Contact:
                 capture_source=CaptureSource.API,
             )
             if data.is_preferred:
-                await make_preferred(contact)
+                await make_preferred(unit, contact)
             await _write_channels(contact, specs)
             await refresh_search(contact)
-            await audit.record(
-                AuditAction.CREATED, "Contact", contact.id, contact.full_name, viewer,
+            await unit.record(
+                AuditAction.CREATED, contact, contact.full_name,
                 audit.diff({}, audit.snapshot(contact, AUDITED_FIELDS)),
             )  # fmt: skip
             return contact
@@ -481,8 +472,8 @@ async def update_contact(access: Access, data: Any) -> Contact:
         raise Rejected(duplicates)
 
     async def write() -> Contact:
-        async with in_transaction():
-            await lock_locations(contact.location_id, *([location.id] if moving else []))
+        placed = [contact.location_id, *([location.id] if moving else [])]
+        async with change(viewer, locations=placed) as unit:
             before = audit.snapshot(contact, AUDITED_FIELDS)
             if moving and location.id != contact.location_id:
                 # Moving away un-prefers: rule 1 is per location.
@@ -495,7 +486,7 @@ async def update_contact(access: Access, data: Any) -> Contact:
             await contact.save_changes(*values)
             if check.given(data.is_preferred) and data.is_preferred is not None:
                 if data.is_preferred:
-                    await make_preferred(contact)
+                    await make_preferred(unit, contact)
                 else:
                     await Contact.filter(id=contact.id).update(is_preferred=False)
                     contact.is_preferred = False
@@ -506,9 +497,7 @@ async def update_contact(access: Access, data: Any) -> Contact:
                 await promote_oldest(contact.id, kind)
             await refresh_search(contact)
             changes = audit.diff(before, audit.snapshot(contact, AUDITED_FIELDS))
-            await audit.record(
-                AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer, changes
-            )
+            await unit.record(AuditAction.UPDATED, contact, contact.full_name, changes)
             return contact
 
     return await _guard_unique(write)
@@ -552,16 +541,15 @@ async def set_status(access: Access, gid: str, active: bool) -> Contact:
             raise Rejected(duplicates)
 
     async def write() -> Contact:
-        async with in_transaction():
-            await lock_locations(contact.location_id)
+        async with change(viewer, locations=[contact.location_id]) as unit:
             contact.status = target
             if not active:
                 contact.is_preferred = False  # an inactive contact cannot be the default one
             await contact.save_changes("status", "is_preferred")
             await Channel.filter(contact_id=contact.id).update(contact_active=active)
-            await audit.record(
+            await unit.record(
                 AuditAction.ACTIVATED if active else AuditAction.DEACTIVATED,
-                "Contact", contact.id, contact.full_name, viewer,
+                contact, contact.full_name,
                 {"status": {"from": "INACTIVE" if active else "ACTIVE", "to": target.value}},
             )  # fmt: skip
             return contact
@@ -577,11 +565,11 @@ async def set_preferred(access: Access, gid: str) -> Contact:
         raise Rejected(problems.items)
     if contact.status != RecordStatus.ACTIVE:
         raise Rejected.one(ProblemCode.INACTIVE, "id", "An inactive contact cannot be preferred.")
-    async with in_transaction():
+    async with change(viewer, locations=[contact.location_id]) as unit:
         was = contact.is_preferred
-        await make_preferred(contact)
-        await audit.record(
-            AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer,
+        await make_preferred(unit, contact)
+        await unit.record(
+            AuditAction.UPDATED, contact, contact.full_name,
             {"isPreferred": {"from": was, "to": True}},
         )  # fmt: skip
     return contact
@@ -590,12 +578,9 @@ async def set_preferred(access: Access, gid: str) -> Contact:
 # ---------------------------------------------------------------- channel mutations
 
 
-async def _record_channel_change(access: Access, contact: Contact, changes: dict) -> None:
-    viewer = access.user
+async def _record_channel_change(unit: Unit, contact: Contact, changes: dict) -> None:
     await refresh_search(contact)
-    await audit.record(
-        AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer, changes
-    )
+    await unit.record(AuditAction.UPDATED, contact, contact.full_name, changes)
 
 
 async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
@@ -614,11 +599,10 @@ async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
         raise Rejected.one(ProblemCode.OUT_OF_RANGE, "contactId", f"At most {MAX_CHANNELS}.")
 
     async def write() -> tuple[Channel, Contact]:
-        async with in_transaction():
-            await Contact.filter(id=contact.id).select_for_update().first()
+        async with change(access.user, contacts=[contact.id]) as unit:
             channel = await add_channel_row(contact, data.kind, value, label, bool(data.is_primary))
             await _record_channel_change(
-                access, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
+                unit, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
             )
             return channel, contact
 
@@ -646,7 +630,8 @@ async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
             raise Rejected(duplicates)
 
     async def write() -> tuple[Channel, Contact]:
-        async with in_transaction():
+        # The contact first, as every channel write: refresh_search updates it after the channel.
+        async with change(access.user, contacts=[contact.id]) as unit:
             before = channel.value
             channel.value = value
             channel.normalized = normalize_channel(channel.kind, value)
@@ -654,7 +639,7 @@ async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
                 channel.label = label
             await channel.save()
             await _record_channel_change(
-                access, contact, {"channels": {"from": before, "to": channel.value}}
+                unit, contact, {"channels": {"from": before, "to": channel.value}}
             )
             return channel, contact
 
@@ -667,12 +652,11 @@ async def remove_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
     if channel is None:
         raise Rejected(problems.items)
     contact = await Contact.get(id=channel.contact_id)
-    async with in_transaction():
-        await Contact.filter(id=contact.id).select_for_update().first()
+    async with change(access.user, contacts=[contact.id]) as unit:
         await Channel.filter(id=channel.id).delete()
         await promote_oldest(contact.id, channel.kind)
         await _record_channel_change(
-            access, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
+            unit, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
                                            "to": None}}
         )  # fmt: skip
     return channel, contact
@@ -685,8 +669,7 @@ async def set_primary_channel(access: Access, gid: str) -> tuple[Channel, Contac
     if channel is None:
         raise Rejected(problems.items)
     contact = await Contact.get(id=channel.contact_id)
-    async with in_transaction():
-        await Contact.filter(id=contact.id).select_for_update().first()
+    async with change(viewer, contacts=[contact.id]) as unit:
         await (
             Channel.filter(contact_id=contact.id, kind=channel.kind, is_primary=True)
             .exclude(id=channel.id)
@@ -694,8 +677,8 @@ async def set_primary_channel(access: Access, gid: str) -> tuple[Channel, Contac
         )
         await Channel.filter(id=channel.id).update(is_primary=True)
         channel.is_primary = True
-        await audit.record(
-            AuditAction.UPDATED, "Contact", contact.id, contact.full_name, viewer,
+        await unit.record(
+            AuditAction.UPDATED, contact, contact.full_name,
             {"primary" + channel.kind.value.title(): {"from": None, "to": channel.value}},
         )  # fmt: skip
     return channel, contact

@@ -8,7 +8,6 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Contact, Location
@@ -19,6 +18,7 @@ from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
 from resolvers.listing import filter_id, searched, with_equal
 from resolvers.loaders import Loaders
+from resolvers.unit_of_work import Unit, change
 
 LOCATION_ORDER_KEYS = {
     "NAME": (SortKey("name"),),
@@ -149,16 +149,15 @@ async def make_default(location: Location) -> None:
     )  # fmt: skip
 
 
-async def new_location(access: Access, values: dict[str, Any]) -> Location:
-    """Insert a location with its search text and audit event; call inside a transaction."""
-    viewer = access.user
+async def new_location(unit: Unit, values: dict[str, Any]) -> Location:
+    """Insert a location with its search text and audit event, in ``unit``."""
     location = Location(**values)
     location.search_text = location.search_document()
     await location.save()
     if location.is_default:
         await make_default(location)
-    await audit.record(
-        AuditAction.CREATED, "Location", location.id, location.name, viewer,
+    await unit.record(
+        AuditAction.CREATED, location, location.name,
         audit.diff({}, audit.snapshot(location, AUDITED_FIELDS)),
     )  # fmt: skip
     return location
@@ -177,9 +176,10 @@ async def create_location(access: Access, data: Any) -> Location:
     check_kind(problems, data.kind, contact_id)
     if problems:
         raise Rejected(problems.items)
-    async with in_transaction():
+    # A new default location un-defaults its siblings: writers of one account's defaults queue.
+    async with change(access.user, accounts=[account.id] if data.is_default else []) as unit:
         return await new_location(
-            access,
+            unit,
             {
                 **address,
                 "account_id": account.id,
@@ -214,7 +214,8 @@ async def update_location(access: Access, data: Any) -> Location:
         values["is_default"] = data.is_default
     if problems:
         raise Rejected(problems.items)
-    async with in_transaction():
+    defaulting = values.get("is_default", location.is_default)
+    async with change(viewer, accounts=[location.account_id] if defaulting else []) as unit:
         before = audit.snapshot(location, AUDITED_FIELDS)
         for name, value in values.items():
             setattr(location, name, value)
@@ -223,9 +224,7 @@ async def update_location(access: Access, data: Any) -> Location:
         if location.is_default:
             await make_default(location)
         changes = audit.diff(before, audit.snapshot(location, AUDITED_FIELDS))
-        await audit.record(
-            AuditAction.UPDATED, "Location", location.id, location.name, viewer, changes
-        )
+        await unit.record(AuditAction.UPDATED, location, location.name, changes)
     return location
 
 
@@ -245,14 +244,15 @@ async def delete_location(access: Access, gid: str) -> Location:
             ProblemCode.MAIN_LOCATION, "id", "The MAIN location of an account cannot be deleted."
         )
     try:
-        async with in_transaction():
+        # Queued behind the writes that move contacts here (they lock it too).
+        async with change(viewer, locations=[location.id]) as unit:
             in_use = await Contact.filter(location_id=location.id).count()
             if in_use:
                 raise _in_use(in_use)
             snapshot = audit.snapshot(location, AUDITED_FIELDS)
             await Location.filter(id=location.id).delete()
-            await audit.record(
-                AuditAction.DELETED, "Location", location.id, location.name, viewer,
+            await unit.record(
+                AuditAction.DELETED, location, location.name,
                 {name: {"from": value, "to": None} for name, value in snapshot.items()},
             )  # fmt: skip
     except IntegrityError:

@@ -10,7 +10,6 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from engine.rows import fetch_by_value
@@ -22,6 +21,7 @@ from resolvers.access import SCOPES, Access, Area
 from resolvers.errors import Forbidden, ProblemCode, Problems, Rejected
 from resolvers.ids import expect_id
 from resolvers.listing import filter_id, ordering, searched
+from resolvers.unit_of_work import Unit, change
 
 USER_ORDER_KEYS = {
     "NAME": (SortKey("name"),),
@@ -89,26 +89,27 @@ async def ensure_admin(admin_token: str | None) -> str | None:
         token_hash = hash_secret(admin_token)
         if await ApiToken.filter(secret_hash=token_hash).exists():
             return None
-        async with in_transaction():
+        async with change(None) as unit:
             admin = await User.filter(role=Role.ADMIN, is_active=True).order_by("id").first()
             if admin is None:
-                admin = await _create_admin()
+                admin = await _create_admin(unit)
             await ApiToken.create(user_id=admin.id, name="CRM_ADMIN_TOKEN", secret_hash=token_hash)
         return None
     if await User.exists():
         return None
     secret = new_secret()
-    async with in_transaction():
-        admin = await _create_admin()
+    async with change(None) as unit:
+        admin = await _create_admin(unit)
         await ApiToken.create(user_id=admin.id, name="bootstrap", secret_hash=hash_secret(secret))
     return secret
 
 
-async def _create_admin() -> User:
+async def _create_admin(unit: Unit) -> User:
+    """The start-up admin, created by the system (no actor) in ``unit``."""
     admin = User(name="Administrador", email="admin@crm.local", role=Role.ADMIN)
     admin.search_text = admin.search_document()
     await admin.save()
-    await audit.record(AuditAction.CREATED, "User", admin.id, admin.name, None)
+    await unit.record(AuditAction.CREATED, admin, admin.name)
     return admin
 
 
@@ -156,12 +157,12 @@ async def create_team(access: Access, data: Any) -> Team:
     if await Team.filter(name__iexact=name).exists():
         raise _duplicate_name(name)
     try:
-        async with in_transaction():
+        async with change(viewer) as unit:
             team = Team(name=name)
             team.search_text = team.search_document()
             await team.save()
-            await audit.record(
-                AuditAction.CREATED, "Team", team.id, team.name, viewer,
+            await unit.record(
+                AuditAction.CREATED, team, team.name,
                 {"name": {"from": None, "to": team.name}},
             )  # fmt: skip
     except IntegrityError:
@@ -192,12 +193,12 @@ async def create_user(access: Access, data: Any) -> User:
     await _guard_email(email, None)
 
     async def write() -> User:
-        async with in_transaction():
+        async with change(viewer) as unit:
             user = User(name=name, email=email, role=data.role, team_id=team_id)
             user.search_text = user.search_document()
             await user.save()
-            await audit.record(
-                AuditAction.CREATED, "User", user.id, user.name, viewer,
+            await unit.record(
+                AuditAction.CREATED, user, user.name,
                 audit.diff({}, audit.snapshot(user, USER_AUDITED)),
             )  # fmt: skip
             return user
@@ -235,14 +236,14 @@ async def update_user(access: Access, data: Any) -> User:
     await _guard_last_admin(user, values)
 
     async def write() -> User:
-        async with in_transaction():
+        async with change(viewer) as unit:
             before = audit.snapshot(user, USER_AUDITED)
             for name, value in values.items():
                 setattr(user, name, value)
             user.search_text = user.search_document()
             await user.save_changes(*values, "search_text")
             changes = audit.diff(before, audit.snapshot(user, USER_AUDITED))
-            await audit.record(AuditAction.UPDATED, "User", user.id, user.name, viewer, changes)
+            await unit.record(AuditAction.UPDATED, user, user.name, changes)
             return user
 
     return await _unique_email(write, values.get("email", ""))
@@ -333,7 +334,7 @@ async def create_api_token(
     ):
         raise Forbidden("A token with a field allowlist may only create narrower ones.")
     secret = new_secret()
-    async with in_transaction():
+    async with change(viewer) as unit:
         token = await ApiToken.create(
             user_id=user.id,
             name=name,
@@ -342,8 +343,8 @@ async def create_api_token(
             allowed_fields=allowed_fields,
             expires_at=expires_at,
         )
-        await audit.record(
-            AuditAction.CREATED, "ApiToken", token.id, token.name, viewer,
+        await unit.record(
+            AuditAction.CREATED, token, token.name,
             audit.diff({}, audit.snapshot(token, TOKEN_AUDITED)),
         )  # fmt: skip
     return token, secret
@@ -406,14 +407,14 @@ async def revoke_api_token(access: Access, gid: str) -> ApiToken:
     if token.user_id != viewer.id:
         require_admin(access)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with change(viewer) as unit:
         # Conditional update: two concurrent revocations cannot both succeed.
         revoked = await ApiToken.filter(id=token.id, revoked_at=None).update(revoked_at=now)
         if not revoked:
             raise Rejected.one(ProblemCode.ALREADY_IN_STATE, "id", "The token is already revoked.")
         token.revoked_at = now
-        await audit.record(
-            AuditAction.DEACTIVATED, "ApiToken", token.id, token.name, viewer,
+        await unit.record(
+            AuditAction.DEACTIVATED, token, token.name,
             {"revokedAt": {"from": None, "to": now.isoformat()}},
         )  # fmt: skip
     return token
