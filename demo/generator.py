@@ -34,7 +34,7 @@ from models.enums import (
     RecordStatus,
     Role,
 )
-from resolvers.contacts import normalize_channel
+from resolvers.channels import normalize_channel
 from resolvers.unit_of_work import Unit, change
 
 __all__ = ["DemoSummary", "fill_demo_data"]

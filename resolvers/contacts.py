@@ -1,4 +1,4 @@
-"""Contacts and their channels: lists, the rules the contract names, and the mutations."""
+"""Contacts: lists, the rules the contract names for them, and the mutations."""
 
 from __future__ import annotations
 
@@ -12,16 +12,15 @@ from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Channel, Contact, Location
-from models.base import digits
 from models.enums import (
     CONTACT_ADDRESS_KINDS,
-    PHONE_CHANNEL_KINDS,
     AuditAction,
     CaptureSource,
     ChannelKind,
     RecordStatus,
 )
 from resolvers import audit
+from resolvers import channels as channel_rules
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
@@ -58,7 +57,6 @@ AUDITED_FIELDS = (
 # What a shorthand input field writes: Contact.email is the primary EMAIL channel, etc.
 SHORTHAND_KINDS = {"email": ChannelKind.EMAIL, "phone": ChannelKind.PHONE,
                    "mobile": ChannelKind.MOBILE}  # fmt: skip
-MAX_CHANNELS = 30
 
 
 # ---------------------------------------------------------------- reading
@@ -144,49 +142,6 @@ async def make_preferred(unit: Unit, contact: Contact) -> None:
     )
     await Contact.filter(id=contact.id).update(is_preferred=True)
     contact.is_preferred = True
-
-
-def normalize_channel(kind: ChannelKind, value: str) -> str:
-    if kind in PHONE_CHANNEL_KINDS:
-        return digits(value)
-    return value.casefold()
-
-
-def check_channel_value(problems: Problems, path: tuple[str, ...], kind, value) -> str | None:
-    if kind == ChannelKind.EMAIL:
-        return check.email(problems, path, value, required=True)
-    if kind in PHONE_CHANNEL_KINDS:
-        return check.phone(problems, path, value, required=True)
-    return check.text(problems, path, value, 254, required=True)
-
-
-async def add_channel_row(
-    contact: Contact, kind: ChannelKind, value: str, label: str | None, primary: bool
-) -> Channel:
-    """Rule 3: the first channel of a kind is primary; a new primary demotes the old one."""
-    has_primary = await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).exists()
-    if primary and has_primary:
-        await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).update(
-            is_primary=False
-        )
-    return await Channel.create(
-        contact_id=contact.id,
-        kind=kind,
-        value=value,
-        normalized=normalize_channel(kind, value),
-        label=label,
-        is_primary=primary or not has_primary,
-        contact_active=contact.status == RecordStatus.ACTIVE,
-    )
-
-
-async def promote_oldest(contact_id: int, kind: ChannelKind) -> None:
-    """Rule 3: when the primary goes, the oldest remaining channel of its kind takes over."""
-    if await Channel.filter(contact_id=contact_id, kind=kind, is_primary=True).exists():
-        return
-    oldest = await Channel.filter(contact_id=contact_id, kind=kind).order_by("created_at", "id")
-    if oldest:
-        await Channel.filter(id=oldest[0].id).update(is_primary=True)
 
 
 async def duplicate_problems(
@@ -298,12 +253,13 @@ def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
     channels = getattr(data, "channels", None)
     if check.given(channels) and channels is not None:
         sent_any = True
-        if len(channels) > MAX_CHANNELS:
-            problems.add(ProblemCode.OUT_OF_RANGE, "channels", f"At most {MAX_CHANNELS}.")
+        most = channel_rules.MAX_CHANNELS
+        if len(channels) > most:
+            problems.add(ProblemCode.OUT_OF_RANGE, "channels", f"At most {most}.")
             channels = []
         for index, item in enumerate(channels):
             path = ("channels", str(index), "value")
-            value = check_channel_value(problems, path, item.kind, item.value)
+            value = channel_rules.check_channel_value(problems, path, item.kind, item.value)
             label = check.text(problems, ("channels", str(index), "label"), item.label, 60)
             if value is not None:
                 specs.append(ChannelSpec(item.kind, value, label, bool(item.is_primary), path))
@@ -311,7 +267,7 @@ def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
         raw = getattr(data, name, None)
         if check.given(raw) and raw is not None:
             sent_any = True
-            value = check_channel_value(problems, (name,), kind, raw)
+            value = channel_rules.check_channel_value(problems, (name,), kind, raw)
             if value is not None:
                 specs = [s for s in specs if not (s.kind == kind and s.primary)]
                 specs.insert(0, ChannelSpec(kind, value, None, True, (name,)))
@@ -329,7 +285,9 @@ def _cleared_kinds(data: Any) -> list[ChannelKind]:
 
 def _emails_of(specs: list[ChannelSpec]) -> dict[str, tuple[str, ...]]:
     return {
-        normalize_channel(s.kind, s.value): s.path for s in specs if s.kind == ChannelKind.EMAIL
+        channel_rules.normalize_channel(s.kind, s.value): s.path
+        for s in specs
+        if s.kind == ChannelKind.EMAIL
     }
 
 
@@ -375,10 +333,12 @@ async def _write_channels(contact: Contact, specs: list[ChannelSpec]) -> None:
     # A primary asked for explicitly wins; otherwise the first of each kind (rule 3).
     ordered = sorted(specs, key=lambda s: not s.primary)
     for spec in ordered:
-        await add_channel_row(contact, spec.kind, spec.value, spec.label, spec.primary)
+        await channel_rules.add_channel_row(
+            contact, spec.kind, spec.value, spec.label, spec.primary
+        )
 
 
-async def _guard_unique(action):
+async def guard_unique(action):
     """Run a write; a unique index that fires under a race becomes the same Problem."""
     try:
         return await action()
@@ -435,7 +395,7 @@ async def create_contact(access: Access, data: Any) -> Contact:
             )  # fmt: skip
             return contact
 
-    return await _guard_unique(write)
+    return await guard_unique(write)
 
 
 async def update_contact(access: Access, data: Any) -> Contact:
@@ -494,13 +454,13 @@ async def update_contact(access: Access, data: Any) -> Contact:
                 await _replace_channels(contact, data, specs)
             for kind in _cleared_kinds(data):
                 await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).delete()
-                await promote_oldest(contact.id, kind)
+                await channel_rules.promote_oldest(contact.id, kind)
             await refresh_search(contact)
             changes = audit.diff(before, audit.snapshot(contact, AUDITED_FIELDS))
             await unit.record(AuditAction.UPDATED, contact, contact.full_name, changes)
             return contact
 
-    return await _guard_unique(write)
+    return await guard_unique(write)
 
 
 async def _replace_channels(contact: Contact, data: Any, specs: list[ChannelSpec]) -> None:
@@ -513,10 +473,10 @@ async def _replace_channels(contact: Contact, data: Any, specs: list[ChannelSpec
         current = await Channel.get_or_none(contact_id=contact.id, kind=spec.kind, is_primary=True)
         if current is not None:
             current.value = spec.value
-            current.normalized = normalize_channel(spec.kind, spec.value)
+            current.normalized = channel_rules.normalize_channel(spec.kind, spec.value)
             await current.save()
         else:
-            await add_channel_row(contact, spec.kind, spec.value, None, True)
+            await channel_rules.add_channel_row(contact, spec.kind, spec.value, None, True)
 
 
 async def set_status(access: Access, gid: str, active: bool) -> Contact:
@@ -554,7 +514,7 @@ async def set_status(access: Access, gid: str, active: bool) -> Contact:
             )  # fmt: skip
             return contact
 
-    return await _guard_unique(write)
+    return await guard_unique(write)
 
 
 async def set_preferred(access: Access, gid: str) -> Contact:
@@ -573,112 +533,3 @@ async def set_preferred(access: Access, gid: str) -> Contact:
             {"isPreferred": {"from": was, "to": True}},
         )  # fmt: skip
     return contact
-
-
-# ---------------------------------------------------------------- channel mutations
-
-
-async def _record_channel_change(unit: Unit, contact: Contact, changes: dict) -> None:
-    await refresh_search(contact)
-    await unit.record(AuditAction.UPDATED, contact, contact.full_name, changes)
-
-
-async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
-    problems = Problems()
-    contact = await access.find(problems, Contact, data.contact_id, "contactId")
-    value = check_channel_value(problems, ("value",), data.kind, data.value)
-    label = check.text(problems, "label", data.label, 60)
-    if problems:
-        raise Rejected(problems.items)
-    if contact.status == RecordStatus.ACTIVE and data.kind == ChannelKind.EMAIL:
-        emails = {normalize_channel(data.kind, value): ("value",)}
-        duplicates = await duplicate_problems(emails, (None, None), None)
-        if duplicates:
-            raise Rejected(duplicates)
-    if await Channel.filter(contact_id=contact.id).count() >= MAX_CHANNELS:
-        raise Rejected.one(ProblemCode.OUT_OF_RANGE, "contactId", f"At most {MAX_CHANNELS}.")
-
-    async def write() -> tuple[Channel, Contact]:
-        async with change(access.user, contacts=[contact.id]) as unit:
-            channel = await add_channel_row(contact, data.kind, value, label, bool(data.is_primary))
-            await _record_channel_change(
-                unit, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
-            )
-            return channel, contact
-
-    return await _guard_unique(write)
-
-
-async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
-    problems = Problems()
-    channel = await access.find(problems, Channel, data.id, "id")
-    if channel is None:
-        raise Rejected(problems.items)
-    value = (
-        check_channel_value(problems, ("value",), channel.kind, data.value)
-        if check.given(data.value)
-        else channel.value
-    )
-    label = check.text(problems, "label", data.label, 60) if check.given(data.label) else None
-    if problems:
-        raise Rejected(problems.items)
-    contact = await Contact.get(id=channel.contact_id)
-    if channel.kind == ChannelKind.EMAIL and channel.contact_active:
-        emails = {normalize_channel(channel.kind, value): ("value",)}
-        duplicates = await duplicate_problems(emails, (None, None), contact.id)
-        if duplicates:
-            raise Rejected(duplicates)
-
-    async def write() -> tuple[Channel, Contact]:
-        # The contact first, as every channel write: refresh_search updates it after the channel.
-        async with change(access.user, contacts=[contact.id]) as unit:
-            before = channel.value
-            channel.value = value
-            channel.normalized = normalize_channel(channel.kind, value)
-            if check.given(data.label):
-                channel.label = label
-            await channel.save()
-            await _record_channel_change(
-                unit, contact, {"channels": {"from": before, "to": channel.value}}
-            )
-            return channel, contact
-
-    return await _guard_unique(write)
-
-
-async def remove_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
-    problems = Problems()
-    channel = await access.find(problems, Channel, gid, "id")
-    if channel is None:
-        raise Rejected(problems.items)
-    contact = await Contact.get(id=channel.contact_id)
-    async with change(access.user, contacts=[contact.id]) as unit:
-        await Channel.filter(id=channel.id).delete()
-        await promote_oldest(contact.id, channel.kind)
-        await _record_channel_change(
-            unit, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
-                                           "to": None}}
-        )  # fmt: skip
-    return channel, contact
-
-
-async def set_primary_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
-    viewer = access.user
-    problems = Problems()
-    channel = await access.find(problems, Channel, gid, "id")
-    if channel is None:
-        raise Rejected(problems.items)
-    contact = await Contact.get(id=channel.contact_id)
-    async with change(viewer, contacts=[contact.id]) as unit:
-        await (
-            Channel.filter(contact_id=contact.id, kind=channel.kind, is_primary=True)
-            .exclude(id=channel.id)
-            .update(is_primary=False)
-        )
-        await Channel.filter(id=channel.id).update(is_primary=True)
-        channel.is_primary = True
-        await unit.record(
-            AuditAction.UPDATED, contact, contact.full_name,
-            {"primary" + channel.kind.value.title(): {"from": None, "to": channel.value}},
-        )  # fmt: skip
-    return channel, contact

@@ -12,7 +12,7 @@ from engine.relations import related
 from engine.types import Node, RowType, documented_enum
 from models import enums
 from models.registry import ENTITIES
-from resolvers import contacts as work
+from resolvers import channels as work
 from resolvers.access import Area
 from schema.common import mutation
 from schema.errors import UserError

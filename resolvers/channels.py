@@ -1,0 +1,176 @@
+"""Channels (every way to reach a contact): rule 3, their canonical form, and the mutations.
+
+A contact's own writes (``resolvers.contacts``) write its channels through the rules here;
+the channel mutations check rule 4 and refresh the contact's search text through the
+contact's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import Channel, Contact
+from models.base import digits
+from models.enums import PHONE_CHANNEL_KINDS, AuditAction, ChannelKind, RecordStatus
+from resolvers import contacts
+from resolvers import validation as check
+from resolvers.access import Access
+from resolvers.errors import ProblemCode, Problems, Rejected
+from resolvers.unit_of_work import Unit, change
+
+MAX_CHANNELS = 30
+
+
+# ---------------------------------------------------------------- rules
+
+
+def normalize_channel(kind: ChannelKind, value: str) -> str:
+    if kind in PHONE_CHANNEL_KINDS:
+        return digits(value)
+    return value.casefold()
+
+
+def check_channel_value(problems: Problems, path: tuple[str, ...], kind, value) -> str | None:
+    if kind == ChannelKind.EMAIL:
+        return check.email(problems, path, value, required=True)
+    if kind in PHONE_CHANNEL_KINDS:
+        return check.phone(problems, path, value, required=True)
+    return check.text(problems, path, value, 254, required=True)
+
+
+async def add_channel_row(
+    contact: Contact, kind: ChannelKind, value: str, label: str | None, primary: bool
+) -> Channel:
+    """Rule 3: the first channel of a kind is primary; a new primary demotes the old one."""
+    has_primary = await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).exists()
+    if primary and has_primary:
+        await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).update(
+            is_primary=False
+        )
+    return await Channel.create(
+        contact_id=contact.id,
+        kind=kind,
+        value=value,
+        normalized=normalize_channel(kind, value),
+        label=label,
+        is_primary=primary or not has_primary,
+        contact_active=contact.status == RecordStatus.ACTIVE,
+    )
+
+
+async def promote_oldest(contact_id: int, kind: ChannelKind) -> None:
+    """Rule 3: when the primary goes, the oldest remaining channel of its kind takes over."""
+    if await Channel.filter(contact_id=contact_id, kind=kind, is_primary=True).exists():
+        return
+    oldest = await Channel.filter(contact_id=contact_id, kind=kind).order_by("created_at", "id")
+    if oldest:
+        await Channel.filter(id=oldest[0].id).update(is_primary=True)
+
+
+
+# ---------------------------------------------------------------- mutations
+
+
+async def _record_channel_change(unit: Unit, contact: Contact, changes: dict) -> None:
+    await contacts.refresh_search(contact)
+    await unit.record(AuditAction.UPDATED, contact, contact.full_name, changes)
+
+
+async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
+    problems = Problems()
+    contact = await access.find(problems, Contact, data.contact_id, "contactId")
+    value = check_channel_value(problems, ("value",), data.kind, data.value)
+    label = check.text(problems, "label", data.label, 60)
+    if problems:
+        raise Rejected(problems.items)
+    if contact.status == RecordStatus.ACTIVE and data.kind == ChannelKind.EMAIL:
+        emails = {normalize_channel(data.kind, value): ("value",)}
+        duplicates = await contacts.duplicate_problems(emails, (None, None), None)
+        if duplicates:
+            raise Rejected(duplicates)
+    if await Channel.filter(contact_id=contact.id).count() >= MAX_CHANNELS:
+        raise Rejected.one(ProblemCode.OUT_OF_RANGE, "contactId", f"At most {MAX_CHANNELS}.")
+
+    async def write() -> tuple[Channel, Contact]:
+        async with change(access.user, contacts=[contact.id]) as unit:
+            channel = await add_channel_row(contact, data.kind, value, label, bool(data.is_primary))
+            await _record_channel_change(
+                unit, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
+            )
+            return channel, contact
+
+    return await contacts.guard_unique(write)
+
+
+async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
+    problems = Problems()
+    channel = await access.find(problems, Channel, data.id, "id")
+    if channel is None:
+        raise Rejected(problems.items)
+    value = (
+        check_channel_value(problems, ("value",), channel.kind, data.value)
+        if check.given(data.value)
+        else channel.value
+    )
+    label = check.text(problems, "label", data.label, 60) if check.given(data.label) else None
+    if problems:
+        raise Rejected(problems.items)
+    contact = await Contact.get(id=channel.contact_id)
+    if channel.kind == ChannelKind.EMAIL and channel.contact_active:
+        emails = {normalize_channel(channel.kind, value): ("value",)}
+        duplicates = await contacts.duplicate_problems(emails, (None, None), contact.id)
+        if duplicates:
+            raise Rejected(duplicates)
+
+    async def write() -> tuple[Channel, Contact]:
+        # The contact first, as every channel write: refresh_search updates it after the channel.
+        async with change(access.user, contacts=[contact.id]) as unit:
+            before = channel.value
+            channel.value = value
+            channel.normalized = normalize_channel(channel.kind, value)
+            if check.given(data.label):
+                channel.label = label
+            await channel.save()
+            await _record_channel_change(
+                unit, contact, {"channels": {"from": before, "to": channel.value}}
+            )
+            return channel, contact
+
+    return await contacts.guard_unique(write)
+
+
+async def remove_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
+    problems = Problems()
+    channel = await access.find(problems, Channel, gid, "id")
+    if channel is None:
+        raise Rejected(problems.items)
+    contact = await Contact.get(id=channel.contact_id)
+    async with change(access.user, contacts=[contact.id]) as unit:
+        await Channel.filter(id=channel.id).delete()
+        await promote_oldest(contact.id, channel.kind)
+        await _record_channel_change(
+            unit, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",
+                                           "to": None}}
+        )  # fmt: skip
+    return channel, contact
+
+
+async def set_primary_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
+    viewer = access.user
+    problems = Problems()
+    channel = await access.find(problems, Channel, gid, "id")
+    if channel is None:
+        raise Rejected(problems.items)
+    contact = await Contact.get(id=channel.contact_id)
+    async with change(viewer, contacts=[contact.id]) as unit:
+        await (
+            Channel.filter(contact_id=contact.id, kind=channel.kind, is_primary=True)
+            .exclude(id=channel.id)
+            .update(is_primary=False)
+        )
+        await Channel.filter(id=channel.id).update(is_primary=True)
+        channel.is_primary = True
+        await unit.record(
+            AuditAction.UPDATED, contact, contact.full_name,
+            {"primary" + channel.kind.value.title(): {"from": None, "to": channel.value}},
+        )  # fmt: skip
+    return channel, contact
