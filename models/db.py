@@ -232,7 +232,15 @@ async def init_database(db_url: str, *, global_fallback: bool = True) -> list[st
     Never drops or rewrites data. Two processes starting at once take turns (a lock).
     """
     await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=global_fallback)
-    connection = connections.get("default")
+    try:
+        return await _bring_schema_up_to_date(connections.get("default"))
+    except BaseException:
+        # An open SQLite connection's thread would keep the process from ever exiting.
+        await Tortoise.close_connections()
+        raise
+
+
+async def _bring_schema_up_to_date(connection) -> list[str]:
     async with schema_lock(connection):
         applied = await migrate(connection)
         if connection.capabilities.dialect == "postgres":
