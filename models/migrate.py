@@ -8,9 +8,9 @@ makemigrations``); docs/migrations.md says how to make one.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +34,9 @@ FIRST = "0001_initial"
 HISTORY_TABLE = "tortoise_migrations"
 # Key of the PostgreSQL advisory lock one process holds while it changes the schema.
 SCHEMA_LOCK_KEY = 7_300_452
+# Seconds a SQLite start-up waits for another one's migrations (a large file's first side
+# table build takes a while).
+SQLITE_LOCK_TIMEOUT = 600
 
 
 def tortoise_config(db_url: str) -> dict[str, Any]:
@@ -168,8 +171,9 @@ async def _has_history(connection: BaseDBAsyncClient) -> bool:
 async def schema_lock(connection: BaseDBAsyncClient) -> AsyncIterator[None]:
     """Held while one process changes the schema; a second one starting meanwhile waits, then
     finds nothing left to do. PostgreSQL: a session advisory lock on a connection of its own
-    (the migrations run on the pool's others). SQLite: an exclusive lock on a file beside the
-    database (the migrations open their own transactions, so BEGIN IMMEDIATE cannot wrap them).
+    (the migrations run on the pool's others). SQLite: an exclusive transaction on a small
+    file beside the database, SQLite's own file locking on every platform (the migrations
+    open their own transactions, so BEGIN IMMEDIATE on the database cannot wrap them).
     """
     if connection.capabilities.dialect == "postgres":
         async with connection.acquire_connection() as session:
@@ -183,9 +187,12 @@ async def schema_lock(connection: BaseDBAsyncClient) -> AsyncIterator[None]:
     if filename == ":memory:":  # no other process can open it
         yield
         return
-    with open(f"{filename}.lock", "a") as lock_file:
-        await asyncio.to_thread(fcntl.flock, lock_file.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+    lock = sqlite3.connect(
+        f"{filename}.lock", timeout=SQLITE_LOCK_TIMEOUT, isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        await asyncio.to_thread(lock.execute, "BEGIN EXCLUSIVE")
+        yield
+    finally:
+        lock.close()  # ends the transaction, releasing the lock
