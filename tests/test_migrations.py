@@ -358,8 +358,18 @@ async def test_tables_without_history_that_are_not_the_release_schema_are_refuse
         assert HISTORY not in await db.tables()
 
 
-# A throwaway model change: one new nullable column, as the next feature would add one.
+# A throwaway model change, as the next feature would make one: a new nullable column and a
+# new table (as the outbox adds).
 THROWAWAY_FIELD = "    nickname = fields.CharField(max_length=40, null=True)\n"
+THROWAWAY_MODEL = """
+
+class Note(Model):
+    id = fields.IntField(primary_key=True)
+    text = fields.CharField(max_length=200, db_index=True)
+
+    class Meta:
+        table = "scratch_note"
+"""
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -373,7 +383,11 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
     source = users.read_text()
     anchor = "    name = fields.CharField(max_length=100, unique=True)\n"
     assert anchor in source
-    users.write_text(source.replace(anchor, anchor + THROWAWAY_FIELD, 1))
+    users.write_text(source.replace(anchor, anchor + THROWAWAY_FIELD, 1) + THROWAWAY_MODEL)
+    package = project / "models" / "__init__.py"
+    exports = "from models.users import ApiToken, Team, User"
+    assert exports in package.read_text()
+    package.write_text(package.read_text().replace(exports, exports + ", Note"))
 
     tortoise = str(Path(sys.executable).with_name("tortoise"))
     made = subprocess.run([tortoise, "makemigrations"], cwd=project, capture_output=True,
@@ -381,8 +395,12 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
                           env={**os.environ, "DATABASE_URL": "sqlite://:memory:"})
     assert made.returncode == 0, made.stderr  # fmt: skip
     [second] = (project / "models" / "migrations").glob("0002_*.py")
-    assert "nickname" in second.read_text()
+    assert "nickname" in second.read_text() and "scratch_note" in second.read_text()
     assert not list((ROOT / "models" / "migrations").glob("0002_*.py"))  # the copy, not ours
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    linted = subprocess.run([ruff, "check", str(second)], cwd=project, capture_output=True,
+                            text=True, timeout=60)
+    assert linted.returncode == 0, linted.stdout  # CI's lint passes on what the tool writes
 
     async with scratch(dialect, tmp_path, "next") as db:
         await db.restore_release()
@@ -394,6 +412,7 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
         assert f"Applied {second.stem}." in result.stdout
         assert await db.history() == [("models", "0001_initial"), ("models", second.stem)]
         after = await db.rows()
+        assert after.pop("scratch_note") == []
         teams = after.pop("team")
         assert after == {table: rows for table, rows in before.items() if table != "team"}
         assert sorted((row[:-1] for row in teams), key=repr) == before["team"]  # nickname last
@@ -403,4 +422,5 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'team' "
             "ORDER BY ordinal_position")]  # fmt: skip
         assert columns[-1] == "nickname"
+        assert await db.query('SELECT COUNT(*) FROM "scratch_note"') == [(0,)]
         assert answer(db.url, cwd=project)["accounts"]["totalCount"] == len(before["account"])
