@@ -99,6 +99,7 @@ async def _adopt_release_schema(connection: BaseDBAsyncClient) -> None:
         raise UnknownSchemaError(
             "The database has tables but no migration history, and its schema is not the one "
             f"of {APP}.{FIRST} (the release before migrations): " + "; ".join(problems)
+            + ". A database of an older release: start release 26d5e2a on it once first."
         )
     log.info("database of the release before migrations: recording it as %s.%s", APP, FIRST)
     await executor.migrate([MigrationTarget(app_label=APP, name=FIRST)], fake=True)
