@@ -18,6 +18,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.graph import MigrationKey
+from tortoise.migrations.migration import Migration
 from tortoise.migrations.operations import RunSQL
 from tortoise.migrations.schema_generator.state import State
 from tortoise.migrations.schema_generator.state_apps import StateApps
@@ -105,7 +106,7 @@ async def _adopt_release_schema(connection: BaseDBAsyncClient) -> None:
     await executor.migrate([MigrationTarget(app_label=APP, name=FIRST)], fake=True)
 
 
-async def _schema_of(migration: Any) -> tuple[dict[str, set[str]], set[str]]:
+async def _schema_of(migration: Migration) -> tuple[dict[str, set[str]], set[str]]:
     """The tables (with their columns) a first migration creates, and the indexes it names."""
     state = State(models={}, apps=StateApps())
     await migration.apply(state, dry_run=True)
