@@ -472,7 +472,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def prepare_database(settings: Settings) -> None:
-    """Create or complete the schema, make sure an admin exists, and fill demo data."""
+    """Migrate the schema, make sure an admin exists, and fill demo data."""
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -563,8 +563,11 @@ def create_app() -> Starlette:
 
 
 def main(argv: Sequence[str]) -> None:
-    settings = load_settings(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if argv[:1] == ["migrate"]:  # `server.py migrate [--database-url ...]`
+        asyncio.run(migrate_database(load_settings(argv[1:])))
+        return
+    settings = load_settings(argv)
     if settings.workers == 1:
         uvicorn.run(build_app(settings), host=settings.host, port=settings.port)
         return
@@ -581,6 +584,16 @@ def main(argv: Sequence[str]) -> None:
         port=settings.port,
         workers=settings.workers,
     )
+
+
+async def migrate_database(settings: Settings) -> None:
+    """Apply the pending migrations (and build the search indexes), then return."""
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    applied = await init_database(settings.tortoise_db_url())
+    await close_database()
+    print(f"Applied {', '.join(applied)}." if applied else "No migrations to apply.", flush=True)
 
 
 async def _prepare_once(settings: Settings) -> None:

@@ -90,7 +90,11 @@ def load_settings(
 ) -> Settings:
     """Settings from flags, falling back to the environment, then to the defaults."""
     env = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(prog="server.py", description="crm-graph GraphQL API server")
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="crm-graph GraphQL API server",
+        epilog="`server.py migrate [--database-url URL]` applies pending migrations and exits.",
+    )
     parser.add_argument("--host", default=env.get("CRM_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env.get("CRM_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=int(env.get("CRM_WORKERS", "1")))
@@ -154,3 +158,13 @@ def load_settings(
         max_upload_bytes=args.max_upload_bytes,
         fast_execution=not args.standard_execution,
     )
+
+
+def __getattr__(name: str) -> object:
+    """``settings.TORTOISE_ORM``, the configuration the ``tortoise`` CLI reads (pyproject's
+    ``[tool.tortoise]``): the database of ``DATABASE_URL``, computed only when asked for."""
+    if name == "TORTOISE_ORM":
+        from models.migrate import tortoise_config
+
+        return tortoise_config(load_settings([]).tortoise_db_url())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

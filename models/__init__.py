@@ -1,10 +1,13 @@
-"""Tables and constraints. Nothing here knows about GraphQL."""
+"""Tables and constraints, one module per domain. Nothing here knows about GraphQL."""
 
-from models.account import Account, Location
-from models.activity import Activity, AuditEvent
-from models.contact import Channel, Contact
+from models.accounts import Account
+from models.activities import Activity
+from models.audit import AuditEvent
+from models.channels import Channel
+from models.contacts import Contact
+from models.locations import Location
 from models.outbox import Outbox
-from models.user import ApiToken, Team, User
+from models.users import ApiToken, Team, User
 
 __all__ = [
     "Account",

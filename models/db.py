@@ -1,4 +1,4 @@
-"""Connecting, creating the schema, and the constraints Tortoise cannot declare."""
+"""Connecting, migrating the schema, and the search and tag indexes of each dialect."""
 
 from __future__ import annotations
 
@@ -8,48 +8,10 @@ from contextlib import asynccontextmanager, suppress
 
 from tortoise import Tortoise, connections
 
+from models.migrate import migrate, schema_lock, tortoise_config
 from models.registry import ENTITIES
 
 log = logging.getLogger("crm.db")
-
-MODEL_MODULES = {"models": ["models"]}
-
-# Partial unique indexes hold the contract's rules in the database itself; SQLite and
-# PostgreSQL both honour them. IF NOT EXISTS keeps start-up idempotent.
-CONSTRAINTS = (
-    # One MAIN location per account.
-    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_location_main" ON "location" ("account_id") '
-    "WHERE \"kind\" = 'MAIN'",
-    # Rule 1: one preferred contact per location.
-    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_contact_preferred" ON "contact" ("location_id") '
-    'WHERE "is_preferred"',
-    # Rule 3: one primary channel per kind and contact.
-    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_channel_primary" ON "channel" ("contact_id", "kind") '
-    'WHERE "is_primary"',
-    # Rule 4: an email address belongs to at most one active contact.
-    'CREATE UNIQUE INDEX IF NOT EXISTS "uq_channel_active_email" ON "channel" ("normalized") '
-    'WHERE "kind" = \'EMAIL\' AND "contact_active"',
-)
-
-# Rule 8 narrows every read of an agent to the accounts their team owns.
-INDEXES = (
-    'CREATE INDEX IF NOT EXISTS "idx_account_owner" ON "account" ("owner_id", "id")',
-    'CREATE INDEX IF NOT EXISTS "idx_user_team" ON "crm_user" ("team_id")',
-)
-
-# Indexes an earlier version declared, dropped at start-up: the single-column ones on
-# low-selectivity columns led SQLite's planner to read a third of `contact` through them (a
-# contact card's preferred-contact lookup, the COUNT of a filtered list); the composite
-# indexes in `Contact.Meta` serve those filters now. (account_id, status) and (location_id,
-# status) are prefixes of the indexes that also order an account's or location's contacts.
-RETIRED_INDEXES = (
-    "idx_contact_role_083898",
-    "idx_contact_lead_so_949642",
-    "idx_contact_is_vip_13fda3",
-    "idx_contact_is_pref_af83dd",
-    "idx_contact_account_c29b0a",
-    "idx_contact_locatio_24076f",
-)
 
 # Free-text search is `search_text LIKE '%word%'` for every word. On PostgreSQL a trigram GIN
 # index answers it without reading the table (contacts at 100k: 203 ms -> 3 ms a page); SQLite
@@ -258,63 +220,41 @@ async def search_indexes_suspended(connection) -> AsyncIterator[None]:
             await _add_postgres_search_indexes(connection)
 
 
-# Columns added after a table was first created: generate_schemas(safe=True) creates missing
-# tables but never alters an existing one. (table, column, SQLite type, PostgreSQL type)
-ADDED_COLUMNS = (("api_token", "allowed_fields", "JSON", "JSONB"),)
-
-
-async def _add_missing_columns(connection) -> None:
-    postgres = connection.capabilities.dialect == "postgres"
-    for table, column, sqlite_type, postgres_type in ADDED_COLUMNS:
-        if postgres:
-            await connection.execute_script(
-                f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{column}" {postgres_type}'
-            )
-            continue
-        existing = await connection.execute_query_dict(f'PRAGMA table_info("{table}")')
-        if column not in {row["name"] for row in existing}:
-            log.info("adding column %s.%s", table, column)
-            await connection.execute_script(
-                f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sqlite_type}'
-            )
-
-
 # The one connection of a process reads its pages from SQLite's own cache or a memory map
 # rather than one read() each from the OS: with the 2 MB default, a 50-contact page of a
 # 100k-contact file re-read most of its index pages every request.
 SQLITE_READ_PRAGMAS = {"cache_size": -64 * 1024, "mmap_size": 256 * 1024 * 1024}  # 64 MiB, 256 MiB
 
 
-async def init_database(db_url: str, *, global_fallback: bool = True) -> None:
-    """Connect, and create whatever tables, indexes and constraints are missing.
+async def init_database(db_url: str, *, global_fallback: bool = True) -> list[str]:
+    """Connect, and bring the schema up to date: the pending migrations, then the search and
+    tag indexes of the dialect. Returns the names of the migrations it applied.
 
-    Never drops or rewrites data: an existing database keeps its rows (only the indexes in
-    ``RETIRED_INDEXES`` go).
+    Never drops or rewrites data. Two processes starting at once take turns (a lock).
     """
-    await Tortoise.init(
-        db_url=db_url,
-        modules=MODEL_MODULES,
-        use_tz=True,
-        timezone="UTC",
-        _enable_global_fallback=global_fallback,
-    )
-    await Tortoise.generate_schemas(safe=True)
-    connection = connections.get("default")
-    await _add_missing_columns(connection)
-    for statement in CONSTRAINTS + INDEXES:
-        await connection.execute_script(statement)
-    for index in RETIRED_INDEXES:
-        await connection.execute_script(f'DROP INDEX IF EXISTS "{index}"')
-    if connection.capabilities.dialect == "postgres":
-        await _add_postgres_search_indexes(connection)
-    if connection.capabilities.dialect == "sqlite":
-        for pragma, value in SQLITE_READ_PRAGMAS.items():
-            await connection.execute_script(f"PRAGMA {pragma} = {value}")
-        await _add_sqlite_search_indexes(connection)
-        # Without statistics SQLite's planner takes the first index that fits, e.g. the
-        # low-selectivity `is_preferred` one over `location_id` (a contact card took 12–125
-        # ms at 100k contacts). A sampled ANALYZE stays quick on large files.
-        await connection.execute_script("PRAGMA analysis_limit = 1000; ANALYZE;")
+    await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=global_fallback)
+    try:
+        return await _bring_schema_up_to_date(connections.get("default"))
+    except BaseException:
+        # An open SQLite connection's thread would keep the process from ever exiting.
+        await Tortoise.close_connections()
+        raise
+
+
+async def _bring_schema_up_to_date(connection) -> list[str]:
+    async with schema_lock(connection):
+        applied = await migrate(connection)
+        if connection.capabilities.dialect == "postgres":
+            await _add_postgres_search_indexes(connection)
+        if connection.capabilities.dialect == "sqlite":
+            for pragma, value in SQLITE_READ_PRAGMAS.items():
+                await connection.execute_script(f"PRAGMA {pragma} = {value}")
+            await _add_sqlite_search_indexes(connection)
+            # Without statistics SQLite's planner takes the first index that fits, e.g. the
+            # low-selectivity `is_preferred` one over `location_id` (a contact card took 12–125
+            # ms at 100k contacts). A sampled ANALYZE stays quick on large files.
+            await connection.execute_script("PRAGMA analysis_limit = 1000; ANALYZE;")
+    return applied
 
 
 async def close_database() -> None:

@@ -1,0 +1,1 @@
+"""What the API does: queries, the rules of the contract, the unit of work, loaders, access."""
