@@ -50,6 +50,8 @@ class Entity:
     parent: tuple[str, str] | None = None  # PARENT: (the column, the parent entity's name)
     searched: bool = False  # free-text search over an indexed ``search_text`` column
     tagged: bool = False  # filtered on its JSON ``tags`` list
+    # The fields whose changes its audit events record (never a secret or its hash).
+    audited: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -80,18 +82,35 @@ class Registry:
         return frozenset(self._by_name)
 
 
+_ADDRESS = ("street", "exterior_number", "interior_number", "neighborhood", "district", "city",
+            "province", "state", "postal_code", "reference")  # fmt: skip
+
 ENTITIES = Registry(
     Entity("Team", Team, Area.USERS, Visibility.DIRECTORY),
-    Entity("User", User, Area.USERS, Visibility.DIRECTORY),
-    Entity("ApiToken", ApiToken, Area.USERS, Visibility.OWN),
+    Entity("User", User, Area.USERS, Visibility.DIRECTORY,
+           audited=("name", "email", "role", "team_id", "is_active")),
+    Entity("ApiToken", ApiToken, Area.USERS, Visibility.OWN,
+           audited=("name", "user_id", "scopes", "allowed_fields", "expires_at")),
     Entity("Account", Account, Area.ACCOUNTS, Visibility.ACCOUNT, account_column="id",
-           searched=True, tagged=True),
+           searched=True, tagged=True,
+           audited=("name", "legal_name", "tax_id", "industry", "website", "email", "phone",
+                    "is_vip", "status", "owner_id", "tags", "custom_fields")),
     Entity("Location", Location, Area.ACCOUNTS, Visibility.ACCOUNT, account_column="account_id",
-           searched=True),
+           searched=True,
+           audited=("account_id", "contact_id", "kind", "name", *_ADDRESS, "country",
+                    "is_default")),
     Entity("Contact", Contact, Area.CONTACTS, Visibility.ACCOUNT, account_column="account_id",
-           searched=True, tagged=True),
+           searched=True, tagged=True,
+           audited=("salutation", "first_name", "last_name", "job_title", "role", "home_phone",
+                    "birthday", "image_url", "document_type", "document_number", "is_vip",
+                    "is_preferred", "portal_user", "email_opt_out", "lead_source",
+                    "converted_from_lead", "status", "account_id", "location_id", "owner_id",
+                    "default_shipping_address_id", "tags", "custom_fields")),
     Entity("Channel", Channel, Area.CONTACTS, Visibility.PARENT, parent=("contact_id", "Contact")),
     Entity("Activity", Activity, Area.ACTIVITIES, Visibility.ACCOUNT,
-           account_column="account_id", searched=True),
+           account_column="account_id", searched=True,
+           audited=("kind", "subject", "body", "status", "starts_at", "ends_at", "due_at",
+                    "completed_at", "duration_seconds", "call_direction", "account_id",
+                    "location_id", "contact_id", "owner_id")),
     Entity("AuditEvent", AuditEvent, Area.AUDIT, Visibility.AUDITORS, searched=True),
 )  # fmt: skip

@@ -10,6 +10,7 @@ from tortoise.queryset import QuerySet
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account
 from models.enums import AuditAction, LocationKind
+from models.registry import ENTITIES
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
@@ -58,11 +59,7 @@ async def list_accounts(
 
 # ---------------------------------------------------------------- mutations
 
-# Fields whose changes the audit trail records.
-AUDITED_FIELDS = (
-    "name", "legal_name", "tax_id", "industry", "website", "email", "phone", "is_vip",
-    "status", "owner_id", "tags", "custom_fields",
-)  # fmt: skip
+AUDITED_FIELDS = ENTITIES["Account"].audited
 
 
 def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from models.enums import (
     LocationKind,
     RecordStatus,
 )
+from models.registry import ENTITIES
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
@@ -56,11 +57,7 @@ DEFAULT_STATUS: dict[ActivityKind, ActivityStatus | None] = {
     ActivityKind.NOTE: None,
 }
 
-# Fields whose changes the audit trail records.
-AUDITED_FIELDS = (
-    "kind", "subject", "body", "status", "starts_at", "ends_at", "due_at", "completed_at",
-    "duration_seconds", "call_direction", "account_id", "location_id", "contact_id", "owner_id",
-)  # fmt: skip
+AUDITED_FIELDS = ENTITIES["Activity"].audited
 
 
 # ---------------------------------------------------------------- reading

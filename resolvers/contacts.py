@@ -19,6 +19,7 @@ from models.enums import (
     ChannelKind,
     RecordStatus,
 )
+from models.registry import ENTITIES
 from resolvers import audit
 from resolvers import channels as channel_rules
 from resolvers import validation as check
@@ -46,13 +47,7 @@ CONTACT_ORDER_KEYS = {
 }
 NESTED_CONTACT_ORDER = ordering(None, CONTACT_ORDER_KEYS, "LAST_NAME")
 
-# Fields whose changes the audit trail records.
-AUDITED_FIELDS = (
-    "salutation", "first_name", "last_name", "job_title", "role", "home_phone", "birthday",
-    "image_url", "document_type", "document_number", "is_vip", "is_preferred", "portal_user",
-    "email_opt_out", "lead_source", "converted_from_lead", "status", "account_id",
-    "location_id", "owner_id", "default_shipping_address_id", "tags", "custom_fields",
-)  # fmt: skip
+AUDITED_FIELDS = ENTITIES["Contact"].audited
 
 # What a shorthand input field writes: Contact.email is the primary EMAIL channel, etc.
 SHORTHAND_KINDS = {"email": ChannelKind.EMAIL, "phone": ChannelKind.PHONE,

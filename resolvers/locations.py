@@ -12,6 +12,7 @@ from tortoise.queryset import QuerySet
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account, Contact, Location
 from models.enums import CONTACT_ADDRESS_KINDS, AuditAction, LocationKind
+from models.registry import ENTITIES
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
@@ -77,11 +78,7 @@ ADDRESS_FIELDS = (
     ("reference", 255),
 )  # fmt: skip
 
-# Fields whose changes the audit trail records.
-AUDITED_FIELDS = (
-    "account_id", "contact_id", "kind", "name", *(name for name, _ in ADDRESS_FIELDS),
-    "country", "is_default",
-)  # fmt: skip
+AUDITED_FIELDS = ENTITIES["Location"].audited
 
 
 def check_address(

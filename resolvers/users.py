@@ -15,6 +15,7 @@ from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from engine.rows import fetch_by_value
 from models import ApiToken, Team, User
 from models.enums import AuditAction, Role
+from models.registry import ENTITIES
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import SCOPES, Access, Area
@@ -30,10 +31,9 @@ USER_ORDER_KEYS = {
 }
 TEAM_ORDER = ordering(None, {"NAME": (SortKey("name"),)}, "NAME")
 TOKEN_PREFIX = "crm_"
-# Fields whose changes the audit trail records; never a token's secret or its hash.
-USER_AUDITED = ("name", "email", "role", "team_id", "is_active")
+USER_AUDITED = ENTITIES["User"].audited
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-TOKEN_AUDITED = ("name", "user_id", "scopes", "allowed_fields", "expires_at")
+TOKEN_AUDITED = ENTITIES["ApiToken"].audited
 
 
 def hash_secret(secret: str) -> str:

@@ -73,3 +73,12 @@ def test_the_docs_table_of_token_areas_is_the_guards():
     for type_name, area in type_areas(schema._schema).items():
         derived.setdefault(str(area), set()).add(type_name)
     assert documented == derived
+
+
+def test_every_audited_field_is_a_field_of_its_model():
+    from resolvers.locations import ADDRESS_FIELDS
+
+    for entity in ENTITIES:
+        attributes = set(entity.model._meta.fields_db_projection)
+        assert set(entity.audited) <= attributes, entity.name
+    assert {name for name, _ in ADDRESS_FIELDS} <= set(ENTITIES["Location"].audited)
