@@ -28,6 +28,7 @@ from tortoise.transactions import in_transaction
 
 from models import Account, AuditEvent, Channel, Contact, Location, Outbox, User
 from models.enums import AuditAction
+from models.registry import ENTITIES, Visibility
 from resolvers.ids import encode_id
 
 # The one lock order (see the module docstring); a unit asks its locks in this order only.
@@ -104,7 +105,7 @@ class Unit:
         )
         event.search_text = event.search_document()
         await self._insert_audit(event)
-        self._outbox.append(outbox_row(event, account_of(resource)))
+        self._outbox.append(outbox_row(event, await account_of(resource)))
         return event
 
     async def record_loaded(
@@ -163,11 +164,19 @@ async def change(
             unit._open = False
 
 
-def account_of(resource: Model) -> int | None:
-    """The account a change belongs to, for the feed's rule-8 filter (None: not an account's)."""
-    if isinstance(resource, Account):
-        return resource.id
-    return getattr(resource, "account_id", None)
+async def account_of(resource: Model) -> int | None:
+    """The account a change belongs to, for the feed's rule-8 filter, as the registry says
+    where its rows hang (None: not an account's, such as users and teams)."""
+    entity = ENTITIES.of(type(resource))
+    if entity is None:
+        return None
+    if entity.visibility is Visibility.ACCOUNT:
+        return getattr(resource, entity.account_column)
+    if entity.visibility is Visibility.PARENT:
+        column, parent_name = entity.parent
+        parent = await ENTITIES[parent_name].model.get_or_none(id=getattr(resource, column))
+        return None if parent is None else await account_of(parent)
+    return None
 
 
 def outbox_row(event: AuditEvent, account_id: int | None) -> Outbox:

@@ -17,6 +17,7 @@ from tortoise import connections
 
 from demo import fill_demo_data
 from models import AuditEvent, Contact, Location, Outbox, User
+from models.registry import ENTITIES, Visibility
 from resolvers.ids import decode_id, encode_id
 from resolvers.unit_of_work import LockOrderError, Unit, change
 from resolvers.users import ensure_admin
@@ -255,13 +256,22 @@ async def assert_published_as_recorded(event: AuditEvent, row: Outbox, actor: Us
 
 async def account_of(resource_type: str, pk: int) -> int | None:
     """The account of a resource as the database says (deleted rows: their audit says)."""
-    if resource_type == "Account":
-        return pk
-    if resource_type in ("Team", "User", "ApiToken"):
+    entity = ENTITIES[resource_type]
+    if entity.visibility is Visibility.PARENT:
+        column, parent = entity.parent
+        db = connections.get("default")
+        [row] = await db.execute_query_dict(
+            f'SELECT "{column}" FROM "{entity.table}" WHERE "id" = {pk}'
+        )
+        return await account_of(parent, row[column])
+    if entity.visibility is not Visibility.ACCOUNT:
         return None
+    if entity.account_column == "id":
+        return pk
     db = connections.get("default")
-    table = {"Location": "location", "Contact": "contact", "Activity": "activity"}[resource_type]
-    found = await db.execute_query_dict(f'SELECT "account_id" FROM "{table}" WHERE "id" = {pk}')
+    found = await db.execute_query_dict(
+        f'SELECT "account_id" FROM "{entity.table}" WHERE "id" = {pk}'
+    )
     if found:
         return found[0]["account_id"]
     event = await AuditEvent.get(resource_type=resource_type, resource_id=pk, action="DELETED")
