@@ -269,7 +269,8 @@ async def test_a_database_of_the_previous_release_upgrades_at_start_up_with_ever
 
         after = await db.rows()
         assert {table: after[table] for table in before} == before
-        assert {table: after[table] for table in after.keys() - before.keys()} == {"outbox": []}
+        added = after.keys() - before.keys()  # the tables of later migrations: empty
+        assert "outbox" in added and all(after[table] == [] for table in added)
         assert await db.history() == APPLIED
         data = answer(db.url)
         names = await db.query('SELECT "name" FROM "account"')
@@ -375,7 +376,7 @@ async def test_tables_without_history_that_are_not_the_release_schema_are_refuse
 THROWAWAY_FIELD = "    nickname = fields.CharField(max_length=40, null=True)\n"
 THROWAWAY_MODEL = """
 
-class Note(Model):
+class ScratchNote(Model):
     id = fields.IntField(primary_key=True)
     text = fields.CharField(max_length=200, db_index=True)
 
@@ -399,7 +400,7 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
     package = project / "models" / "__init__.py"
     exports = "from models.users import ApiToken, Team, User"
     assert exports in package.read_text()
-    package.write_text(package.read_text().replace(exports, exports + ", Note"))
+    package.write_text(package.read_text().replace(exports, exports + ", ScratchNote"))
 
     tortoise = str(Path(sys.executable).with_name("tortoise"))
     made = subprocess.run([tortoise, "makemigrations"], cwd=project, capture_output=True,
@@ -427,7 +428,7 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
         assert await db.history() == [*APPLIED, ("models", second.stem)]
         after = await db.rows()
         assert after.pop("scratch_note") == []
-        assert after.pop("outbox") == []
+        assert all(after.pop(table) == [] for table in set(after) - set(before))
         teams = after.pop("team")
         assert after == {table: rows for table, rows in before.items() if table != "team"}
         assert sorted((row[:-1] for row in teams), key=repr) == before["team"]  # nickname last
