@@ -273,4 +273,3 @@ def _count_of(counter: Loader[int, int], parent_id: int) -> Callable[[], Awaitab
         return await counter.load(parent_id)
 
     return count
-

@@ -99,7 +99,8 @@ async def _adopt_release_schema(connection: BaseDBAsyncClient) -> None:
     if problems:
         raise UnknownSchemaError(
             "The database has tables but no migration history, and its schema is not the one "
-            f"of {APP}.{FIRST} (the release before migrations): " + "; ".join(problems)
+            f"of {APP}.{FIRST} (the release before migrations): "
+            + "; ".join(problems)
             + ". A database of an older release: start release 26d5e2a on it once first."
         )
     log.info("database of the release before migrations: recording it as %s.%s", APP, FIRST)
@@ -190,7 +191,9 @@ async def schema_lock(connection: BaseDBAsyncClient) -> AsyncIterator[None]:
         yield
         return
     lock = sqlite3.connect(
-        f"{filename}.lock", timeout=SQLITE_LOCK_TIMEOUT, isolation_level=None,
+        f"{filename}.lock",
+        timeout=SQLITE_LOCK_TIMEOUT,
+        isolation_level=None,
         check_same_thread=False,
     )
     try:

@@ -66,7 +66,6 @@ async def promote_oldest(contact_id: int, kind: ChannelKind) -> None:
         await Channel.filter(id=oldest[0].id).update(is_primary=True)
 
 
-
 # ---------------------------------------------------------------- mutations
 
 

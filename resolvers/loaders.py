@@ -155,9 +155,7 @@ class Loaders(LoadersBase):
 
     @cached_property
     def preferred_contact_by_location(self) -> Loader[int, Contact | None]:
-        return self.single(
-            Contact, "location_id", is_preferred=True, status=RecordStatus.ACTIVE
-        )
+        return self.single(Contact, "location_id", is_preferred=True, status=RecordStatus.ACTIVE)
 
     @cached_property
     def stats_by_contact(self) -> Loader[int, ContactStats]:

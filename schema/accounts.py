@@ -159,7 +159,6 @@ class AccountFilter:
     created_before: datetime | None = field(default=None, description="Created before.")
 
 
-
 # ---------------------------------------------------------------- inputs
 
 
@@ -204,7 +203,6 @@ class UpdateAccountInput:
     custom_fields: JSON | None = field(default=UNSET, description="Replace the extra fields.")
 
 
-
 # ---------------------------------------------------------------- payloads
 
 
@@ -218,7 +216,6 @@ class CreateAccountPayload:
 class UpdateAccountPayload:
     account: Account | None = field(description="The account after the change.")
     errors: list[UserError] = field(default_factory=list, description=_ERRORS)
-
 
 
 # ---------------------------------------------------------------- root lists
@@ -248,17 +245,16 @@ class AccountQuery:
         return Connection.of(page, Account.from_rows)
 
 
-
 # ---------------------------------------------------------------- mutations
-
-
 
 
 @strawberry.type
 class AccountMutation:
     create_account = mutation(
         account_work.create_account,
-        CreateAccountInput, CreateAccountPayload, area=Area.ACCOUNTS,
+        CreateAccountInput,
+        CreateAccountPayload,
+        area=Area.ACCOUNTS,
         returns={"account": "Account"},
         description="Create an account together with its MAIN location.",
         argument="The new account.",
@@ -266,10 +262,10 @@ class AccountMutation:
 
     update_account = mutation(
         account_work.update_account,
-        UpdateAccountInput, UpdateAccountPayload, area=Area.ACCOUNTS,
+        UpdateAccountInput,
+        UpdateAccountPayload,
+        area=Area.ACCOUNTS,
         returns={"account": "Account"},
         description="Change an account; only the fields sent change.",
         argument="The changes.",
     )
-
-

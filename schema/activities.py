@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -19,8 +20,7 @@ from resolvers import activities as work
 from resolvers.access import Area
 from resolvers.activities import ACTIVITY_ORDER_KEYS
 from resolvers.listing import ordering
-from schema.common import Search, mutation, sort_keys
-from schema.errors import UserError
+from schema.common import Search, mutation, payload, sort_keys
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -96,7 +96,6 @@ class Activity(RowType, Node, entity=ENTITIES["Activity"]):
     owner: UserRef | None = related(
         "owner_id", "User", description="The user responsible for the activity."
     )
-
 
 
 class ActivityOrderField(Enum):
@@ -212,22 +211,10 @@ DeleteActivityInput = id_input(
 )
 
 
-def _payload(name: str, description: str):
-    """An ``{ activity, errors }`` payload type."""
-
-    @strawberry.type(name=name, description=description)
-    class ActivityPayload:
-        activity: Activity | None = field(description="The activity after the change.")
-        errors: list[UserError] = field(
-            default_factory=list, description="Why nothing was written, if so."
-        )
-
-    return ActivityPayload
-
-
-CreateActivityPayload = _payload("CreateActivityPayload", "Result of createActivity.")
-UpdateActivityPayload = _payload("UpdateActivityPayload", "Result of updateActivity.")
-DeleteActivityPayload = _payload(
+_activity_payload = partial(payload, activity=(Activity, "The activity after the change."))
+CreateActivityPayload = _activity_payload("CreateActivityPayload", "Result of createActivity.")
+UpdateActivityPayload = _activity_payload("UpdateActivityPayload", "Result of updateActivity.")
+DeleteActivityPayload = _activity_payload(
     "DeleteActivityPayload", "Result of deleteActivity: the activity as it was."
 )
 
@@ -256,13 +243,13 @@ class ActivityQuery:
         return Connection.of(page, Activity.from_rows)
 
 
-
-
 @strawberry.type
 class ActivityMutation:
     create_activity = mutation(
         work.create_activity,
-        CreateActivityInput, CreateActivityPayload, area=Area.ACTIVITIES,
+        CreateActivityInput,
+        CreateActivityPayload,
+        area=Area.ACTIVITIES,
         returns={"activity": "Activity"},
         description="Record a call, meeting, task, note or email.",
         argument="The new activity.",
@@ -270,7 +257,9 @@ class ActivityMutation:
 
     update_activity = mutation(
         work.update_activity,
-        UpdateActivityInput, UpdateActivityPayload, area=Area.ACTIVITIES,
+        UpdateActivityInput,
+        UpdateActivityPayload,
+        area=Area.ACTIVITIES,
         returns={"activity": "Activity"},
         description="Change an activity; only the fields sent change.",
         argument="The changes.",
@@ -278,7 +267,9 @@ class ActivityMutation:
 
     delete_activity = mutation(
         lambda access, data: work.delete_activity(access, data.id),
-        DeleteActivityInput, DeleteActivityPayload, area=Area.ACTIVITIES,
+        DeleteActivityInput,
+        DeleteActivityPayload,
+        area=Area.ACTIVITIES,
         returns={"activity": "Activity"},
         description="Delete an activity; its audit event keeps its values.",
         argument="The activity.",

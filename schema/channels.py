@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -14,8 +15,7 @@ from models import enums
 from models.registry import ENTITIES
 from resolvers import channels as work
 from resolvers.access import Area
-from schema.common import mutation
-from schema.errors import UserError
+from schema.common import mutation, payload
 from schema.inputs import id_input
 
 if TYPE_CHECKING:
@@ -92,20 +92,11 @@ SetPrimaryChannelInput = id_input(
 )
 
 
-def _channel_payload(name: str, description: str):
-    """A ``{ channel, contact, errors }`` payload type."""
-
-    @strawberry.type(name=name, description=description)
-    class ChannelPayload:
-        channel: Channel | None = field(description="The channel after the change.")
-        contact: ContactRef | None = field(description="The contact the channel belongs to.")
-        errors: list[UserError] = field(
-            default_factory=list, description="Why nothing was written, if so."
-        )
-
-    return ChannelPayload
-
-
+_channel_payload = partial(
+    payload,
+    channel=(Channel, "The channel after the change."),
+    contact=(ContactRef, "The contact the channel belongs to."),
+)
 AddChannelPayload = _channel_payload("AddChannelPayload", "Result of addChannel.")
 UpdateChannelPayload = _channel_payload("UpdateChannelPayload", "Result of updateChannel.")
 RemoveChannelPayload = _channel_payload("RemoveChannelPayload", "Result of removeChannel.")
@@ -114,13 +105,13 @@ SetPrimaryChannelPayload = _channel_payload(
 )
 
 
-
-
 @strawberry.type
 class ChannelMutation:
     add_channel = mutation(
         work.add_channel,
-        AddChannelInput, AddChannelPayload, area=Area.CONTACTS,
+        AddChannelInput,
+        AddChannelPayload,
+        area=Area.CONTACTS,
         returns={"channel": "Channel", "contact": "Contact"},
         description="Add a way to reach a contact.",
         argument="The new channel.",
@@ -128,7 +119,9 @@ class ChannelMutation:
 
     update_channel = mutation(
         work.update_channel,
-        UpdateChannelInput, UpdateChannelPayload, area=Area.CONTACTS,
+        UpdateChannelInput,
+        UpdateChannelPayload,
+        area=Area.CONTACTS,
         returns={"channel": "Channel", "contact": "Contact"},
         description="Change a channel's value or label.",
         argument="The changes.",
@@ -136,7 +129,9 @@ class ChannelMutation:
 
     remove_channel = mutation(
         lambda access, data: work.remove_channel(access, data.id),
-        RemoveChannelInput, RemoveChannelPayload, area=Area.CONTACTS,
+        RemoveChannelInput,
+        RemoveChannelPayload,
+        area=Area.CONTACTS,
         returns={"channel": "Channel", "contact": "Contact"},
         description="Remove a channel; the oldest of its kind becomes primary.",
         argument="The channel.",
@@ -144,7 +139,9 @@ class ChannelMutation:
 
     set_primary_channel = mutation(
         lambda access, data: work.set_primary_channel(access, data.id),
-        SetPrimaryChannelInput, SetPrimaryChannelPayload, area=Area.CONTACTS,
+        SetPrimaryChannelInput,
+        SetPrimaryChannelPayload,
+        area=Area.CONTACTS,
         returns={"channel": "Channel", "contact": "Contact"},
         description="Make a channel the primary of its kind.",
         argument="The channel.",

@@ -4,7 +4,7 @@ the declaration of a mutation field."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import strawberry
 
@@ -13,7 +13,7 @@ from engine.types import GraphInfo, documented_enum, node_type
 from models import enums
 from models.registry import Area
 from resolvers.errors import Rejected
-from schema.errors import user_errors
+from schema.errors import UserError, user_errors
 from schema.inputs import plain
 
 RecordStatus = documented_enum(
@@ -76,3 +76,17 @@ def mutation(
         "return": payload,
     }
     return strawberry.mutation(resolver=resolve, description=description)
+
+
+def payload(name: str, description: str, **entities: tuple[Any, str]) -> type:
+    """A mutation's payload type ``{ <entity>…, errors }``: each entity, given as (its type,
+    its field's description), null when nothing was written; ``errors`` says why."""
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for field_name, (entity_type, text) in entities.items():
+        namespace["__annotations__"][field_name] = Optional[entity_type]  # noqa: UP045
+        namespace[field_name] = strawberry.field(description=text)
+    namespace["__annotations__"]["errors"] = list[UserError]
+    namespace["errors"] = strawberry.field(
+        default_factory=list, description="Why nothing was written, if so."
+    )
+    return strawberry.type(type(name, (), namespace), name=name, description=description)

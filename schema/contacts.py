@@ -25,8 +25,7 @@ from resolvers.contacts import CONTACT_ORDER_KEYS
 from resolvers.listing import ordering
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.channels import ChannelInput
-from schema.common import RecordStatus, Search, mutation, sort_keys
-from schema.errors import UserError
+from schema.common import RecordStatus, Search, mutation, payload, sort_keys
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -217,8 +216,6 @@ class Contact(RowType, Node, entity=ENTITIES["Contact"]):
     )  # fmt: skip
 
 
-
-
 class ContactOrderField(Enum):
     LAST_NAME = "LAST_NAME"
     FIRST_NAME = "FIRST_NAME"
@@ -351,24 +348,14 @@ SetPreferredContactInput = id_input(
 )
 
 
-def _payload(name: str, description: str):
-    """A ``{ contact, errors }`` payload type."""
-
-    @strawberry.type(name=name, description=description)
-    class ContactPayload:
-        contact: Contact | None = field(description="The contact after the change.")
-        errors: list[UserError] = field(
-            default_factory=list, description="Why nothing was written, if so."
-        )
-
-    return ContactPayload
-
-
-CreateContactPayload = _payload("CreateContactPayload", "Result of createContact.")
-UpdateContactPayload = _payload("UpdateContactPayload", "Result of updateContact.")
-DeactivateContactPayload = _payload("DeactivateContactPayload", "Result of deactivateContact.")
-ActivateContactPayload = _payload("ActivateContactPayload", "Result of activateContact.")
-SetPreferredContactPayload = _payload(
+_contact_payload = partial(payload, contact=(Contact, "The contact after the change."))
+CreateContactPayload = _contact_payload("CreateContactPayload", "Result of createContact.")
+UpdateContactPayload = _contact_payload("UpdateContactPayload", "Result of updateContact.")
+DeactivateContactPayload = _contact_payload(
+    "DeactivateContactPayload", "Result of deactivateContact."
+)
+ActivateContactPayload = _contact_payload("ActivateContactPayload", "Result of activateContact.")
+SetPreferredContactPayload = _contact_payload(
     "SetPreferredContactPayload", "Result of setPreferredContact."
 )
 
@@ -396,13 +383,13 @@ class ContactQuery:
         return Connection.of(page, Contact.from_rows)
 
 
-
-
 @strawberry.type
 class ContactMutation:
     create_contact = mutation(
         work.create_contact,
-        CreateContactInput, CreateContactPayload, area=Area.CONTACTS,
+        CreateContactInput,
+        CreateContactPayload,
+        area=Area.CONTACTS,
         returns={"contact": "Contact"},
         description="Create a contact at an account's location.",
         argument="The new contact.",
@@ -410,7 +397,9 @@ class ContactMutation:
 
     update_contact = mutation(
         work.update_contact,
-        UpdateContactInput, UpdateContactPayload, area=Area.CONTACTS,
+        UpdateContactInput,
+        UpdateContactPayload,
+        area=Area.CONTACTS,
         returns={"contact": "Contact"},
         description="Change a contact; only the fields sent change.",
         argument="The changes.",
@@ -418,7 +407,9 @@ class ContactMutation:
 
     deactivate_contact = mutation(
         lambda access, data: work.set_status(access, data.id, active=False),
-        DeactivateContactInput, DeactivateContactPayload, area=Area.CONTACTS,
+        DeactivateContactInput,
+        DeactivateContactPayload,
+        area=Area.CONTACTS,
         returns={"contact": "Contact"},
         description="Hide a contact from lists; it keeps its history.",
         argument="The contact.",
@@ -426,7 +417,9 @@ class ContactMutation:
 
     activate_contact = mutation(
         lambda access, data: work.set_status(access, data.id, active=True),
-        ActivateContactInput, ActivateContactPayload, area=Area.CONTACTS,
+        ActivateContactInput,
+        ActivateContactPayload,
+        area=Area.CONTACTS,
         returns={"contact": "Contact"},
         description="Make an inactive contact active again.",
         argument="The contact.",
@@ -434,7 +427,9 @@ class ContactMutation:
 
     set_preferred_contact = mutation(
         lambda access, data: work.set_preferred(access, data.id),
-        SetPreferredContactInput, SetPreferredContactPayload, area=Area.CONTACTS,
+        SetPreferredContactInput,
+        SetPreferredContactPayload,
+        area=Area.CONTACTS,
         returns={"contact": "Contact"},
         description="Make the contact its location's preferred contact.",
         argument="The contact.",

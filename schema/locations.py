@@ -275,13 +275,13 @@ class LocationQuery:
 # ---------------------------------------------------------------- mutations
 
 
-
-
 @strawberry.type
 class LocationMutation:
     create_location = mutation(
         location_work.create_location,
-        CreateLocationInput, CreateLocationPayload, area=Area.ACCOUNTS,
+        CreateLocationInput,
+        CreateLocationPayload,
+        area=Area.ACCOUNTS,
         returns={"location": "Location"},
         description="Add a location (outlet, branch, address…) to an account.",
         argument="The new location.",
@@ -289,7 +289,9 @@ class LocationMutation:
 
     update_location = mutation(
         location_work.update_location,
-        UpdateLocationInput, UpdateLocationPayload, area=Area.ACCOUNTS,
+        UpdateLocationInput,
+        UpdateLocationPayload,
+        area=Area.ACCOUNTS,
         returns={"location": "Location"},
         description="Change a location; only the fields sent change.",
         argument="The changes.",
@@ -297,7 +299,9 @@ class LocationMutation:
 
     delete_location = mutation(
         lambda access, data: location_work.delete_location(access, data.id),
-        DeleteLocationInput, DeleteLocationPayload, area=Area.ACCOUNTS,
+        DeleteLocationInput,
+        DeleteLocationPayload,
+        area=Area.ACCOUNTS,
         returns={"location": "Location"},
         description="Delete a location; never the MAIN one, nor one that still has contacts.",
         argument="The location.",

@@ -69,7 +69,6 @@ class ApiToken(RowType, Node, entity=ENTITIES["ApiToken"]):
     )
 
 
-
 class UserOrderField(Enum):
     NAME = "NAME"
     EMAIL = "EMAIL"
@@ -241,7 +240,8 @@ def _input(description: str):
 class UserMutation:
     create_team = mutation(
         work.create_team,
-        CreateTeamInput, CreateTeamPayload,
+        CreateTeamInput,
+        CreateTeamPayload,
         returns={"team": "Team"},
         description="Create a team. Admins only.",
         argument="The new team.",
@@ -249,7 +249,8 @@ class UserMutation:
 
     create_user = mutation(
         work.create_user,
-        CreateUserInput, CreateUserPayload,
+        CreateUserInput,
+        CreateUserPayload,
         returns={"user": "User"},
         description="Create an internal user. Admins only.",
         argument="The new user.",
@@ -257,7 +258,8 @@ class UserMutation:
 
     update_user = mutation(
         work.update_user,
-        UpdateUserInput, UpdateUserPayload,
+        UpdateUserInput,
+        UpdateUserPayload,
         returns={"user": "User"},
         description="Change a user; only the fields sent change. Admins only.",
         argument="The changes.",
@@ -282,7 +284,8 @@ class UserMutation:
 
     revoke_api_token = mutation(
         lambda access, data: work.revoke_api_token(access, data.id),
-        RevokeApiTokenInput, RevokeApiTokenPayload,
+        RevokeApiTokenInput,
+        RevokeApiTokenPayload,
         returns={"api_token": "ApiToken"},
         description="Revoke an API token: it stops working at once. Own tokens, or admins.",
         argument="The token.",

@@ -29,9 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RELEASE_TOKEN = "fixture-admin-token"  # the admin token the fixtures were made with
 # Every migration of the project, in order, and the history a migrated database records.
-MIGRATIONS = sorted(
-    path.stem for path in (ROOT / "models" / "migrations").glob("0*.py")
-)
+MIGRATIONS = sorted(path.stem for path in (ROOT / "models" / "migrations").glob("0*.py"))
 APPLIED = [("models", name) for name in MIGRATIONS]
 HISTORY = "tortoise_migrations"
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
@@ -403,17 +401,23 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
     package.write_text(package.read_text().replace(exports, exports + ", ScratchNote"))
 
     tortoise = str(Path(sys.executable).with_name("tortoise"))
-    made = subprocess.run([tortoise, "makemigrations"], cwd=project, capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, "DATABASE_URL": "sqlite://:memory:"})
+    made = subprocess.run(
+        [tortoise, "makemigrations"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DATABASE_URL": "sqlite://:memory:"},
+    )
     assert made.returncode == 0, made.stderr  # fmt: skip
     [second] = [path for path in (project / "models" / "migrations").glob("0*.py")
                 if path.stem not in MIGRATIONS]  # fmt: skip
     assert "nickname" in second.read_text() and "scratch_note" in second.read_text()
     assert not (ROOT / "models" / "migrations" / second.name).exists()  # the copy, not ours
     ruff = str(Path(sys.executable).with_name("ruff"))
-    linted = subprocess.run([ruff, "check", str(second)], cwd=project, capture_output=True,
-                            text=True, timeout=60)
+    linted = subprocess.run(
+        [ruff, "check", str(second)], cwd=project, capture_output=True, text=True, timeout=60
+    )
     assert linted.returncode == 0, linted.stdout  # CI's lint passes on what the tool writes
 
     async with scratch(dialect, tmp_path, "next") as db:
