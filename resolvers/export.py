@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -23,9 +24,11 @@ from resolvers.access import Access, Area
 from resolvers.contacts import contacts_queryset
 from resolvers.errors import BadInput
 from resolvers.listing import MAX_SEARCH_LENGTH
-from resolvers.validation import camel
+from resolvers.validation import camel, is_phone_number
 
 BATCH = 500
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 
 
 @dataclass(slots=True)
@@ -165,10 +168,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = str(value)
-    # A spreadsheet runs a cell starting with = + - @ as a formula; phone numbers (+51 …)
-    # and negative numbers are data, anything else gets a leading quote (OWASP CSV injection).
-    if text[:1] in ("=", "@", "\t", "\r") or (
-        text[:1] in ("+", "-") and not text[1:2].isdigit() and text[1:2] != " "
+    # A spreadsheet runs a cell starting with = + - @ as a formula (OWASP CSV injection): it
+    # gets a leading quote, unless it is wholly a number (-12.5) or a phone number (+51 …).
+    if text[:1] in _FORMULA_STARTS and not (
+        text[:1] in "+-" and (_NUMBER.match(text) or is_phone_number(text))
     ):
         return "'" + text
     return text

@@ -63,11 +63,16 @@ def email(problems: Problems, path: Path, value: str | None, *, required: bool =
     return cleaned
 
 
+def is_phone_number(value: str) -> bool:
+    """Digits (6 to 15) with optional +, spaces, dashes, dots or parentheses, and nothing else."""
+    return bool(_PHONE.match(value)) and 6 <= len(digits(value)) <= 15
+
+
 def phone(problems: Problems, path: Path, value: str | None, *, required: bool = False):
     cleaned = text(problems, path, value, 40, required=required)
     if cleaned is None:
         return None
-    if not _PHONE.match(cleaned) or not 6 <= len(digits(cleaned)) <= 15:
+    if not is_phone_number(cleaned):
         problems.add(
             ProblemCode.INVALID_PHONE,
             path,
