@@ -83,7 +83,7 @@ async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
         raise Rejected(problems.items)
     if contact.status == RecordStatus.ACTIVE and data.kind == ChannelKind.EMAIL:
         emails = {normalize_channel(data.kind, value): ("value",)}
-        duplicates = await contacts.duplicate_problems(emails, (None, None), None)
+        duplicates = await contacts.duplicate_problems(access, emails, (None, None), None)
         if duplicates:
             raise Rejected(duplicates)
     if await Channel.filter(contact_id=contact.id).count() >= MAX_CHANNELS:
@@ -116,7 +116,7 @@ async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
     contact = await Contact.get(id=channel.contact_id)
     if channel.kind == ChannelKind.EMAIL and channel.contact_active:
         emails = {normalize_channel(channel.kind, value): ("value",)}
-        duplicates = await contacts.duplicate_problems(emails, (None, None), contact.id)
+        duplicates = await contacts.duplicate_problems(access, emails, (None, None), contact.id)
         if duplicates:
             raise Rejected(duplicates)
 
