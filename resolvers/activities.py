@@ -218,7 +218,7 @@ def _check_fields(problems: Problems, data: Any, current: Activity | None) -> di
             problems, "subject", data.subject, MAX_SUBJECT_LENGTH, required=True
         )
     if sent("body"):
-        values["body"] = check.text(problems, "body", data.body, MAX_BODY_LENGTH)
+        values["body"] = check.text(problems, "body", data.body, MAX_BODY_LENGTH, long=True)
     for name in ("starts_at", "ends_at", "due_at", "completed_at"):
         if sent(name):
             values[name] = _utc(getattr(data, name))

@@ -23,7 +23,7 @@ from models.enums import ChannelKind, ContactRole, LeadSource, RecordStatus
 from resolvers.access import Access, Area
 from resolvers.contacts import contacts_queryset
 from resolvers.errors import BadInput
-from resolvers.listing import MAX_SEARCH_LENGTH
+from resolvers.listing import MAX_SEARCH_LENGTH, plain_text
 from resolvers.validation import camel, is_phone_number
 
 BATCH = 500
@@ -92,6 +92,8 @@ def parse_parameters(params: Mapping[str, str]) -> tuple[ContactFilter, str | No
             f"Unknown parameter `{unknown[0]}`; use {', '.join(sorted(PARAMETERS))}.",
             argument=unknown[0],
         )
+    for parameter, text in params.items():
+        plain_text(text, parameter)
     contact_filter = ContactFilter()
     for parameter, name in PARAMETERS.items():
         if parameter not in params or name == "search":
