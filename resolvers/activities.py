@@ -344,6 +344,8 @@ async def delete_activity(access: Access, gid: str) -> Activity:
             for name, value in audit.snapshot(activity, AUDITED_FIELDS).items()
             if value is not None
         }
-        await Activity.filter(id=activity.id).delete()
+        # Of two deletions sent at once, the second deletes no row: it is told so.
+        if not await Activity.filter(id=activity.id).delete():
+            raise Rejected.one(ProblemCode.NOT_FOUND, "id", "No activity has this id.")
         await unit.record(AuditAction.DELETED, activity, activity.subject, changes)
     return activity
