@@ -19,7 +19,11 @@ def encode_global_id(raw: str) -> str:
 
 
 def decode_global_id(global_id: str) -> tuple[str, int] | None:
-    """``(type name, primary key)`` of any well-formed id, or None."""
+    """``(type name, primary key)`` of an id exactly as ``encode_id`` spells it, or None.
+
+    One object, one id: padding, characters the decoder would skip, leading zeros and
+    digits of other scripts (``Contact:١``) are refused, not read as the same object.
+    """
     if not isinstance(global_id, str) or not 0 < len(global_id) <= 64:
         return None
     try:
@@ -27,6 +31,8 @@ def decode_global_id(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, _, pk = raw.partition(":")
-    if not type_name or not pk.isdigit() or len(pk) > 12:
+    if not type_name or not (pk.isascii() and pk.isdigit()) or len(pk) > 12:
+        return None
+    if encode_id(type_name, int(pk)) != global_id:
         return None
     return type_name, int(pk)

@@ -218,7 +218,7 @@ def _check_fields(problems: Problems, data: Any, current: Activity | None) -> di
             problems, "subject", data.subject, MAX_SUBJECT_LENGTH, required=True
         )
     if sent("body"):
-        values["body"] = check.text(problems, "body", data.body, MAX_BODY_LENGTH)
+        values["body"] = check.text(problems, "body", data.body, MAX_BODY_LENGTH, long=True)
     for name in ("starts_at", "ends_at", "due_at", "completed_at"):
         if sent(name):
             values[name] = _utc(getattr(data, name))
@@ -344,6 +344,8 @@ async def delete_activity(access: Access, gid: str) -> Activity:
             for name, value in audit.snapshot(activity, AUDITED_FIELDS).items()
             if value is not None
         }
-        await Activity.filter(id=activity.id).delete()
+        # Of two deletions sent at once, the second deletes no row: it is told so.
+        if not await Activity.filter(id=activity.id).delete():
+            raise Rejected.one(ProblemCode.NOT_FOUND, "id", "No activity has this id.")
         await unit.record(AuditAction.DELETED, activity, activity.subject, changes)
     return activity

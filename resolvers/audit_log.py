@@ -12,7 +12,7 @@ from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import AuditEvent
 from resolvers.access import Access
 from resolvers.errors import BadInput
-from resolvers.listing import searched
+from resolvers.listing import plain_text, searched
 from resolvers.loaders import Loaders
 
 NEWEST_FIRST = Ordering.of(SortKey("occurred_at", True, datetime), SortKey("id", True, int))
@@ -40,7 +40,7 @@ def events_queryset(access: Access, filter: Any, search: str | None) -> QuerySet
         if filter.action is not None:
             query = query.filter(action=filter.action)
         if filter.resource_type is not None:
-            query = query.filter(resource_type=filter.resource_type)
+            query = query.filter(resource_type=plain_text(filter.resource_type, "filter"))
         if filter.occurred_after is not None:
             query = query.filter(occurred_at__gte=filter.occurred_after)
         if filter.occurred_before is not None:

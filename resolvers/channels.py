@@ -83,7 +83,7 @@ async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
         raise Rejected(problems.items)
     if contact.status == RecordStatus.ACTIVE and data.kind == ChannelKind.EMAIL:
         emails = {normalize_channel(data.kind, value): ("value",)}
-        duplicates = await contacts.duplicate_problems(emails, (None, None), None)
+        duplicates = await contacts.duplicate_problems(access, emails, (None, None), None)
         if duplicates:
             raise Rejected(duplicates)
     if await Channel.filter(contact_id=contact.id).count() >= MAX_CHANNELS:
@@ -116,7 +116,7 @@ async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
     contact = await Contact.get(id=channel.contact_id)
     if channel.kind == ChannelKind.EMAIL and channel.contact_active:
         emails = {normalize_channel(channel.kind, value): ("value",)}
-        duplicates = await contacts.duplicate_problems(emails, (None, None), contact.id)
+        duplicates = await contacts.duplicate_problems(access, emails, (None, None), contact.id)
         if duplicates:
             raise Rejected(duplicates)
 
@@ -144,7 +144,11 @@ async def remove_channel(access: Access, gid: str) -> tuple[Channel, Contact]:
         raise Rejected(problems.items)
     contact = await Contact.get(id=channel.contact_id)
     async with change(access.user, contacts=[contact.id]) as unit:
-        await Channel.filter(id=channel.id).delete()
+        # Read again under the contact's lock, and count what the delete removed: of two
+        # removals sent at once, the one that waited for the lock finds the channel gone.
+        channel = await Channel.get_or_none(id=channel.id)
+        if channel is None or not await Channel.filter(id=channel.id).delete():
+            raise Rejected.one(ProblemCode.NOT_FOUND, "id", "No channel has this id.")
         await promote_oldest(contact.id, channel.kind)
         await _record_channel_change(
             unit, contact, {"channels": {"from": f"{channel.kind.value} {channel.value}",

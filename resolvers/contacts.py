@@ -140,12 +140,16 @@ async def make_preferred(unit: Unit, contact: Contact) -> None:
 
 
 async def duplicate_problems(
+    access: Access,
     emails: dict[str, tuple[str, ...]],
     document: tuple[Any, str | None],
     exclude_contact: int | None,
     document_path: tuple[str, ...] = ("documentNumber",),
 ) -> list[Problem]:
-    """Rule 4: an email belongs to one active contact; a document pair to one contact."""
+    """Rule 4: an email belongs to one active contact; a document pair to one contact.
+
+    Rule 8 holds in the messages: they name the other contact only to a caller who sees it.
+    """
     problems = Problems()
     if emails:
         taken = Channel.filter(
@@ -153,28 +157,44 @@ async def duplicate_problems(
         )
         if exclude_contact is not None:
             taken = taken.exclude(contact_id=exclude_contact)
-        for channel in await taken:
-            owner = await Contact.get(id=channel.contact_id)
+        channels = await taken
+        visible = await _visible_contacts(access, {channel.contact_id for channel in channels})
+        for channel in channels:
+            owner = visible.get(channel.contact_id)
             problems.add(
                 ProblemCode.DUPLICATE_EMAIL,
                 emails[channel.normalized],
-                f"{channel.value} already belongs to {owner.full_name} ({owner.contact_no}, "
-                f"id {encode_id('Contact', owner.id)}).",
+                f"{channel.value} already belongs to {_named(owner)}."
+                if owner is not None
+                else "This email address already belongs to another active contact.",
             )
     document_type, document_number = document
     if document_type is not None and document_number:
         same = Contact.filter(document_type=document_type, document_number=document_number)
         if exclude_contact is not None:
             same = same.exclude(id=exclude_contact)
-        owner = await same.first()
-        if owner is not None:
+        other = await same.first()
+        if other is not None:
+            owner = (await _visible_contacts(access, {other.id})).get(other.id)
             problems.add(
                 ProblemCode.DUPLICATE_DOCUMENT,
                 document_path,
-                f"{document_type} {document_number} already belongs to {owner.full_name} "
-                f"({owner.contact_no}, id {encode_id('Contact', owner.id)}).",
+                f"{document_type} {document_number} already belongs to {_named(owner)}."
+                if owner is not None
+                else "This document already belongs to another contact.",
             )
     return problems.items
+
+
+async def _visible_contacts(access: Access, ids: set[int]) -> dict[int, Contact]:
+    """The contacts among ``ids`` this caller may see (rule 8), by id."""
+    if not ids:
+        return {}
+    return {row.id: row for row in await access.rows(Contact).filter(id__in=list(ids))}
+
+
+def _named(contact: Contact) -> str:
+    return f"{contact.full_name} ({contact.contact_no}, id {encode_id('Contact', contact.id)})"
 
 
 async def refresh_search(contact: Contact) -> None:
@@ -364,7 +384,10 @@ async def create_contact(access: Access, data: Any) -> Contact:
     if problems:
         raise Rejected(problems.items)
     duplicates = await duplicate_problems(
-        _emails_of(specs), (values.get("document_type"), values.get("document_number")), None
+        access,
+        _emails_of(specs),
+        (values.get("document_type"), values.get("document_number")),
+        None,
     )
     if duplicates:
         raise Rejected(duplicates)
@@ -421,7 +444,7 @@ async def update_contact(access: Access, data: Any) -> Contact:
     )
     emails = _emails_of(specs or [])
     duplicates = await duplicate_problems(
-        emails if contact.status == RecordStatus.ACTIVE else {}, document, contact.id
+        access, emails if contact.status == RecordStatus.ACTIVE else {}, document, contact.id
     )
     if duplicates:
         raise Rejected(duplicates)
@@ -491,7 +514,7 @@ async def set_status(access: Access, gid: str, active: bool) -> Contact:
             channel.normalized: ("id",)
             for channel in await Channel.filter(contact_id=contact.id, kind=ChannelKind.EMAIL)
         }
-        duplicates = await duplicate_problems(emails, (None, None), contact.id)
+        duplicates = await duplicate_problems(access, emails, (None, None), contact.id)
         if duplicates:
             raise Rejected(duplicates)
 

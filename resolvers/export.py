@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -22,10 +23,12 @@ from models.enums import ChannelKind, ContactRole, LeadSource, RecordStatus
 from resolvers.access import Access, Area
 from resolvers.contacts import contacts_queryset
 from resolvers.errors import BadInput
-from resolvers.listing import MAX_SEARCH_LENGTH
-from resolvers.validation import camel
+from resolvers.listing import MAX_SEARCH_LENGTH, plain_text
+from resolvers.validation import camel, is_phone_number
 
 BATCH = 500
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 
 
 @dataclass(slots=True)
@@ -89,6 +92,8 @@ def parse_parameters(params: Mapping[str, str]) -> tuple[ContactFilter, str | No
             f"Unknown parameter `{unknown[0]}`; use {', '.join(sorted(PARAMETERS))}.",
             argument=unknown[0],
         )
+    for parameter, text in params.items():
+        plain_text(text, parameter)
     contact_filter = ContactFilter()
     for parameter, name in PARAMETERS.items():
         if parameter not in params or name == "search":
@@ -165,10 +170,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = str(value)
-    # A spreadsheet runs a cell starting with = + - @ as a formula; phone numbers (+51 …)
-    # and negative numbers are data, anything else gets a leading quote (OWASP CSV injection).
-    if text[:1] in ("=", "@", "\t", "\r") or (
-        text[:1] in ("+", "-") and not text[1:2].isdigit() and text[1:2] != " "
+    # A spreadsheet runs a cell starting with = + - @ as a formula (OWASP CSV injection): it
+    # gets a leading quote, unless it is wholly a number (-12.5) or a phone number (+51 …).
+    if text[:1] in _FORMULA_STARTS and not (
+        text[:1] in "+-" and (_NUMBER.match(text) or is_phone_number(text))
     ):
         return "'" + text
     return text

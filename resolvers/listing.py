@@ -18,6 +18,7 @@ from models.db import tag_index, text_index
 from models.enums import RecordStatus
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
+from resolvers.validation import bad_characters
 
 M = TypeVar("M", bound=Model)
 
@@ -38,6 +39,15 @@ class _RowsOf(Term):
     def get_sql(self, ctx: Any) -> str:
         value = ValueWrapper(self.value).get_sql(ctx)
         return f'(SELECT "{self.column}" FROM "{self.table}" WHERE {self.condition} {value})'
+
+
+def plain_text(value: str, argument: str) -> str:
+    """A search or filter string as a list takes it: without control characters (a request
+    error naming the ``argument`` otherwise), as every stored text is."""
+    reason = bad_characters(value)
+    if reason is not None:
+        raise BadInput(f"`{argument}`: {reason}", argument=argument)
+    return value
 
 
 def trigram_query(words: Iterable[str]) -> str | None:
@@ -64,7 +74,7 @@ def search_filter(
             f"`search` is {len(search)} characters; at most {MAX_SEARCH_LENGTH}.",
             argument="search",
         )
-    words = fold(search).split()
+    words = fold(plain_text(search, "search")).split()
     if len(words) > MAX_SEARCH_WORDS:
         raise BadInput(f"`search` has more than {MAX_SEARCH_WORDS} words.", argument="search")
     condition = Q()
@@ -116,6 +126,8 @@ def with_equal(query: QuerySet[M], filter: Any, *attributes: str) -> QuerySet[M]
     """``query`` narrowed to rows equal to each of these filter attributes that is set."""
     for attribute in attributes:
         value = getattr(filter, attribute, None)
+        if isinstance(value, str):
+            plain_text(value, "filter")
         if value is not None:
             query = query.filter(**{attribute: value})
     return query
@@ -147,6 +159,7 @@ def ordering(
 
 def with_tag(query: QuerySet[M], tag: str) -> QuerySet[M]:
     """``query`` narrowed to rows whose JSON ``tags`` list holds ``tag`` as a whole element."""
+    plain_text(tag, "filter")
     if connections.get("default").capabilities.dialect == "postgres":
         return query.filter(tags__contains=[tag])  # JSONB containment, GIN-indexed
     table = query.model._meta.db_table

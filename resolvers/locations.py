@@ -247,7 +247,9 @@ async def delete_location(access: Access, gid: str) -> Location:
             if in_use:
                 raise _in_use(in_use)
             snapshot = audit.snapshot(location, AUDITED_FIELDS)
-            await Location.filter(id=location.id).delete()
+            # Of two deletions sent at once, the second (queued on the lock) deletes no row.
+            if not await Location.filter(id=location.id).delete():
+                raise Rejected.one(ProblemCode.NOT_FOUND, "id", "No location has this id.")
             await unit.record(
                 AuditAction.DELETED, location, location.name,
                 {name: {"from": value, "to": None} for name, value in snapshot.items()},

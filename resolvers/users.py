@@ -354,7 +354,10 @@ def _check_scopes(problems: Problems, scopes: list[str] | None) -> list[str]:
     """Each scope is ``<area>:read`` or ``<area>:write``; duplicates collapse."""
     cleaned: list[str] = []
     for index, scope in enumerate(scopes or []):
-        if scope not in SCOPES:
+        reason = check.bad_characters(scope)
+        if reason is not None:
+            problems.add(ProblemCode.INVALID_CHARACTERS, ("scopes", str(index)), reason)
+        elif scope not in SCOPES:
             problems.add(
                 ProblemCode.INVALID_FORMAT,
                 ("scopes", str(index)),
@@ -382,7 +385,10 @@ def _check_allowlist(
         return None
     cleaned: list[str] = []
     for index, coordinate in enumerate(allowed):
-        if coordinate not in known:
+        reason = check.bad_characters(coordinate)
+        if reason is not None:
+            problems.add(ProblemCode.INVALID_CHARACTERS, ("allowedFields", str(index)), reason)
+        elif coordinate not in known:
             problems.add(
                 ProblemCode.INVALID_FORMAT,
                 ("allowedFields", str(index)),

@@ -17,6 +17,10 @@ _EMAIL = re.compile(r"^[^@\s,;<>()\[\]\"]+@[^@\s,;<>()\[\]\"]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]+$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+# What text never holds: C0 and C1 control characters, DEL, and lone surrogates (no database
+# stores them as UTF-8; PostgreSQL refuses NUL). Long text may hold tab and newline.
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_LONG_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 MAX_CUSTOM_FIELDS = 50
@@ -34,18 +38,51 @@ def given(value: Any) -> bool:
     return value is not NOT_SENT
 
 
+def bad_characters(value: str, *, long: bool = False) -> str | None:
+    """Why ``value`` cannot be stored as text, or None when it can.
+
+    Every text input and every search or filter string is checked here: no control
+    characters (NUL, ESC, …) and no lone surrogates; tab and newline only in ``long`` text
+    (an activity's body, a custom field's value).
+    """
+    found = (_NOT_LONG_TEXT if long else _NOT_TEXT).search(value)
+    if found is None:
+        return None
+    allowed = "only tab and newline are allowed" if long else "none is allowed here"
+    return (
+        f"Character {found.start() + 1} is U+{ord(found.group()):04X}, a control character: "
+        f"{allowed}."
+    )
+
+
 def text(
-    problems: Problems, path: Path, value: str | None, max_length: int, *, required: bool = False
+    problems: Problems,
+    path: Path,
+    value: str | None,
+    max_length: int,
+    *,
+    required: bool = False,
+    long: bool = False,
 ) -> str | None:
-    """Trimmed text; whitespace-only counts as empty (an error when ``required``)."""
+    """Trimmed text; whitespace-only counts as empty (an error when ``required``).
+
+    Short text has its runs of whitespace folded to one space; ``long`` text keeps its
+    lines (``\\r\\n`` stored as ``\\n``) and tabs.
+    """
     if value is None or value is NOT_SENT:
         if required:
             problems.add(ProblemCode.REQUIRED, path, "This value is required.")
         return None
-    cleaned = " ".join(value.split()) if "\n" not in value else value.strip()
+    if long:
+        value = value.replace("\r\n", "\n")
+    cleaned = value.strip() if long else " ".join(value.split())
     if not cleaned:
         if required:
             problems.add(ProblemCode.BLANK, path, "This value must not be blank.")
+        return None
+    reason = bad_characters(value, long=long)
+    if reason is not None:
+        problems.add(ProblemCode.INVALID_CHARACTERS, path, reason)
         return None
     if len(cleaned) > max_length:
         problems.add(
@@ -63,11 +100,16 @@ def email(problems: Problems, path: Path, value: str | None, *, required: bool =
     return cleaned
 
 
+def is_phone_number(value: str) -> bool:
+    """Digits (6 to 15) with optional +, spaces, dashes, dots or parentheses, and nothing else."""
+    return bool(_PHONE.match(value)) and 6 <= len(digits(value)) <= 15
+
+
 def phone(problems: Problems, path: Path, value: str | None, *, required: bool = False):
     cleaned = text(problems, path, value, 40, required=required)
     if cleaned is None:
         return None
-    if not _PHONE.match(cleaned) or not 6 <= len(digits(cleaned)) <= 15:
+    if not is_phone_number(cleaned):
         problems.add(
             ProblemCode.INVALID_PHONE,
             path,
@@ -138,9 +180,19 @@ def custom_fields(problems: Problems, path: Path, value: Any) -> dict[str, Any]:
     if len(value) > MAX_CUSTOM_FIELDS:
         problems.add(ProblemCode.OUT_OF_RANGE, path, f"At most {MAX_CUSTOM_FIELDS} fields.")
         return {}
+    # String values are long text: lines kept, as in an activity's body.
+    value = {k: v.replace("\r\n", "\n") if isinstance(v, str) else v for k, v in value.items()}
     for key, item in value.items():
+        reason = bad_characters(key)
+        if reason is not None:
+            problems.add(ProblemCode.INVALID_CHARACTERS, path, f"A custom field name: {reason}")
+            return {}
         if not key.strip() or len(key) > 64:
             problems.add(ProblemCode.INVALID_FORMAT, path, f"Bad custom field name '{key[:64]}'.")
+            return {}
+        reason = bad_characters(item, long=True) if isinstance(item, str) else None
+        if reason is not None:
+            problems.add(ProblemCode.INVALID_CHARACTERS, (*_as_tuple(path), key), reason)
             return {}
         if item is not None and not isinstance(item, str | int | float | bool):
             problems.add(

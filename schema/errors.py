@@ -14,6 +14,10 @@ UserErrorCode = documented_enum(
         "REQUIRED": "A required value is missing.",
         "BLANK": "The value is empty or only whitespace.",
         "TOO_LONG": "The value is longer than the field allows.",
+        "INVALID_CHARACTERS": (
+            "The text holds NUL or another control character; tab and newline are allowed "
+            "only in long text (an activity's body, a custom field's value)."
+        ),
         "INVALID_FORMAT": "The value does not have the expected format.",
         "INVALID_EMAIL": "The value is not an email address.",
         "INVALID_PHONE": "The value is not a phone number (digits, spaces, +, -, parentheses).",

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models import Account, Activity, ApiToken, AuditEvent, Contact, Location, Team, User
+from models import (
+    Account,
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Channel,
+    Contact,
+    Location,
+    Team,
+    User,
+)
 from models.enums import Role
 from resolvers.users import hash_secret
 from tests.conftest import gid, gql, make_account
@@ -206,6 +216,81 @@ async def test_an_agent_cannot_put_a_contact_into_another_teams_account(client, 
         {"code": "NOT_FOUND", "field": ["accountId"]}
     ]
     assert await Contact.all().count() == 2
+
+
+DUPLICATE_CASES = {
+    "createContact": ("CreateContactInput", "contact",
+                      lambda w, taken: {"accountId": gid("Account", w.north_account.id),
+                                        "firstName": "Ana", "lastName": "Ruiz", **taken}),
+    "updateContact": ("UpdateContactInput", "contact",
+                      lambda w, taken: {"id": gid("Contact", w.north_contact.id), **taken}),
+    "addChannel": ("AddChannelInput", "channel",
+                   lambda w, taken: {"contactId": gid("Contact", w.north_contact.id),
+                                     "kind": "EMAIL", "value": taken["email"]}),
+    "updateChannel": ("UpdateChannelInput", "channel",
+                      lambda w, taken: {"id": gid("Channel", w.north_email.id),
+                                        "value": taken["email"]}),
+    "activateContact": ("ActivateContactInput", "contact",
+                        lambda w, taken: {"id": gid("Contact", w.north_inactive.id)}),
+}  # fmt: skip
+
+
+@pytest.fixture
+async def taken(world) -> dict:
+    """Josefa (south team) holds an email and a DNI; the north team has a contact with an
+    email of its own and an inactive one whose email is Josefa's."""
+    josefa = world.south_contact
+    await Channel.create(contact_id=josefa.id, kind="EMAIL", value="Josefa@Sur.pe",
+                         normalized="josefa@sur.pe", is_primary=True)  # fmt: skip
+    josefa.document_type, josefa.document_number = "DNI", "45678912"
+    await josefa.save()
+    world.north_email = await Channel.create(
+        contact_id=world.north_contact.id, kind="EMAIL", value="jose@norte.pe",
+        normalized="jose@norte.pe", is_primary=True,
+    )  # fmt: skip
+    north_main = await Location.get(account_id=world.north_account.id)
+    world.north_inactive = await contact_at(world.north_account, north_main, "Eva", "Soto")
+    world.north_inactive.status = "INACTIVE"
+    await world.north_inactive.save()
+    await Channel.create(
+        contact_id=world.north_inactive.id, kind="EMAIL", value="josefa@sur.pe",
+        normalized="josefa@sur.pe", is_primary=True, contact_active=False,
+    )  # fmt: skip
+    return {"email": "JOSEFA@sur.pe", "documentType": "DNI", "documentNumber": "45678912"}
+
+
+@pytest.mark.parametrize("mutation", list(DUPLICATE_CASES))
+async def test_a_duplicate_names_the_other_contact_only_to_a_caller_who_sees_it(
+    client, world, taken, mutation
+):
+    input_type, entity, build = DUPLICATE_CASES[mutation]
+    query = f"""mutation($input: {input_type}!) {{
+      {mutation}(input: $input) {{ {entity} {{ id }} errors {{ code field message }} }} }}"""
+    josefa = world.south_contact
+    revealing = ("Josefa", "Núñez", josefa.contact_no, gid("Contact", josefa.id), "Sur.pe")
+
+    async def refused(secret: str) -> list[dict]:
+        before = (await Contact.all().count(), await Channel.all().count(),
+                  await AuditEvent.all().count())  # fmt: skip
+        body = await gql(client, query, {"input": build(world, taken)}, token=secret)
+        payload = body["data"][mutation]
+        assert payload[entity] is None and payload["errors"], payload
+        assert (await Contact.all().count(), await Channel.all().count(),
+                await AuditEvent.all().count()) == before  # fmt: skip
+        return payload["errors"]
+
+    hidden = await refused(world.north_agent)
+    # The contact's own inputs carry the document too; the others an email only.
+    both = mutation in ("createContact", "updateContact")
+    expected = {"DUPLICATE_EMAIL", "DUPLICATE_DOCUMENT"} if both else {"DUPLICATE_EMAIL"}
+    assert {error["code"] for error in hidden} == expected
+    for error in hidden:
+        assert error["message"] and not [w for w in revealing if w in error["message"]], error
+    seen = await refused(world.manager)
+    assert {error["code"] for error in seen} == expected
+    for error in seen:
+        assert "Josefa Núñez" in error["message"] and josefa.contact_no in error["message"]
+        assert gid("Contact", josefa.id) in error["message"]
 
 
 async def test_an_agent_updates_their_teams_contact(client, world):

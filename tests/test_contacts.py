@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 
-from models import AuditEvent, Channel, Contact, Location
+import resolvers.channels
+from models import AuditEvent, Channel, Contact, Location, Outbox
 from tests.conftest import gid, gql, make_account, ok
 
 CREATE = """
@@ -145,6 +147,42 @@ async def test_rule3_first_channel_of_a_kind_is_primary_and_removal_promotes_old
         {"id": channels[2]["id"]},
     )
     assert data["removeChannel"]["contact"]["email"] == "rosa@uno.pe"  # the oldest left
+
+
+async def test_one_channel_removed_twice_at_once_is_removed_once(client, monkeypatch):
+    account, _ = await make_account()
+    second = [{"kind": "EMAIL", "value": "rosa@uno.pe"}]
+    contact = await created(client, account.id, firstName="Ana", lastName="Ruiz",
+                            email="ana@uno.pe", channels=second)  # fmt: skip
+    [primary] = [c["id"] for c in contact["channels"] if c["isPrimary"]]
+    # Both removals read the channel before either takes the contact's lock, as two sent at
+    # once do on PostgreSQL; SQLite runs one transaction at a time, and only this makes the
+    # second one's check, under the lock, the one that must see the channel gone.
+    both_read = asyncio.Barrier(2)
+    real_change = resolvers.channels.change
+
+    @asynccontextmanager
+    async def change_once_both_have_read(*args, **kwargs):
+        await asyncio.wait_for(both_read.wait(), 10)
+        async with real_change(*args, **kwargs) as unit:
+            yield unit
+
+    monkeypatch.setattr(resolvers.channels, "change", change_once_both_have_read)
+    before = (await AuditEvent.all().count(), await Outbox.all().count())
+    remove = """mutation($id: ID!) { removeChannel(input: {id: $id}) {
+      channel { id } contact { email } errors { code field } } }"""
+    bodies = await asyncio.gather(*(gql(client, remove, {"id": primary}) for _ in range(2)))
+    payloads = sorted((body["data"]["removeChannel"] for body in bodies),
+                      key=lambda payload: bool(payload["errors"]))  # fmt: skip
+    assert payloads == [
+        {"channel": {"id": primary}, "contact": {"email": "rosa@uno.pe"}, "errors": []},
+        {"channel": None, "contact": None, "errors": [{"code": "NOT_FOUND", "field": ["id"]}]},
+    ]
+    assert (await AuditEvent.all().count(), await Outbox.all().count()) == (
+        before[0] + 1, before[1] + 1,
+    )  # fmt: skip
+    left = await Channel.filter(contact_id=_pk(contact["id"])).values_list("value", "is_primary")
+    assert left == [("rosa@uno.pe", True)]
 
 
 async def test_rule4_duplicate_email_in_any_case_names_the_existing_contact(client):

@@ -142,6 +142,21 @@ async def test_cells_a_spreadsheet_would_run_are_quoted_but_phones_are_not(clien
     assert row["jobTitle"] == "+51 987 654 321"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["-2+3+cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "- 2+cmd|' /C calc'!A0", "-", "+",
+     "+51 (1) cmd", "\tTab", "\rReturn", "=1+1", "@SUM(A1)", "-0x1F"],
+)  # fmt: skip
+async def test_a_cell_starting_like_a_formula_is_quoted_unless_wholly_a_number_or_phone(
+    client, name
+):
+    account, main = await make_account()
+    await contact(account, main, name, "Ruiz", job_title="-12.5", salutation="+51 987-654-321")
+    [row] = table(await export(client))
+    assert row["firstName"] == "'" + name
+    assert row["jobTitle"] == "-12.5" and row["salutation"] == "+51 987-654-321"
+
+
 async def test_statements_grow_with_batches_not_with_contacts(client):
     account, main = await make_account()
     contacts = [

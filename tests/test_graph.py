@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 
-from models import Activity, Channel, Contact, User
+from models import Activity, AuditEvent, Channel, Contact, User
 from schema import schema
 from tests.conftest import count_statements, gid, gql, make_account, ok
 
@@ -154,6 +154,41 @@ async def test_node_and_nodes_resolve_any_type_and_refuse_malformed_ids(client):
                                                              None]  # fmt: skip
     body = await gql(client, '{ node(id: "%%%") { id } }')
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def other_spellings(type_name: str, pk: int) -> list[str]:
+    """Strings an old decoder read as ``type_name`` ``pk``: none is the id ``encode_id`` makes."""
+    from resolvers.ids import encode_global_id
+
+    arabic = "".join(chr(0x660 + int(d)) for d in str(pk))
+    canonical = gid(type_name, pk)
+    return [
+        canonical + "\u0000",  # a character the base64 decoder skips
+        canonical + "==",  # padding
+        canonical[:4] + "\n" + canonical[4:],
+        encode_global_id(f"{type_name}:{arabic}"),  # digits of another script
+        encode_global_id(f"{type_name}:0{pk}"),  # a leading zero
+    ]
+
+
+async def test_an_object_has_one_id_and_other_spellings_of_it_are_refused(client):
+    account, main = await make_account()
+    contact = await Contact.create(account_id=account.id, location_id=main.id, first_name="A",
+                                   last_name="B")  # fmt: skip
+    events = await AuditEvent.all().count()
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    assert (await ok(client, node, {"id": gid("Contact", contact.id)}))["node"] is not None
+    update = """mutation($input: UpdateContactInput!) {
+      updateContact(input: $input) { contact { id } errors { code field } } }"""
+    for spelling in other_spellings("Contact", contact.id):
+        body = await gql(client, node, {"id": spelling})
+        assert body["data"]["node"] is None, spelling
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", spelling
+        data = await ok(client, update, {"input": {"id": spelling, "firstName": "Changed"}})
+        refused = {"contact": None, "errors": [{"code": "INVALID_ID", "field": ["id"]}]}
+        assert data["updateContact"] == refused, spelling
+    assert (await Contact.get(id=contact.id)).first_name == "A"
+    assert await AuditEvent.all().count() == events
 
 
 async def test_anonymous_requests_are_unauthenticated(client):

@@ -8,7 +8,9 @@ hands them parallel connections (checked), on SQLite transactions run one at a t
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -300,6 +302,42 @@ async def test_a_failed_mutation_writes_no_audit_event_and_no_outbox_row(client)
     assert [e["code"] for e in data["revokeApiToken"]["errors"]] == ["ALREADY_IN_STATE"]
     after = await table_rows()
     assert len(after["audit_event"]) == len(before["audit_event"]) + 1  # the first revocation
+    assert len(after["outbox"]) == len(before["outbox"]) + 1
+
+
+# What each removal's resolver module is, and the world row it removes.
+REMOVALS = {
+    "removeChannel": ("channels", "ana.email2"),
+    "deleteActivity": ("activities", "activity"),
+    "deleteLocation": ("locations", "empty"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(REMOVALS))
+async def test_a_removal_sent_twice_at_once_is_done_once(client, monkeypatch, field):
+    """Both requests look the row up before either opens its unit of work (each waits there
+    until both have): the second's check inside its unit, after the first committed, is
+    what must answer NOT_FOUND, on SQLite (one transaction at a time) as on PostgreSQL."""
+    module_name, row = REMOVALS[field]
+    world = await build_world(client)
+    module = importlib.import_module(f"resolvers.{module_name}")
+    real_change = module.change
+    both_looked = asyncio.Barrier(2)
+
+    @asynccontextmanager
+    async def change_once_both_looked(*args, **kwargs):
+        await asyncio.wait_for(both_looked.wait(), 10)
+        async with real_change(*args, **kwargs) as unit:
+            yield unit
+
+    monkeypatch.setattr(module, "change", change_once_both_looked)
+    before = await table_rows()
+    document = f"mutation($id: ID!) {{ {field}(input: {{id: $id}}) {{ errors {{ code field }} }} }}"
+    bodies = await asyncio.gather(*(gql(client, document, {"id": world[row]}) for _ in range(2)))
+    errors = sorted((body["data"][field]["errors"] for body in bodies), key=len)
+    assert errors == [[], [{"code": "NOT_FOUND", "field": ["id"]}]]
+    after = await table_rows()
+    assert len(after["audit_event"]) == len(before["audit_event"]) + 1
     assert len(after["outbox"]) == len(before["outbox"]) + 1
 
 
