@@ -77,6 +77,9 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
     await wipe()
     await ensure_admin(ADMIN_TOKEN)
+    # Each test starts with the admin's full per-minute budget: ids restart with the
+    # database, so one token would otherwise carry every earlier test's cost.
+    app.state.rate_limiter._used.clear()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
