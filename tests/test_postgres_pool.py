@@ -25,10 +25,12 @@ CONTACT_LIST = """{
 }"""
 
 # The app started through the relay: three contacts written, the contact list asked once,
-# then once more with the wire recorded.
+# then once more with the wire recorded; then the state every pooled session was left in.
 ON_THE_WIRE = """
 import asyncio, json, sys
+from contextlib import AsyncExitStack
 import httpx
+from tortoise import connections
 from bench.wire import WireRecorder
 from server import build_app
 from settings import Settings
@@ -39,6 +41,21 @@ CREATE_CONTACT = '''mutation ($account: ID!, $name: String!) {
     errors { code }
   }
 }'''
+# What a session keeps past a transaction and asyncpg's reset would have cleared.
+SESSION_STATE = '''SELECT
+  (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())
+    AS advisory_locks,
+  (SELECT count(*) FROM pg_listening_channels()) AS listening,
+  (SELECT count(*) FROM pg_cursors WHERE is_holdable) AS cursors_with_hold,
+  (SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM pg_settings
+    WHERE source = 'session') AS settings'''
+
+async def session_states():  # of every connection of the pool, all held at once
+    db = connections.get("default")
+    async with AsyncExitStack() as held:
+        pooled = [await held.enter_async_context(db.acquire_connection())
+                  for _ in range(db.pool_maxsize)]
+        return [dict(await connection.fetchrow(SESSION_STATE)) for connection in pooled]
 
 async def main(url, query):
     async with WireRecorder.in_front_of(url) as wire:
@@ -61,8 +78,9 @@ async def main(url, query):
                 await ask(query)
                 wire.clear()
                 body = await ask(query)
-                seen = {"statements": wire.statements, "round_trips": wire.round_trips,
+                seen = {"statements": list(wire.statements), "round_trips": wire.round_trips,
                         "prepares": wire.prepares}
+            seen["sessions"] = await session_states()
     print(json.dumps({"body": body, **seen}))
 
 asyncio.run(main(*sys.argv[1:]))
@@ -144,6 +162,17 @@ async def test_the_contact_list_sends_its_statements_and_no_reset(tmp_path):
     # One round trip per statement, one more to prepare a statement new to its connection,
     # none for a reset.
     assert seen["round_trips"] == len(statements) + seen["prepares"]
+
+
+async def test_start_up_and_requests_leave_no_session_state_on_a_pooled_connection(tmp_path):
+    # What the pool no longer resets must not be there: no session lock, LISTEN, cursor
+    # WITH HOLD or SET, after start-up (migrations, indexes, statistics), writes and reads.
+    async with scratch("postgres", tmp_path, "sessions") as db:
+        seen = json.loads(run("-c", ON_THE_WIRE, db.url, CONTACT_LIST).stdout)
+
+    clean = {"advisory_locks": 0, "listening": 0, "cursors_with_hold": 0, "settings": []}
+    assert seen["sessions"] == [clean] * len(seen["sessions"])
+    assert len(seen["sessions"]) == 5  # Tortoise's default pool size
 
 
 async def test_the_schema_lock_is_released_when_migrating_ends_without_the_pools_reset(
