@@ -3,19 +3,25 @@ trip more per statement), and nothing the server runs leaves session state on on
 goes over the wire (``bench.wire``, a relay that reads the protocol), the schema lock
 released when migrating ends, a transaction left open still rolled back.
 
-Each test runs the app in a subprocess on a scratch database, as test_migrations does, so
-the session's app and Tortoise's global state are never touched.
+The seam (Tortoise passing the reset on to asyncpg) is checked without a server; the rest
+runs on PostgreSQL, each test the app in a subprocess on a scratch database, as
+test_migrations does, so the session's app and Tortoise's global state are never touched.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+from typing import Any
 
+import asyncpg
 import pytest
 from test_migrations import POSTGRES_URL, run, scratch
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="CRM_TEST_POSTGRES_URL is not set")
+from models.migrate import connection_config, keep_session
+
+postgres_only = pytest.mark.skipif(not POSTGRES_URL, reason="CRM_TEST_POSTGRES_URL is not set")
 
 # asyncpg's default reset (Connection.get_reset_query), or any part of it.
 RESET = re.compile(r"pg_advisory_unlock_all|CLOSE ALL|UNLISTEN|RESET ALL", re.IGNORECASE)
@@ -30,7 +36,6 @@ ON_THE_WIRE = """
 import asyncio, json, sys
 from contextlib import AsyncExitStack
 import httpx
-from tortoise import connections
 from bench.wire import WireRecorder
 from server import build_app
 from settings import Settings
@@ -89,7 +94,6 @@ asyncio.run(main(*sys.argv[1:]))
 SCHEMA_LOCK = """
 import asyncio, json, sys
 import asyncpg
-from tortoise import connections
 from models.db import close_database, init_database
 from models.migrate import SCHEMA_LOCK_KEY, schema_lock
 
@@ -145,6 +149,28 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+async def test_tortoise_creates_the_pool_with_the_reset_the_config_names(monkeypatch):
+    # The seam, without a server: Tortoise hands the credentials it does not know to
+    # asyncpg.create_pool (checked again on every Tortoise upgrade, here).
+    created: dict[str, Any] = {}
+
+    async def create_pool(dsn: Any, **kwargs: Any) -> None:
+        created.update(kwargs)
+        raise ConnectionRefusedError("no server here")
+
+    monkeypatch.setattr(asyncpg, "create_pool", create_pool)
+    config = connection_config("postgres://crm@db.internal:5432/crm?maxsize=8")
+    engine = importlib.import_module(config["engine"])  # as Tortoise finds its client
+    client = engine.client_class(**config["credentials"], connection_name="default")
+    with pytest.raises(ConnectionRefusedError):
+        await client.create_connection(with_db=True)
+
+    assert created["reset"] is keep_session
+    assert (created["database"], created["max_size"]) == ("crm", 8)
+    assert "reset" not in connection_config("sqlite://:memory:")["credentials"]
+
+
+@postgres_only
 async def test_the_contact_list_sends_its_statements_and_no_reset(tmp_path):
     async with scratch("postgres", tmp_path, "wire") as db:
         seen = json.loads(run("-c", ON_THE_WIRE, db.url, CONTACT_LIST).stdout)
@@ -164,6 +190,7 @@ async def test_the_contact_list_sends_its_statements_and_no_reset(tmp_path):
     assert seen["round_trips"] == len(statements) + seen["prepares"]
 
 
+@postgres_only
 async def test_start_up_and_requests_leave_no_session_state_on_a_pooled_connection(tmp_path):
     # What the pool no longer resets must not be there: no session lock, LISTEN, cursor
     # WITH HOLD or SET, after start-up (migrations, indexes, statistics), writes and reads.
@@ -175,6 +202,7 @@ async def test_start_up_and_requests_leave_no_session_state_on_a_pooled_connecti
     assert len(seen["sessions"]) == 5  # Tortoise's default pool size
 
 
+@postgres_only
 async def test_the_schema_lock_is_released_when_migrating_ends_without_the_pools_reset(
     tmp_path,
 ):
@@ -189,6 +217,7 @@ async def test_the_schema_lock_is_released_when_migrating_ends_without_the_pools
     }
 
 
+@postgres_only
 async def test_a_transaction_left_open_is_rolled_back_when_its_connection_goes_back(tmp_path):
     async with scratch("postgres", tmp_path, "left_open") as db:
         seen = json.loads(run("-c", OPEN_TRANSACTION, db.url).stdout)
