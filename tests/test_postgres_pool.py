@@ -36,6 +36,7 @@ ON_THE_WIRE = """
 import asyncio, json, sys
 from contextlib import AsyncExitStack
 import httpx
+from tortoise import connections
 from bench.wire import WireRecorder
 from server import build_app
 from settings import Settings
@@ -94,6 +95,7 @@ asyncio.run(main(*sys.argv[1:]))
 SCHEMA_LOCK = """
 import asyncio, json, sys
 import asyncpg
+from tortoise import connections
 from models.db import close_database, init_database
 from models.migrate import SCHEMA_LOCK_KEY, schema_lock
 
