@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from bench.capture import Plan, Statement
 from models.db import SQLITE_READ_PRAGMAS
+from models.migrate import keep_session
 
 PLAN_ENV = "BENCH_FLOOR_PLAN"
 DATABASE_ENV = "BENCH_FLOOR_DATABASE"
@@ -114,14 +115,17 @@ class SqliteReplayer:
 
 
 class PostgresReplayer:
-    """An asyncpg pool of the size Tortoise's PostgreSQL client uses."""
+    """An asyncpg pool of the size Tortoise's PostgreSQL client uses, and as it does, handing
+    connections back without a reset."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        self.pool = await asyncpg.create_pool(self.url, min_size=POOL_MIN, max_size=POOL_MAX)
+        self.pool = await asyncpg.create_pool(
+            self.url, min_size=POOL_MIN, max_size=POOL_MAX, reset=keep_session
+        )
 
     async def close(self) -> None:
         if self.pool is not None:

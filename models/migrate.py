@@ -12,10 +12,12 @@ import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.graph import MigrationKey
 from tortoise.migrations.migration import Migration
@@ -43,11 +45,32 @@ SQLITE_LOCK_TIMEOUT = 600
 def tortoise_config(db_url: str) -> dict[str, Any]:
     """Tortoise's configuration for ``db_url``: what start-up and the ``tortoise`` CLI use."""
     return {
-        "connections": {"default": db_url},
+        "connections": {"default": connection_config(db_url)},
         "apps": {APP: dict(APP_CONFIG)},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def connection_config(db_url: str) -> dict[str, Any]:
+    """The connection of ``db_url`` as Tortoise's client takes it; on PostgreSQL its asyncpg
+    pool hands connections back as they are (``keep_session``)."""
+    config = expand_db_url(db_url)
+    if config["engine"] == "tortoise.backends.asyncpg":
+        # Tortoise passes the credentials it does not know on to asyncpg.create_pool.
+        config["credentials"]["reset"] = keep_session
+    return config
+
+
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset of a connection going back: nothing more than asyncpg's own part of
+    it (rolling back a transaction left open).
+
+    asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL`` on every release, one more round trip per statement. Nothing run on the pool leaves
+    such state behind: the schema lock unlocks itself (``schema_lock``), and anything that
+    needs LISTEN, session settings or session locks takes a connection of its own.
+    """
 
 
 class UnknownSchemaError(RuntimeError):
@@ -180,11 +203,11 @@ async def schema_lock(connection: BaseDBAsyncClient) -> AsyncIterator[None]:
     """
     if connection.capabilities.dialect == "postgres":
         async with connection.acquire_connection() as session:
-            await session.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK_KEY)
             try:
+                await session.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK_KEY)
                 yield
             finally:
-                await session.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK_KEY)
+                await _unlock(session)
         return
     filename = getattr(connection, "filename", ":memory:")
     if filename == ":memory:":  # no other process can open it
@@ -201,3 +224,23 @@ async def schema_lock(connection: BaseDBAsyncClient) -> AsyncIterator[None]:
         yield
     finally:
         lock.close()  # ends the transaction, releasing the lock
+
+
+async def _unlock(session: asyncpg.Connection) -> None:
+    """Let the schema lock go before its connection goes back to the pool, which does not
+    reset it (``keep_session``): a lock kept by an idle pooled connection would hold every
+    other process's start-up forever.
+
+    ``pg_advisory_unlock_all``: the connection holds no other advisory lock, and it also
+    frees a lock granted just as waiting for it was cancelled. If even that fails, ending the
+    session frees the lock.
+    """
+    try:
+        await session.execute("SELECT pg_advisory_unlock_all()")
+    except BaseException as error:
+        # Ending the session frees the lock. A connection already lost is detached from its
+        # proxy (InterfaceError): nothing is left to end, and the error that lost it says more.
+        with suppress(asyncpg.InterfaceError):
+            session.terminate()
+        if not isinstance(error, asyncpg.InterfaceError):
+            raise
