@@ -4,10 +4,11 @@ Starts ``server.py`` on a free port with a fresh SQLite database and a known adm
 adds one contact over HTTP, opens ``/graphql`` in headless Chromium (driven through the
 DevTools protocol over ``websockets``) and checks, as a person would see it:
 
-- GraphiQL's editor shows the default tab: our Spanish example operations, and the
-  headers tab holds the ``Bearer <token>`` placeholder;
-- the token typed into the headers tab and ▶ run the first operation against the live
-  server: the result pane shows that contact;
+- GraphiQL's editor shows the default tab: our Spanish example operations, the headers
+  tab holds the ``Bearer <token>`` placeholder, the explorer plugin is in the sidebar;
+- the page fetched the schema from the live server (refused without a token); the token
+  typed into the headers tab and ▶ run the first operation, the contact list: the result
+  pane shows that contact;
 - every request the page made went to 127.0.0.1; no script error, no CSP violation.
 
 Usage: ``python tools/graphiql_browser.py [--chromium PATH] [--screenshot FILE.png]``.
@@ -185,6 +186,10 @@ async def drive(page: Page, url: str, token: str, screenshot: Path | None) -> st
     for name in ("ListaDeContactos", "FichaDeContacto", "BuscarJose", "CrearContacto"):
         if name not in query:
             raise Failure(f"the default tab lacks the example operation {name}")
+    if not await page.evaluate(
+        "!!document.querySelector('.graphiql-sidebar [aria-label*=\"GraphiQL Explorer\"]')"
+    ):
+        raise Failure("the explorer plugin is missing from the sidebar")
     # Without a token the schema's introspection is refused: the page asked the live server.
     await page.wait_for(editor_text(".graphiql-response", "UNAUTHENTICATED"),
                         "the refused introspection in the result pane")  # fmt: skip
@@ -208,6 +213,8 @@ async def drive(page: Page, url: str, token: str, screenshot: Path | None) -> st
     response = json.loads(result)
     if response.get("errors") or not response.get("data"):
         raise Failure(f"the query failed in the browser: {result}")
+    if "pageInfo" not in response["data"]["contacts"]:
+        raise Failure(f"▶ ran another operation than ListaDeContactos: {result}")
     names = [node["fullName"] for node in response["data"]["contacts"]["nodes"]]
     if names != [" ".join(CONTACT)]:
         raise Failure(f"the result pane shows {names}, not the seeded contact")
