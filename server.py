@@ -47,6 +47,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from tortoise import connections
 
+import graphiql
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST
 from metrics import MetricsMiddleware, metrics
@@ -281,16 +282,8 @@ class GraphQLApp(GraphQL):
             raise Refusal(400, "BAD_REQUEST", "The request has no query.") from None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        """Strawberry's GraphiQL, telling developers where the token goes."""
-        hint = (
-            "# Welcome to GraphiQL 🍓\n#\n"
-            "# This API needs a token: open the Headers tab below, put\n"
-            '#     {"Authorization": "Bearer <your token>"}\n'
-            "# and reload the schema (the ↻ button on the left) for completion and docs.\n"
-        )
-        html = self.graphql_ide_html.replace("<title>Strawberry GraphiQL</title>",
-                                              "<title>crm-graph · GraphiQL</title>")  # fmt: skip
-        return HTMLResponse(html.replace("# Welcome to GraphiQL 🍓\n", hint, 1))
+        """Our GraphiQL page (``graphiql/``), every asset served from here."""
+        return graphiql.page_response()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         address = request.client.host if request.client else ""
@@ -537,6 +530,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/export/contacts.csv", export_contacts, methods=["GET"]),
+        Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     middleware = [Middleware(MetricsMiddleware)]
     if settings.cors_origins:
