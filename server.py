@@ -569,7 +569,8 @@ def main(argv: Sequence[str]) -> None:
         return
     settings = load_settings(argv)
     if settings.workers == 1:
-        uvicorn.run(build_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
+                    timeout_graceful_shutdown=settings.graceful_timeout)  # fmt: skip
         return
     if settings.rate_limit_points and not settings.redis_url:
         log.warning("%d workers without CRM_REDIS_URL: each keeps its own rate limit budget",
@@ -583,6 +584,7 @@ def main(argv: Sequence[str]) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        timeout_graceful_shutdown=settings.graceful_timeout,
     )
 
 
