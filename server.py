@@ -49,6 +49,7 @@ from tortoise import connections
 
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST
+from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
@@ -97,14 +98,20 @@ class Refusal(Exception):
     """A request refused before GraphQL runs: an HTTP status and one coded error."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = dict(headers or {})
+        self.extensions = extensions
 
     def response(self, media_type: str) -> Response:
-        error = {"message": self.message, "extensions": {"code": self.code}}
+        error = {"message": self.message, "extensions": {"code": self.code, **self.extensions}}
         body = {"errors": [error], "extensions": {"cost": {"requested": 0, "limit": MAX_COST}}}
         return json_response(body, self.status, media_type, self.headers)
 
@@ -329,7 +336,9 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
         body["extensions"] = result.extensions
     codes = [error["extensions"]["code"] for error in errors]
     status, headers = 200, {}
-    if "RATE_LIMITED" in codes:
+    if "SERVICE_UNAVAILABLE" in codes:
+        status, headers["Retry-After"] = 503, str(RETRY_AFTER_SECONDS)
+    elif "RATE_LIMITED" in codes:
         status = 429
         retry = next(e["extensions"].get("retryAfter") for e in errors
                      if e["extensions"]["code"] == "RATE_LIMITED")  # fmt: skip
@@ -424,6 +433,43 @@ class BodyLimit:
             await refusal.response(media_type)(scope, receive, send)
 
 
+class DatabaseOutage:
+    """Any request that fails because the database cannot be reached, wherever that
+    happened (the token lookup runs before GraphQL does), answers ``503
+    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id, logged in one line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if started or not database_unavailable(error):
+                raise
+            request_id = uuid.uuid4().hex[:16]
+            log.warning("request %s: %s %s: database unavailable (%s)", request_id,
+                        scope["method"], scope["path"], describe(error))  # fmt: skip
+            refusal = Refusal(
+                503, "SERVICE_UNAVAILABLE",
+                f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                requestId=request_id, retryAfter=RETRY_AFTER_SECONDS,
+            )  # fmt: skip
+            media_type = response_media_type(Headers(scope=scope).get("accept"))
+            await refusal.response(media_type)(scope, receive, send)
+
+
 def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSONResponse:
     """A request refused outside GraphQL execution, in the shape GraphQL errors have."""
     body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
@@ -463,11 +509,15 @@ async def healthz(request: Request) -> PlainTextResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """200 while the database answers; 503 while it does not, and 200 again by itself when
+    it is back (the driver reconnects on the next statement)."""
     try:
         await connections.get("default").execute_query("SELECT 1")
-    except Exception:  # any failure means: not ready
-        log.exception("readiness check failed")
-        return JSONResponse({"status": "unavailable"}, status_code=503)
+    except Exception as error:  # any failure means: not ready
+        # A probe asks every few seconds: one line each, not a traceback.
+        log.warning("not ready: %s", describe(error))
+        return JSONResponse({"status": "unavailable"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
     return JSONResponse({"status": "ok"})
 
 
@@ -552,6 +602,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                    max_upload_bytes=settings.max_upload_bytes)
     )  # fmt: skip
+    middleware.append(Middleware(DatabaseOutage))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.rate_limiter = limiter
     return app
