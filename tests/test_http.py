@@ -189,6 +189,28 @@ async def test_other_methods_are_405(client):
     assert code(response) == "METHOD_NOT_ALLOWED"
 
 
+@pytest.mark.parametrize("accept", [None, RESPONSE_TYPE])
+async def test_several_operations_without_operation_name_are_a_request_error(client, accept):
+    document = f"query A {{ viewer {{ name }} }} {CREATE.replace('mutation', 'mutation B')}"
+    for body in ({"query": document}, {"query": document, "operationName": None},
+                 {"query": "{ viewer { name } } query B { __typename }"}):  # fmt: skip
+        response = await post(client, body, accept)
+        assert response.status_code == 400, response.text
+        assert code(response) == "BAD_REQUEST"
+        assert "data" not in response.json()
+        message = response.json()["errors"][0]["message"]
+        assert "operationName" in message and "B" in message
+    response = await post(client, {"query": document, "operationName": "C"}, accept)
+    assert response.status_code == 400 and code(response) == "BAD_REQUEST"
+    assert "C" in response.json()["errors"][0]["message"]
+    assert await Account.all().count() == 0
+    # Named, either one runs.
+    response = await post(client, {"query": document, "operationName": "A"}, accept)
+    assert response.json()["data"] == {"viewer": {"name": "Administrador"}}
+    response = await post(client, {"query": document, "operationName": "B"}, accept)
+    assert response.json()["data"]["createAccount"]["account"]["id"]
+
+
 # Errors say nothing of the server --------------------------------------------------------
 
 
