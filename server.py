@@ -72,6 +72,9 @@ PREFLIGHT_HEADERS = ("graphql-require-preflight", "apollo-require-preflight",
 # Pre-execution refusals under application/graphql-response+json: the spec's status codes.
 PRE_EXECUTION_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429,
                         "INTERNAL_SERVER_ERROR": 500}  # fmt: skip
+# Arrays and objects inside each other in a JSON body, `variables` or `extensions`: deep
+# nesting buys a client nothing and costs the server stack (Python's decoder recurses).
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(slots=True)
@@ -178,11 +181,40 @@ class Operation:
         )
 
 
-def _decoded(text: str, name: str) -> Any:
+def _decoded(text: str | bytes, name: str) -> Any:
+    """``text`` as JSON, refused (400) when it is not JSON or nests deeper than
+    ``MAX_JSON_DEPTH``."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         raise Refusal(400, "BAD_REQUEST", f"`{name}` is not valid JSON.") from None
+    except RecursionError:  # nested deeper than the stack allows: far over the limit
+        value = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = json_depth(value)
+    if depth > MAX_JSON_DEPTH:
+        raise Refusal(400, "BAD_REQUEST",
+                      f"`{name}` nests arrays and objects more than {MAX_JSON_DEPTH} deep.",
+                      limit=MAX_JSON_DEPTH)  # fmt: skip
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How many arrays and objects ``value`` holds inside each other (without recursion)."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        if depth > deepest:
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            deepest = depth
+        level.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return deepest
 
 
 class GraphQLApp(GraphQL):
@@ -218,6 +250,10 @@ class GraphQLApp(GraphQL):
         except Refusal as refusal:
             return refusal.response(media_type)
         return graphql_response(result, media_type)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The JSON parts of a multipart request (``operations``, ``map``), depth-checked."""
+        return _decoded(data, "operations")
 
     async def parameters(self, request: Request) -> Mapping[str, Any]:
         """The request's parameters: the query string of a GET, the JSON body of a POST,

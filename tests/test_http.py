@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from models import Account
-from server import build_app
+from server import MAX_JSON_DEPTH, build_app
 from settings import Settings
 from tests.conftest import ADMIN_TOKEN
 
@@ -209,6 +209,61 @@ async def test_several_operations_without_operation_name_are_a_request_error(cli
     assert response.json()["data"] == {"viewer": {"name": "Administrador"}}
     response = await post(client, {"query": document, "operationName": "B"}, accept)
     assert response.json()["data"]["createAccount"]["account"]["id"]
+
+
+NESTED = '{"query": "{viewer{name}}", "variables": {"x": ' + "[" * 1000 + "]" * 1000 + "}}"
+
+
+@pytest.mark.parametrize("token", [None, ADMIN_TOKEN])
+async def test_a_deeply_nested_json_body_is_400_without_a_traceback(client, caplog, token):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with caplog.at_level(logging.INFO):
+        response = await client.post("/graphql", content=NESTED, headers=headers)
+        too_deep = {"x": json_nest(MAX_JSON_DEPTH - 1)}  # one level over the limit
+        over_limit = await post(client, {"query": "{ viewer { name } }", "variables": too_deep})
+    for refused in (response, over_limit):
+        assert refused.status_code == 400
+        assert refused.headers["content-type"].startswith("application/json")
+        assert code(refused) == "BAD_REQUEST"
+        assert refused.json()["errors"][0]["extensions"]["limit"] == MAX_JSON_DEPTH
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    # At the limit, it is only a variable like any other.
+    at_limit = {"x": json_nest(MAX_JSON_DEPTH - 2)}  # body, variables, then x's lists
+    ok = await post(client, {"query": "{ viewer { name } }", "variables": at_limit})
+    assert ok.status_code == 200 and "errors" not in ok.json(), ok.text
+
+
+def json_nest(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+async def test_deeply_nested_variables_and_extensions_over_get_are_400(client, caplog):
+    deep = "[" * 1000 + "]" * 1000
+    for name in ("variables", "extensions"):
+        with caplog.at_level(logging.INFO):
+            response = await client.get(
+                "/graphql", params={"query": "{ viewer { name } }", name: f'{{"x": {deep}}}'},
+                headers=AUTH,
+            )  # fmt: skip
+        assert response.status_code == 400, name
+        assert code(response) == "BAD_REQUEST"
+        assert name in response.json()["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_deeply_nested_multipart_operations_are_400(client):
+    form = {"operations": '{"query": "{ __typename }", "variables": {"x": '
+                          + "[" * 1000 + "]" * 1000 + "}}", "map": "{}"}  # fmt: skip
+    files = {"unused": ("a.csv", b"x", "text/csv")}
+    response = await client.post("/graphql", data=form, files=files,
+                                 headers={**AUTH, "GraphQL-Require-Preflight": "1"})  # fmt: skip
+    assert response.status_code == 400
+    assert code(response) == "BAD_REQUEST"
 
 
 # Errors say nothing of the server --------------------------------------------------------
