@@ -217,6 +217,14 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+def authorization(headers: Headers) -> str | None:
+    """The request's one ``Authorization`` header; several are refused (which would count?)."""
+    values = headers.getlist("authorization")
+    if len(values) > 1:
+        raise Refusal(400, "BAD_REQUEST", "Send one `Authorization` header, not several.")
+    return values[0] if values else None
+
+
 class GraphQLApp(GraphQL):
     """Strawberry's ASGI app for GraphiQL and the WebSocket; HTTP requests go through
     ``handle``, which applies the GraphQL-over-HTTP rules itself."""
@@ -259,7 +267,7 @@ class GraphQLApp(GraphQL):
         """The request's parameters: the query string of a GET, the JSON body of a POST,
         or the ``operations`` of a multipart upload that carries a preflight header."""
         if request.method == "GET":
-            if "authorization" not in request.headers:
+            if authorization(request.headers) is None:
                 # A browser can make anyone's page send a GET; with a bearer token it can't.
                 raise Refusal(401, "UNAUTHENTICATED",
                               "GET needs `Authorization: Bearer <token>`; or POST the query.",
@@ -298,7 +306,7 @@ class GraphQLApp(GraphQL):
 
     async def execute(self, request: Request, operation: Operation) -> ExecutionResult:
         context = await context_for(
-            request.headers.get("authorization"),
+            authorization(request.headers),
             limiter=self.limiter,
             address=request.client.host if request.client else "",
         )
@@ -516,8 +524,12 @@ async def export_contacts(request: Request) -> Response:
     """GET /export/contacts.csv: the contacts list (its filters and search as query
     parameters) as CSV, streamed; refusals come before the first byte, as JSON. It spends
     the caller's per-minute budget like a query: a point per 100 rows, and one."""
+    try:
+        header = authorization(request.headers)
+    except Refusal as refusal:
+        return refusal.response(JSON)
     context = await context_for(
-        request.headers.get("authorization"),
+        header,
         limiter=request.app.state.rate_limiter,
         address=request.client.host if request.client else "",
     )

@@ -189,28 +189,6 @@ async def test_other_methods_are_405(client):
     assert code(response) == "METHOD_NOT_ALLOWED"
 
 
-@pytest.mark.parametrize("accept", [None, RESPONSE_TYPE])
-async def test_several_operations_without_operation_name_are_a_request_error(client, accept):
-    document = f"query A {{ viewer {{ name }} }} {CREATE.replace('mutation', 'mutation B')}"
-    for body in ({"query": document}, {"query": document, "operationName": None},
-                 {"query": "{ viewer { name } } query B { __typename }"}):  # fmt: skip
-        response = await post(client, body, accept)
-        assert response.status_code == 400, response.text
-        assert code(response) == "BAD_REQUEST"
-        assert "data" not in response.json()
-        message = response.json()["errors"][0]["message"]
-        assert "operationName" in message and "B" in message
-    response = await post(client, {"query": document, "operationName": "C"}, accept)
-    assert response.status_code == 400 and code(response) == "BAD_REQUEST"
-    assert "C" in response.json()["errors"][0]["message"]
-    assert await Account.all().count() == 0
-    # Named, either one runs.
-    response = await post(client, {"query": document, "operationName": "A"}, accept)
-    assert response.json()["data"] == {"viewer": {"name": "Administrador"}}
-    response = await post(client, {"query": document, "operationName": "B"}, accept)
-    assert response.json()["data"]["createAccount"]["account"]["id"]
-
-
 NESTED = '{"query": "{viewer{name}}", "variables": {"x": ' + "[" * 1000 + "]" * 1000 + "}}"
 
 
@@ -264,6 +242,45 @@ async def test_deeply_nested_multipart_operations_are_400(client):
                                  headers={**AUTH, "GraphQL-Require-Preflight": "1"})  # fmt: skip
     assert response.status_code == 400
     assert code(response) == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("accept", [None, RESPONSE_TYPE])
+async def test_several_operations_without_operation_name_are_a_request_error(client, accept):
+    document = f"query A {{ viewer {{ name }} }} {CREATE.replace('mutation', 'mutation B')}"
+    for body in ({"query": document}, {"query": document, "operationName": None},
+                 {"query": "{ viewer { name } } query B { __typename }"}):  # fmt: skip
+        response = await post(client, body, accept)
+        assert response.status_code == 400, response.text
+        assert code(response) == "BAD_REQUEST"
+        assert "data" not in response.json()
+        message = response.json()["errors"][0]["message"]
+        assert "operationName" in message and "B" in message
+    response = await post(client, {"query": document, "operationName": "C"}, accept)
+    assert response.status_code == 400 and code(response) == "BAD_REQUEST"
+    assert "C" in response.json()["errors"][0]["message"]
+    assert await Account.all().count() == 0
+    # Named, either one runs.
+    response = await post(client, {"query": document, "operationName": "A"}, accept)
+    assert response.json()["data"] == {"viewer": {"name": "Administrador"}}
+    response = await post(client, {"query": document, "operationName": "B"}, accept)
+    assert response.json()["data"]["createAccount"]["account"]["id"]
+
+
+@pytest.mark.parametrize("bad", ["Bearer nope", "Basic YTpi", "Bearer " + ADMIN_TOKEN])
+async def test_two_authorization_headers_are_refused_whatever_their_order(client, bad):
+    good = f"Bearer {ADMIN_TOKEN}"
+    for pair in ([good, bad], [bad, good]):
+        headers = [("Authorization", value) for value in pair]
+        for request in (
+            client.post("/graphql", json={"query": CREATE}, headers=headers),
+            client.get("/graphql", params={"query": "{ viewer { name } }"}, headers=headers),
+            client.get("/export/contacts.csv", headers=headers),
+        ):
+            response = await request
+            assert response.status_code == 400, response.text
+            assert code(response) == "BAD_REQUEST"
+            assert "Authorization" in response.json()["errors"][0]["message"]
+    assert await Account.all().count() == 0
 
 
 # Errors say nothing of the server --------------------------------------------------------
