@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import (
     HTMLResponse,
     JSONResponse,
@@ -257,6 +257,14 @@ class GraphQLApp(GraphQL):
             result = await self.execute(request, operation)
         except Refusal as refusal:
             return refusal.response(media_type)
+        except ClientDisconnect:
+            # Nobody is left to read an answer: one line, not a traceback (uvicorn drops
+            # the response; the metrics count it as a 400).
+            log.info("%s %s: the client hung up before sending the whole request",
+                     request.method, request.url.path)  # fmt: skip
+            return Refusal(400, "BAD_REQUEST", "The request body is incomplete.").response(
+                media_type
+            )
         return graphql_response(result, media_type)
 
     def decode_json(self, data: str | bytes) -> object:

@@ -283,6 +283,31 @@ async def test_two_authorization_headers_are_refused_whatever_their_order(client
     assert await Account.all().count() == 0
 
 
+async def test_a_client_hanging_up_mid_body_is_one_info_line_not_a_traceback(app, client, caplog):
+    messages = [{"type": "http.request", "body": b'{"query": "{ vie', "more_body": True},
+                {"type": "http.disconnect"}]  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"),
+               (b"authorization", AUTH["Authorization"].encode())]  # fmt: skip
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+             "server": ("test", 80), "headers": headers}  # fmt: skip
+    with caplog.at_level(logging.DEBUG):
+        await app(scope, receive, send)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    [line] = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert line.levelno == logging.INFO
+    assert sent[0]["status"] == 400  # uvicorn drops it: nobody is left to read it
+
+
 # Errors say nothing of the server --------------------------------------------------------
 
 
