@@ -286,9 +286,14 @@ async def test_a_stalled_client_keeps_a_stopping_server_no_longer_than_the_grace
         await asyncio.sleep(0.3)
         started = asyncio.get_running_loop().time()
         server.process.terminate()
-        await asyncio.wait_for(server.process.wait(), 15)
+        try:
+            await asyncio.wait_for(server.process.wait(), 15)
+        except TimeoutError:
+            server.process.kill()  # fail, rather than hang on a server that does not stop
+            raise AssertionError("SIGTERM left the server running for 15 s") from None
+        finally:
+            writer.close()
         stopped_after = asyncio.get_running_loop().time() - started
-        writer.close()
     assert stopped_after < 6, stopped_after
     assert "timeout graceful shutdown exceeded" in server.output
 
