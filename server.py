@@ -669,8 +669,27 @@ def create_app() -> Starlette:
     return build_app(load_settings([]), prepare=False)
 
 
+class OneLineOutages(logging.Filter):
+    """A driver's own log of a lost database (asyncpg's pool retries its minimum size every
+    minute at most) in one line, without the traceback: the outage is news, not its stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and database_unavailable(error):
+            record.msg, record.args = f"{record.getMessage()} ({describe(error)})", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_driver_outages() -> None:
+    pool_log = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, OneLineOutages) for f in pool_log.filters):
+        pool_log.addFilter(OneLineOutages())
+
+
 def main(argv: Sequence[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    quiet_driver_outages()
     if argv[:1] == ["migrate"]:  # `server.py migrate [--database-url ...]`
         asyncio.run(migrate_database(load_settings(argv[1:])))
         return

@@ -158,3 +158,23 @@ async def test_readyz_is_503_while_the_database_is_away_and_200_again_by_itself(
     body = (await client.post("/graphql", json={"query": "{ viewer { role } }"},
                               headers=AUTH)).json()  # fmt: skip
     assert body["data"] == {"viewer": {"role": "ADMIN"}}
+
+
+def test_the_drivers_own_outage_warnings_are_one_line(caplog):
+    """asyncpg's pool logs a traceback each time it fails to reconnect its minimum size."""
+    from server import quiet_driver_outages
+
+    quiet_driver_outages()
+    pool_log = logging.getLogger("asyncpg.pool")
+    with caplog.at_level(logging.WARNING, logger="asyncpg.pool"):
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError:
+            pool_log.warning("Failed to restore the pool connection floor; retrying", exc_info=True)
+        try:
+            raise KeyError("not an outage")
+        except KeyError:
+            pool_log.warning("something else", exc_info=True)
+    outage, other = caplog.records
+    assert outage.exc_info is None and "ConnectionRefusedError" in outage.getMessage()
+    assert other.exc_info is not None  # other errors keep their traceback
