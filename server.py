@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import (
     HTMLResponse,
     JSONResponse,
@@ -50,6 +50,7 @@ from tortoise import connections
 import graphiql
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST
+from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
@@ -72,6 +73,9 @@ PREFLIGHT_HEADERS = ("graphql-require-preflight", "apollo-require-preflight",
 # Pre-execution refusals under application/graphql-response+json: the spec's status codes.
 PRE_EXECUTION_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429,
                         "INTERNAL_SERVER_ERROR": 500}  # fmt: skip
+# Arrays and objects inside each other in a JSON body, `variables` or `extensions`: deep
+# nesting buys a client nothing and costs the server stack (Python's decoder recurses).
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(slots=True)
@@ -98,14 +102,20 @@ class Refusal(Exception):
     """A request refused before GraphQL runs: an HTTP status and one coded error."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = dict(headers or {})
+        self.extensions = extensions
 
     def response(self, media_type: str) -> Response:
-        error = {"message": self.message, "extensions": {"code": self.code}}
+        error = {"message": self.message, "extensions": {"code": self.code, **self.extensions}}
         body = {"errors": [error], "extensions": {"cost": {"requested": 0, "limit": MAX_COST}}}
         return json_response(body, self.status, media_type, self.headers)
 
@@ -172,11 +182,48 @@ class Operation:
         )
 
 
-def _decoded(text: str, name: str) -> Any:
+def _decoded(text: str | bytes, name: str) -> Any:
+    """``text`` as JSON, refused (400) when it is not JSON or nests deeper than
+    ``MAX_JSON_DEPTH``."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         raise Refusal(400, "BAD_REQUEST", f"`{name}` is not valid JSON.") from None
+    except RecursionError:  # nested deeper than the stack allows: far over the limit
+        value = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = json_depth(value)
+    if depth > MAX_JSON_DEPTH:
+        raise Refusal(400, "BAD_REQUEST",
+                      f"`{name}` nests arrays and objects more than {MAX_JSON_DEPTH} deep.",
+                      limit=MAX_JSON_DEPTH)  # fmt: skip
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How many arrays and objects ``value`` holds inside each other (without recursion)."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        if depth > deepest:
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            deepest = depth
+        level.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return deepest
+
+
+def authorization(headers: Headers) -> str | None:
+    """The request's one ``Authorization`` header; several are refused (which would count?)."""
+    values = headers.getlist("authorization")
+    if len(values) > 1:
+        raise Refusal(400, "BAD_REQUEST", "Send one `Authorization` header, not several.")
+    return values[0] if values else None
 
 
 class GraphQLApp(GraphQL):
@@ -211,13 +258,25 @@ class GraphQLApp(GraphQL):
             result = await self.execute(request, operation)
         except Refusal as refusal:
             return refusal.response(media_type)
+        except ClientDisconnect:
+            # Nobody is left to read an answer: one line, not a traceback (uvicorn drops
+            # the response; the metrics count it as a 400).
+            log.info("%s %s: the client hung up before sending the whole request",
+                     request.method, request.url.path)  # fmt: skip
+            return Refusal(400, "BAD_REQUEST", "The request body is incomplete.").response(
+                media_type
+            )
         return graphql_response(result, media_type)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The JSON parts of a multipart request (``operations``, ``map``), depth-checked."""
+        return _decoded(data, "operations")
 
     async def parameters(self, request: Request) -> Mapping[str, Any]:
         """The request's parameters: the query string of a GET, the JSON body of a POST,
         or the ``operations`` of a multipart upload that carries a preflight header."""
         if request.method == "GET":
-            if "authorization" not in request.headers:
+            if authorization(request.headers) is None:
                 # A browser can make anyone's page send a GET; with a bearer token it can't.
                 raise Refusal(401, "UNAUTHENTICATED",
                               "GET needs `Authorization: Bearer <token>`; or POST the query.",
@@ -256,7 +315,7 @@ class GraphQLApp(GraphQL):
 
     async def execute(self, request: Request, operation: Operation) -> ExecutionResult:
         context = await context_for(
-            request.headers.get("authorization"),
+            authorization(request.headers),
             limiter=self.limiter,
             address=request.client.host if request.client else "",
         )
@@ -322,7 +381,9 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
         body["extensions"] = result.extensions
     codes = [error["extensions"]["code"] for error in errors]
     status, headers = 200, {}
-    if "RATE_LIMITED" in codes:
+    if "SERVICE_UNAVAILABLE" in codes:
+        status, headers["Retry-After"] = 503, str(RETRY_AFTER_SECONDS)
+    elif "RATE_LIMITED" in codes:
         status = 429
         retry = next(e["extensions"].get("retryAfter") for e in errors
                      if e["extensions"]["code"] == "RATE_LIMITED")  # fmt: skip
@@ -417,6 +478,43 @@ class BodyLimit:
             await refusal.response(media_type)(scope, receive, send)
 
 
+class DatabaseOutage:
+    """Any request that fails because the database cannot be reached, wherever that
+    happened (the token lookup runs before GraphQL does), answers ``503
+    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id, logged in one line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if started or not database_unavailable(error):
+                raise
+            request_id = uuid.uuid4().hex[:16]
+            log.warning("request %s: %s %s: database unavailable (%s)", request_id,
+                        scope["method"], scope["path"], describe(error))  # fmt: skip
+            refusal = Refusal(
+                503, "SERVICE_UNAVAILABLE",
+                f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                requestId=request_id, retryAfter=RETRY_AFTER_SECONDS,
+            )  # fmt: skip
+            media_type = response_media_type(Headers(scope=scope).get("accept"))
+            await refusal.response(media_type)(scope, receive, send)
+
+
 def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSONResponse:
     """A request refused outside GraphQL execution, in the shape GraphQL errors have."""
     body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
@@ -427,8 +525,12 @@ async def export_contacts(request: Request) -> Response:
     """GET /export/contacts.csv: the contacts list (its filters and search as query
     parameters) as CSV, streamed; refusals come before the first byte, as JSON. It spends
     the caller's per-minute budget like a query: a point per 100 rows, and one."""
+    try:
+        header = authorization(request.headers)
+    except Refusal as refusal:
+        return refusal.response(JSON)
     context = await context_for(
-        request.headers.get("authorization"),
+        header,
         limiter=request.app.state.rate_limiter,
         address=request.client.host if request.client else "",
     )
@@ -456,11 +558,15 @@ async def healthz(request: Request) -> PlainTextResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """200 while the database answers; 503 while it does not, and 200 again by itself when
+    it is back (the driver reconnects on the next statement)."""
     try:
         await connections.get("default").execute_query("SELECT 1")
-    except Exception:  # any failure means: not ready
-        log.exception("readiness check failed")
-        return JSONResponse({"status": "unavailable"}, status_code=503)
+    except Exception as error:  # any failure means: not ready
+        # A probe asks every few seconds: one line each, not a traceback.
+        log.warning("not ready: %s", describe(error))
+        return JSONResponse({"status": "unavailable"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
     return JSONResponse({"status": "ok"})
 
 
@@ -546,6 +652,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                    max_upload_bytes=settings.max_upload_bytes)
     )  # fmt: skip
+    middleware.append(Middleware(DatabaseOutage))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.rate_limiter = limiter
     return app
@@ -556,14 +663,34 @@ def create_app() -> Starlette:
     return build_app(load_settings([]), prepare=False)
 
 
+class OneLineOutages(logging.Filter):
+    """A driver's own log of a lost database (asyncpg's pool retries its minimum size every
+    minute at most) in one line, without the traceback: the outage is news, not its stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and database_unavailable(error):
+            record.msg, record.args = f"{record.getMessage()} ({describe(error)})", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_driver_outages() -> None:
+    pool_log = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, OneLineOutages) for f in pool_log.filters):
+        pool_log.addFilter(OneLineOutages())
+
+
 def main(argv: Sequence[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    quiet_driver_outages()
     if argv[:1] == ["migrate"]:  # `server.py migrate [--database-url ...]`
         asyncio.run(migrate_database(load_settings(argv[1:])))
         return
     settings = load_settings(argv)
     if settings.workers == 1:
-        uvicorn.run(build_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
+                    timeout_graceful_shutdown=settings.graceful_timeout)  # fmt: skip
         return
     if settings.rate_limit_points and not settings.redis_url:
         log.warning("%d workers without CRM_REDIS_URL: each keeps its own rate limit budget",
@@ -577,6 +704,7 @@ def main(argv: Sequence[str]) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        timeout_graceful_shutdown=settings.graceful_timeout,
     )
 
 

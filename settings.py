@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.limits import MAX_COST
+
 DEFAULT_DATABASE_URL = "sqlite://./data/crm.sqlite3"
 
 
@@ -35,6 +37,8 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     # Read queries on the breadth-first executor (engine/executor.py); off: graphql-core only.
     fast_execution: bool = True
+    # Seconds a shutdown (SIGTERM) waits for requests in flight before cancelling them.
+    graceful_timeout: int = 20
 
     @property
     def is_postgres(self) -> bool:
@@ -60,6 +64,7 @@ class Settings:
             "CRM_RATE_LIMIT_POINTS": str(self.rate_limit_points),
             "CRM_MAX_BODY_BYTES": str(self.max_body_bytes),
             "CRM_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
+            "CRM_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
@@ -132,6 +137,12 @@ def load_settings(
         default=int(env.get("CRM_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
     )
     parser.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=int(env.get("CRM_GRACEFUL_TIMEOUT", "20")),
+        help="seconds a shutdown waits for requests in flight before cancelling them (20)",
+    )
+    parser.add_argument(
         "--standard-execution",
         action="store_true",
         default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
@@ -142,6 +153,11 @@ def load_settings(
         parser.error("--workers must be at least 1")
     if args.rate_limit_points < 0:
         parser.error("--rate-limit-points must not be negative")
+    if 0 < args.rate_limit_points < MAX_COST:
+        parser.error(f"--rate-limit-points must be 0 (off) or at least {MAX_COST}, the "
+                     f"largest cost of one query (got {args.rate_limit_points})")  # fmt: skip
+    if args.graceful_timeout < 0:
+        parser.error("--graceful-timeout must not be negative")
     if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
         parser.error("body limits must be positive")
     return Settings(
@@ -157,6 +173,7 @@ def load_settings(
         max_body_bytes=args.max_body_bytes,
         max_upload_bytes=args.max_upload_bytes,
         fast_execution=not args.standard_execution,
+        graceful_timeout=args.graceful_timeout,
     )
 
 

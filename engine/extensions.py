@@ -13,6 +13,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 from engine.context import OperationContext
 from engine.errors import RequestError
 from engine.limits import parser_limit_code, without_suggestions
+from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 
 log = logging.getLogger("crm.errors")
 
@@ -67,11 +68,23 @@ class PerOperationLoaders(SchemaExtension):
                 context.end_operation()
 
 
+def unavailable(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error a caller sees when the database could not be reached."""
+    extensions = {"code": "SERVICE_UNAVAILABLE", "requestId": request_id,
+                  "retryAfter": RETRY_AFTER_SECONDS}  # fmt: skip
+    return GraphQLError(
+        f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
+        nodes=error.nodes, path=error.path, extensions=extensions,
+    )  # fmt: skip
+
+
 class CodedErrors(MaskErrors):
     """Every error leaves coded; unexpected ones masked (HTTP and WebSocket results alike)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: True)
+        # An outage fails every field that reads: one request id and one log line for all.
+        self.outage_id: str | None = None
 
     def _process_result(self, result: object) -> None:
         # What MaskErrors does, without its runtime Protocol check on every result.
@@ -80,5 +93,11 @@ class CodedErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if database_unavailable(error.original_error):
+            if self.outage_id is None:
+                self.outage_id = uuid.uuid4().hex[:16]
+                log.warning("request %s: database unavailable (%s)", self.outage_id,
+                            describe(error.original_error))  # fmt: skip
+            return unavailable(error, self.outage_id)
         context = self.execution_context.context
         return coded(error, suggestions=getattr(context, "suggestions", False))

@@ -48,6 +48,7 @@ from graphql import (
 )
 from graphql.validation import MaxIntrospectionDepthRule
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import validate_document
 
 from engine.context import OperationContext
@@ -355,6 +356,28 @@ class IntrospectionDepth(MaxIntrospectionDepthRule):
         )
 
 
+class AmbiguousOperation(CannotGetOperationTypeError):
+    """A document of several operations without ``operationName``: the spec's GetOperation
+    has no operation to run (a request error, not the first one)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(None)
+        self.names = names
+
+    def as_http_error_reason(self) -> str:
+        return (f"The document has {len(self.names)} operations ({', '.join(self.names)}): "
+                "name the one to run in `operationName`.")  # fmt: skip
+
+
+def check_one_operation(document: DocumentNode, operation_name: str | None) -> None:
+    """Refuses a document of several operations that does not say which one runs."""
+    if operation_name is not None:
+        return  # an unknown name is Strawberry's CannotGetOperationTypeError
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) > 1:
+        raise AmbiguousOperation([d.name.value if d.name else "anonymous" for d in operations])
+
+
 class CachedParsing(SchemaExtension):
     """Parses with the size limits, remembering the last documents (clients repeat them)."""
 
@@ -369,6 +392,9 @@ class CachedParsing(SchemaExtension):
         if context.query is not None:
             context.graphql_document = _cached_parse(context.query)
         yield
+        if context.graphql_document is not None:
+            # ``operation_name`` falls back to the first operation's: the one the client sent.
+            check_one_operation(context.graphql_document, context._provided_operation_name)
 
 
 class CachedValidation(SchemaExtension):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from models import Account
-from server import build_app
+from server import MAX_JSON_DEPTH, build_app
 from settings import Settings
 from tests.conftest import ADMIN_TOKEN
 
@@ -187,6 +187,125 @@ async def test_other_methods_are_405(client):
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
     assert code(response) == "METHOD_NOT_ALLOWED"
+
+
+NESTED = '{"query": "{viewer{name}}", "variables": {"x": ' + "[" * 1000 + "]" * 1000 + "}}"
+
+
+@pytest.mark.parametrize("token", [None, ADMIN_TOKEN])
+async def test_a_deeply_nested_json_body_is_400_without_a_traceback(client, caplog, token):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with caplog.at_level(logging.INFO):
+        response = await client.post("/graphql", content=NESTED, headers=headers)
+        too_deep = {"x": json_nest(MAX_JSON_DEPTH - 1)}  # one level over the limit
+        over_limit = await post(client, {"query": "{ viewer { name } }", "variables": too_deep})
+    for refused in (response, over_limit):
+        assert refused.status_code == 400
+        assert refused.headers["content-type"].startswith("application/json")
+        assert code(refused) == "BAD_REQUEST"
+        assert refused.json()["errors"][0]["extensions"]["limit"] == MAX_JSON_DEPTH
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    # At the limit, it is only a variable like any other.
+    at_limit = {"x": json_nest(MAX_JSON_DEPTH - 2)}  # body, variables, then x's lists
+    ok = await post(client, {"query": "{ viewer { name } }", "variables": at_limit})
+    assert ok.status_code == 200 and "errors" not in ok.json(), ok.text
+
+
+def json_nest(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+async def test_deeply_nested_variables_and_extensions_over_get_are_400(client, caplog):
+    deep = "[" * 1000 + "]" * 1000
+    for name in ("variables", "extensions"):
+        with caplog.at_level(logging.INFO):
+            response = await client.get(
+                "/graphql", params={"query": "{ viewer { name } }", name: f'{{"x": {deep}}}'},
+                headers=AUTH,
+            )  # fmt: skip
+        assert response.status_code == 400, name
+        assert code(response) == "BAD_REQUEST"
+        assert name in response.json()["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_deeply_nested_multipart_operations_are_400(client):
+    form = {"operations": '{"query": "{ __typename }", "variables": {"x": '
+                          + "[" * 1000 + "]" * 1000 + "}}", "map": "{}"}  # fmt: skip
+    files = {"unused": ("a.csv", b"x", "text/csv")}
+    response = await client.post("/graphql", data=form, files=files,
+                                 headers={**AUTH, "GraphQL-Require-Preflight": "1"})  # fmt: skip
+    assert response.status_code == 400
+    assert code(response) == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("accept", [None, RESPONSE_TYPE])
+async def test_several_operations_without_operation_name_are_a_request_error(client, accept):
+    document = f"query A {{ viewer {{ name }} }} {CREATE.replace('mutation', 'mutation B')}"
+    for body in ({"query": document}, {"query": document, "operationName": None},
+                 {"query": "{ viewer { name } } query B { __typename }"}):  # fmt: skip
+        response = await post(client, body, accept)
+        assert response.status_code == 400, response.text
+        assert code(response) == "BAD_REQUEST"
+        assert "data" not in response.json()
+        message = response.json()["errors"][0]["message"]
+        assert "operationName" in message and "B" in message
+    response = await post(client, {"query": document, "operationName": "C"}, accept)
+    assert response.status_code == 400 and code(response) == "BAD_REQUEST"
+    assert "C" in response.json()["errors"][0]["message"]
+    assert await Account.all().count() == 0
+    # Named, either one runs.
+    response = await post(client, {"query": document, "operationName": "A"}, accept)
+    assert response.json()["data"] == {"viewer": {"name": "Administrador"}}
+    response = await post(client, {"query": document, "operationName": "B"}, accept)
+    assert response.json()["data"]["createAccount"]["account"]["id"]
+
+
+@pytest.mark.parametrize("bad", ["Bearer nope", "Basic YTpi", "Bearer " + ADMIN_TOKEN])
+async def test_two_authorization_headers_are_refused_whatever_their_order(client, bad):
+    good = f"Bearer {ADMIN_TOKEN}"
+    for pair in ([good, bad], [bad, good]):
+        headers = [("Authorization", value) for value in pair]
+        for request in (
+            client.post("/graphql", json={"query": CREATE}, headers=headers),
+            client.get("/graphql", params={"query": "{ viewer { name } }"}, headers=headers),
+            client.get("/export/contacts.csv", headers=headers),
+        ):
+            response = await request
+            assert response.status_code == 400, response.text
+            assert code(response) == "BAD_REQUEST"
+            assert "Authorization" in response.json()["errors"][0]["message"]
+    assert await Account.all().count() == 0
+
+
+async def test_a_client_hanging_up_mid_body_is_one_info_line_not_a_traceback(app, client, caplog):
+    messages = [{"type": "http.request", "body": b'{"query": "{ vie', "more_body": True},
+                {"type": "http.disconnect"}]  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"),
+               (b"authorization", AUTH["Authorization"].encode())]  # fmt: skip
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+             "server": ("test", 80), "headers": headers}  # fmt: skip
+    with caplog.at_level(logging.DEBUG):
+        await app(scope, receive, send)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    [line] = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert line.levelno == logging.INFO
+    assert sent[0]["status"] == 400  # uvicorn drops it: nobody is left to read it
 
 
 # Errors say nothing of the server --------------------------------------------------------

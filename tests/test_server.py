@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -269,3 +270,49 @@ async def test_a_configured_redis_that_cannot_be_reached_stops_start_up():
     with pytest.raises(Exception, match=r"(?i)connect"):
         async with application.router.lifespan_context(application):
             pass
+
+
+async def test_a_stalled_client_keeps_a_stopping_server_no_longer_than_the_graceful_timeout(
+    tmp_path: Path,
+):
+    server = ServerProcess("--database-url", f"sqlite://{tmp_path / 'crm.sqlite3'}",
+                           "--graceful-timeout", "1")  # fmt: skip
+    async with server:
+        # A request whose body never comes: the app waits for it until shutdown gives up.
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                     b'Content-Length: 100\r\n\r\n{"query": ')  # fmt: skip
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        started = asyncio.get_running_loop().time()
+        server.process.terminate()
+        try:
+            await asyncio.wait_for(server.process.wait(), 15)
+        except TimeoutError:
+            server.process.kill()  # fail, rather than hang on a server that does not stop
+            raise AssertionError("SIGTERM left the server running for 15 s") from None
+        finally:
+            writer.close()
+        stopped_after = asyncio.get_running_loop().time() - started
+    assert stopped_after < 6, stopped_after
+    assert "timeout graceful shutdown exceeded" in server.output
+
+
+def test_graceful_timeout_flag_and_environment():
+    assert load_settings([], {}).graceful_timeout == 20
+    assert load_settings(["--graceful-timeout", "5"], {}).graceful_timeout == 5
+    from_env = load_settings([], {"CRM_GRACEFUL_TIMEOUT": "7"})
+    assert from_env.graceful_timeout == 7
+    assert load_settings([], from_env.environment()) == from_env  # workers get it too
+
+
+@pytest.mark.parametrize("flags, environ", [(["--rate-limit-points", "30"], {}),
+                                            ([], {"CRM_RATE_LIMIT_POINTS": "30"})])  # fmt: skip
+def test_a_rate_limit_below_one_costly_query_is_a_flag_error_not_a_traceback(flags, environ):
+    env = {**os.environ, **environ}
+    env.pop("CRM_ADMIN_TOKEN", None)
+    result = subprocess.run([sys.executable, str(ROOT / "server.py"), *flags], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "server.py: error: --rate-limit-points must be 0 (off) or at least" in result.stderr
+    assert "Traceback" not in result.stderr
