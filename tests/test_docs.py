@@ -91,3 +91,14 @@ def test_the_readme_links_the_contract_in_the_repository():
     readme = (ROOT / "README.md").read_text()
     assert "docs/contract.md" in readme
     assert "../shared/" not in readme
+
+
+def test_the_readme_and_operations_name_every_flag_and_its_variable():
+    for page in ("README.md", "docs/operations.md"):
+        text = (ROOT / page).read_text()
+        for action in _flags():
+            flag = action.option_strings[0]
+            assert f"`{flag}" in text, (page, flag)
+            variable = re.search(r"; env ([A-Z_]+)", action.help or "")
+            if variable:
+                assert f"`{variable[1]}" in text, (page, variable[1])
