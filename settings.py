@@ -90,64 +90,112 @@ def _origins(value: str) -> tuple[str, ...]:
     return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
 
 
-def load_settings(
-    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
-    """Settings from flags, falling back to the environment, then to the defaults."""
-    env = os.environ if environ is None else environ
+EPILOG = """\
+commands:
+  server.py migrate [--database-url URL]
+                        apply the pending migrations and exit (start-up applies them too)
+
+environment only:
+  CRM_ADMIN_TOKEN       start-up makes sure an admin user with this API token exists;
+                        unset and no users yet: start-up creates one and prints its token once
+
+The server runs in the foreground until Ctrl-C or SIGTERM. A flag wins over its variable.
+docs/operations.md: running it in production."""
+
+
+def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The command line; each flag's default comes from its variable in ``env``, and its
+    help names both."""
     parser = argparse.ArgumentParser(
         prog="server.py",
         description="crm-graph GraphQL API server",
-        epilog="`server.py migrate [--database-url URL]` applies pending migrations and exits.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default=env.get("CRM_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env.get("CRM_PORT", "8000")))
-    parser.add_argument("--workers", type=int, default=int(env.get("CRM_WORKERS", "1")))
+    parser.add_argument(
+        "--host",
+        default=env.get("CRM_HOST", "127.0.0.1"),
+        help="address to listen on (default: %(default)s; env CRM_HOST)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env.get("CRM_PORT", "8000")),
+        help="port to listen on (default: %(default)s; env CRM_PORT)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(env.get("CRM_WORKERS", "1")),
+        help="uvicorn worker processes (default: %(default)s; env CRM_WORKERS)",
+    )
     parser.add_argument(
         "--database-url",
         default=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="sqlite://path/to/file.sqlite3 or postgres://user@host:port/db",
+        help="sqlite://path/to/file.sqlite3 or postgres://user@host:port/db "
+        "(default: %(default)s; env DATABASE_URL)",
     )
     parser.add_argument(
-        "--demo", action="store_true", help="fill an empty database with realistic demo data"
+        "--demo",
+        action="store_true",
+        help="fill an empty database with realistic demo data "
+        "(default: off; no environment variable)",
     )
     parser.add_argument(
         "--cors-origins",
         type=_origins,
         default=_origins(env.get("CRM_CORS_ORIGINS", "")),
-        help="comma-separated browser origins allowed cross-site, e.g. https://app.example.com",
+        help="comma-separated browser origins allowed cross-site, e.g. https://app.example.com "
+        "(default: none, same origin only; env CRM_CORS_ORIGINS)",
     )
     parser.add_argument(
         "--rate-limit-points",
         type=int,
         default=int(env.get("CRM_RATE_LIMIT_POINTS", "60000")),
-        help="query-cost points each token may spend a minute (0: no limit)",
+        help=f"query-cost points each token may spend a minute; 0: no limit, otherwise at "
+        f"least {MAX_COST} (default: %(default)s; env CRM_RATE_LIMIT_POINTS)",
     )
     parser.add_argument(
         "--redis-url",
         default=env.get("CRM_REDIS_URL") or None,
-        help="redis://host:6379/0 to share rate limits between server processes",
+        help="redis://host:6379/0 to share rate limits between server processes "
+        "(default: none, each process keeps its own; env CRM_REDIS_URL)",
     )
     parser.add_argument(
-        "--max-body-bytes", type=int, default=int(env.get("CRM_MAX_BODY_BYTES", str(256 * 1024)))
+        "--max-body-bytes",
+        type=int,
+        default=int(env.get("CRM_MAX_BODY_BYTES", str(256 * 1024))),
+        help="largest request body (default: %(default)s; env CRM_MAX_BODY_BYTES)",
     )
     parser.add_argument(
         "--max-upload-bytes",
         type=int,
         default=int(env.get("CRM_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
+        help="largest multipart upload body (default: %(default)s; env CRM_MAX_UPLOAD_BYTES)",
     )
     parser.add_argument(
         "--graceful-timeout",
         type=int,
         default=int(env.get("CRM_GRACEFUL_TIMEOUT", "20")),
-        help="seconds a shutdown waits for requests in flight before cancelling them (20)",
+        help="seconds a shutdown waits for requests in flight before cancelling them "
+        "(default: %(default)s; env CRM_GRACEFUL_TIMEOUT)",
     )
     parser.add_argument(
         "--standard-execution",
         action="store_true",
         default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
-        help="answer every query with graphql-core's executor, not the breadth-first one",
+        help="answer every query with graphql-core's executor, not the breadth-first one "
+        "(default: off; env CRM_STANDARD_EXECUTION=1)",
     )
+    return parser
+
+
+def load_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from flags, falling back to the environment, then to the defaults."""
+    env = os.environ if environ is None else environ
+    parser = argument_parser(env)
     args = parser.parse_args(list(argv) if argv is not None else [])
     if args.workers < 1:
         parser.error("--workers must be at least 1")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -76,3 +79,18 @@ def test_every_mutation_takes_its_own_input_type_named_after_it():
         if uses[input_type.name] != [f"Mutation.{name}(input)"]:
             wrong.append(f"{name}: {input_type.name} is also used by {uses[input_type.name]}")
     assert wrong == []
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_CONTRACT = ROOT.parent / "shared" / "API.md"
+
+
+def test_the_contract_in_the_repository_is_the_shared_one():
+    if not SHARED_CONTRACT.exists():
+        pytest.skip(
+            f"{SHARED_CONTRACT} is missing: this clone has no shared/ beside it (CI puts a "
+            "copy there), so docs/contract.md has nothing to be compared with"
+        )
+    assert (ROOT / "docs" / "contract.md").read_text() == SHARED_CONTRACT.read_text(), (
+        "docs/contract.md differs from ../shared/API.md: copy the shared one over it"
+    )
