@@ -185,4 +185,3 @@ def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.INFO)
-    count_statements()

@@ -53,7 +53,14 @@ from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
-from requestlog import RequestLog, configure_logging, configure_structlog, current, request_id
+from requestlog import (
+    RequestLog,
+    configure_logging,
+    configure_structlog,
+    count_statements,
+    current,
+    request_id,
+)
 from resolvers.context import RequestContext
 from resolvers.errors import RequestError
 from resolvers.export import contact_csv, export_cost, parse_parameters
@@ -657,6 +664,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     configure_structlog()
+    count_statements()
     middleware = [Middleware(MetricsMiddleware), Middleware(RequestLog)]
     if settings.cors_origins:
         middleware.append(Middleware(
