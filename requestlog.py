@@ -25,7 +25,7 @@ HEADER = "x-request-id"
 # What a proxy's or a client's id may look like to be kept (UUIDs, hex, base64, trace ids).
 _VALID_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}", re.ASCII)
 
-log = structlog.stdlib.get_logger("crm.requests")
+LOGGER_NAME = "crm.requests"
 
 
 @dataclass(slots=True)
@@ -94,8 +94,9 @@ class RequestLog:
             await self.app(scope, receive, sending)
         finally:
             CURRENT.reset(token)
-            log.info(
+            _line.info(
                 "request",
+                logger=LOGGER_NAME,
                 request_id=record.request_id,
                 method=scope["method"],
                 path=scope["path"],
@@ -111,25 +112,25 @@ class RequestLog:
             )
 
 
-class _CountStatements(logging.Filter):
-    """Tortoise logs each statement it sends (``tortoise.db_client``, DEBUG): counted into
-    the current request's record, whichever task of the request sends it."""
+class _StatementLogger(logging.Logger):
+    """Tortoise calls ``debug`` on ``tortoise.db_client`` for each statement it sends:
+    counted into the current request's record (whichever of its tasks sends it) before the
+    level is checked, so counting builds no log record (a record costs ~9 µs, this ~0.3)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
         current = CURRENT.get()
         if current is not None:
             current.statements += 1
-        return True
+        if self.isEnabledFor(logging.DEBUG):
+            self._log(logging.DEBUG, msg, args, **kwargs)
 
 
 def count_statements() -> None:
-    """Count every request's statements. The SQL lines themselves (with their values) stay
-    out of the log: the logger does not pass them on to the root handlers."""
+    """Count every request's statements; the SQL is logged only if that logger is set to
+    DEBUG, as before."""
     logger = logging.getLogger("tortoise.db_client")
-    if not any(isinstance(f, _CountStatements) for f in logger.filters):
-        logger.addFilter(_CountStatements())
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
+    if type(logger) is logging.Logger:
+        logger.__class__ = _StatementLogger
 
 
 def _add_request_id(logger: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -152,16 +153,6 @@ _SHARED = [
 ]
 
 
-def configure_structlog() -> None:
-    """structlog's events go through the standard library's logging, as every other line."""
-    structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
-
-
 def formatter(log_format: str, stream: TextIO) -> logging.Formatter:
     """The log's lines: ``json`` for a log collector, ``text`` for a terminal."""
     if log_format == "json":
@@ -176,10 +167,30 @@ def formatter(log_format: str, stream: TextIO) -> logging.Formatter:
     )
 
 
+def _request_lines(log_format: str, stream: TextIO) -> Any:
+    """The request lines' own logger: straight to the stream, without the standard
+    library's records and handlers (~50 µs a line through them, ~10 this way)."""
+    if log_format == "json":
+        renderer: Any = structlog.processors.JSONRenderer(serializer=_json)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    return structlog.wrap_logger(
+        structlog.WriteLogger(stream),
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True), renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )  # fmt: skip
+
+
+_line: Any = _request_lines("text", sys.stderr)
+
+
 def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
-    """Every log line (ours, uvicorn's, the drivers') through one handler in ``log_format``."""
+    """Every log line (ours, uvicorn's, the drivers') in ``log_format`` on ``stream``
+    (standard error)."""
+    global _line
     stream = stream or sys.stderr
-    configure_structlog()
+    _line = _request_lines(log_format, stream)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter(log_format, stream))
     root = logging.getLogger()

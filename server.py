@@ -56,7 +56,6 @@ from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from requestlog import (
     RequestLog,
     configure_logging,
-    configure_structlog,
     count_statements,
     current,
     request_id,
@@ -663,7 +662,6 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route("/export/contacts.csv", export_contacts, methods=["GET"]),
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
-    configure_structlog()
     count_statements()
     middleware = [Middleware(MetricsMiddleware), Middleware(RequestLog)]
     if settings.cors_origins:
