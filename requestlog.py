@@ -179,7 +179,7 @@ def _request_lines(log_format: str, stream: TextIO) -> Any:
         processors=[structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-    )  # fmt: skip
+    ).bind()  # fmt: skip  # bound once: the lazy proxy would bind again on every line
 
 
 _line: Any = _request_lines("text", sys.stderr)
