@@ -122,6 +122,7 @@ class _StatementLogger(logging.Logger):
         if current is not None:
             current.statements += 1
         if self.isEnabledFor(logging.DEBUG):
+            kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1  # the caller: Tortoise
             self._log(logging.DEBUG, msg, args, **kwargs)
 
 
