@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,11 +48,18 @@ from tortoise import connections
 
 import graphiql
 from engine.executor import FAST_PATH, execution
-from engine.limits import MAX_COST
+from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from metrics import MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
+from requestlog import (
+    RequestLog,
+    configure_logging,
+    count_statements,
+    current,
+    request_id,
+)
 from resolvers.context import RequestContext
 from resolvers.errors import RequestError
 from resolvers.export import contact_csv, export_cost, parse_parameters
@@ -116,6 +122,7 @@ class Refusal(Exception):
 
     def response(self, media_type: str) -> Response:
         error = {"message": self.message, "extensions": {"code": self.code, **self.extensions}}
+        note_outcome((self.code,), 0)
         body = {"errors": [error], "extensions": {"cost": {"requested": 0, "limit": MAX_COST}}}
         return json_response(body, self.status, media_type, self.headers)
 
@@ -314,6 +321,12 @@ class GraphQLApp(GraphQL):
         return data
 
     async def execute(self, request: Request, operation: Operation) -> ExecutionResult:
+        record = current()
+        if record is not None:
+            found = operation_of(operation.query, operation.operation_name)
+            if found is not None:
+                record.operation_type = found.operation.value
+                record.operation_name = found.name.value if found.name else None
         context = await context_for(
             authorization(request.headers),
             limiter=self.limiter,
@@ -380,6 +393,7 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
     if result.extensions:
         body["extensions"] = result.extensions
     codes = [error["extensions"]["code"] for error in errors]
+    note_outcome(codes, (result.extensions or {}).get("cost", {}).get("requested"))
     status, headers = 200, {}
     if "SERVICE_UNAVAILABLE" in codes:
         status, headers["Retry-After"] = 503, str(RETRY_AFTER_SECONDS)
@@ -400,9 +414,9 @@ def _checked(error: dict[str, Any]) -> dict[str, Any]:
     crashed) leaves as INTERNAL_SERVER_ERROR, its text only in the log."""
     if "code" in (error.get("extensions") or {}):
         return error
-    request_id = uuid.uuid4().hex[:16]
-    log.error("request %s: uncoded error %r", request_id, error)
-    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    failed = request_id()
+    log.error("request %s: uncoded error %r", failed, error)
+    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": failed}
     return {"message": "Internal server error.", "extensions": extensions}
 
 
@@ -422,7 +436,17 @@ async def context_for(
         return ServerContext(auth_error="The token is unknown, expired or revoked.",
                              limiter=limiter, address=address)  # fmt: skip
     user, token = found
+    record = current()
+    if record is not None:
+        record.user_id, record.token_id = user.pk, token.pk
     return ServerContext(user=user, token=token, limiter=limiter, address=address)
+
+
+def note_outcome(codes: Sequence[str], cost: int | None) -> None:
+    """The error codes and cost of the answer, for the request's log line."""
+    record = current()
+    if record is not None:
+        record.error_codes, record.cost = tuple(codes), cost
 
 
 class BodyTooLarge(Exception):
@@ -502,14 +526,13 @@ class DatabaseOutage:
         except Exception as error:
             if started or not database_unavailable(error):
                 raise
-            request_id = uuid.uuid4().hex[:16]
-            log.warning("request %s: %s %s: database unavailable (%s)", request_id,
+            log.warning("request %s: %s %s: database unavailable (%s)", request_id(),
                         scope["method"], scope["path"], describe(error))  # fmt: skip
             refusal = Refusal(
                 503, "SERVICE_UNAVAILABLE",
                 f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
                 {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                requestId=request_id, retryAfter=RETRY_AFTER_SECONDS,
+                requestId=request_id(), retryAfter=RETRY_AFTER_SECONDS,
             )  # fmt: skip
             media_type = response_media_type(Headers(scope=scope).get("accept"))
             await refusal.response(media_type)(scope, receive, send)
@@ -518,6 +541,7 @@ class DatabaseOutage:
 def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSONResponse:
     """A request refused outside GraphQL execution, in the shape GraphQL errors have."""
     body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    note_outcome((code,), None)
     return JSONResponse(body, status_code=status)
 
 
@@ -638,14 +662,15 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route("/export/contacts.csv", export_contacts, methods=["GET"]),
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
-    middleware = [Middleware(MetricsMiddleware)]
+    count_statements()
+    middleware = [Middleware(MetricsMiddleware), Middleware(RequestLog)]
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", *PREFLIGHT_HEADERS],
-            expose_headers=["Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", *PREFLIGHT_HEADERS],
+            expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         ))  # fmt: skip
     middleware.append(
@@ -660,7 +685,9 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
 
 def create_app() -> Starlette:
     """Factory for uvicorn workers: settings from the environment, database already prepared."""
-    return build_app(load_settings([]), prepare=False)
+    settings = load_settings([])
+    configure_logging(settings.log_format)
+    return build_app(settings, prepare=False)
 
 
 class OneLineOutages(logging.Filter):
@@ -682,15 +709,18 @@ def quiet_driver_outages() -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    migrate = argv[:1] == ["migrate"]  # `server.py migrate [--database-url ...]`
+    settings = load_settings(argv[1:] if migrate else argv)
+    configure_logging(settings.log_format)
     quiet_driver_outages()
-    if argv[:1] == ["migrate"]:  # `server.py migrate [--database-url ...]`
-        asyncio.run(migrate_database(load_settings(argv[1:])))
+    if migrate:
+        asyncio.run(migrate_database(settings))
         return
-    settings = load_settings(argv)
     if settings.workers == 1:
+        # Our logging throughout, and no access log of uvicorn's: it writes query strings.
         uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
-                    timeout_graceful_shutdown=settings.graceful_timeout)  # fmt: skip
+                    timeout_graceful_shutdown=settings.graceful_timeout,
+                    log_config=None, access_log=False)  # fmt: skip
         return
     if settings.rate_limit_points and not settings.redis_url:
         log.warning("%d workers without CRM_REDIS_URL: each keeps its own rate limit budget",
@@ -705,6 +735,8 @@ def main(argv: Sequence[str]) -> None:
         port=settings.port,
         workers=settings.workers,
         timeout_graceful_shutdown=settings.graceful_timeout,
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -39,6 +39,7 @@ class Settings:
     fast_execution: bool = True
     # Seconds a shutdown (SIGTERM) waits for requests in flight before cancelling them.
     graceful_timeout: int = 20
+    log_format: str = "text"
 
     @property
     def is_postgres(self) -> bool:
@@ -65,6 +66,7 @@ class Settings:
             "CRM_MAX_BODY_BYTES": str(self.max_body_bytes),
             "CRM_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "CRM_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
+            "CRM_LOG_FORMAT": self.log_format,
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
@@ -181,6 +183,11 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: %(default)s; env CRM_GRACEFUL_TIMEOUT)",
     )
     parser.add_argument(
+        "--log-format",
+        default=env.get("CRM_LOG_FORMAT", "text"),
+        help="text (for a terminal) or json (one object a line, for a log collector)",
+    )
+    parser.add_argument(
         "--standard-execution",
         action="store_true",
         default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
@@ -206,6 +213,8 @@ def load_settings(
                      f"largest cost of one query (got {args.rate_limit_points})")  # fmt: skip
     if args.graceful_timeout < 0:
         parser.error("--graceful-timeout must not be negative")
+    if args.log_format not in ("text", "json"):
+        parser.error(f"--log-format must be text or json (got {args.log_format!r})")
     if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
         parser.error("body limits must be positive")
     return Settings(
@@ -222,6 +231,7 @@ def load_settings(
         max_upload_bytes=args.max_upload_bytes,
         fast_execution=not args.standard_execution,
         graceful_timeout=args.graceful_timeout,
+        log_format=args.log_format,
     )
 
 

@@ -4,7 +4,6 @@ the schema), and loaders scoped to one operation."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
@@ -14,6 +13,7 @@ from engine.context import OperationContext
 from engine.errors import RequestError
 from engine.limits import parser_limit_code, without_suggestions
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
+from requestlog import request_id as current_request_id
 
 log = logging.getLogger("crm.errors")
 
@@ -42,7 +42,7 @@ def coded(error: GraphQLError, *, suggestions: bool = False) -> GraphQLError:
             else:
                 extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
         return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
-    request_id = uuid.uuid4().hex[:16]
+    request_id = current_request_id()
     log.error("request %s failed at %s", request_id, error.path, exc_info=original)
     return GraphQLError(
         "Internal server error.",
@@ -95,7 +95,7 @@ class CodedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         if database_unavailable(error.original_error):
             if self.outage_id is None:
-                self.outage_id = uuid.uuid4().hex[:16]
+                self.outage_id = current_request_id()
                 log.warning("request %s: database unavailable (%s)", self.outage_id,
                             describe(error.original_error))  # fmt: skip
             return unavailable(error, self.outage_id)

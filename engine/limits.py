@@ -333,6 +333,13 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     return next((o for o in operations if o.name and o.name.value == name), None)
 
 
+def operation_of(query: str, name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request's document runs, from the parse cache (None when the query
+    does not parse or names no single operation)."""
+    document = _cached_parse(query)
+    return None if document is None else _operation(document, name)
+
+
 @lru_cache(maxsize=256)
 def _cached_parse(query: str) -> DocumentNode | None:
     try:
