@@ -185,7 +185,9 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-format",
         default=env.get("CRM_LOG_FORMAT", "text"),
-        help="text (for a terminal) or json (one object a line, for a log collector)",
+        choices=("text", "json"),
+        help="text (for a terminal) or json (one object a line, for a log collector) "
+        "(default: text; env CRM_LOG_FORMAT)",
     )
     parser.add_argument(
         "--standard-execution",

@@ -42,6 +42,8 @@ def _sample(action: argparse.Action) -> str:
     """A value for ``action``'s variable that differs from its default."""
     if action.nargs == 0:
         return "1"
+    if action.choices:
+        return next(choice for choice in action.choices if choice != action.default)
     return "12345" if action.type is int else "https://example.test"
 
 
