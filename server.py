@@ -50,7 +50,7 @@ import graphiql
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
-from metrics import MetricsMiddleware, metrics
+from metrics import WEBSOCKETS, MetricsMiddleware, metrics
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from requestlog import (
@@ -247,6 +247,13 @@ class GraphQLApp(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # ``--standard-execution`` turns the breadth-first path off for every operation.
         with execution(fast=self.fast_execution and FAST_PATH.get()):
+            if scope["type"] == "websocket":
+                WEBSOCKETS.inc()
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    WEBSOCKETS.dec()
+                return
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
