@@ -8,7 +8,13 @@ are fixed lists; operation names are the names of operations in parsed documents
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +23,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,6 +62,7 @@ RATE_LIMIT_REFUSALS = Counter(
 )  # fmt: skip
 WEBSOCKETS = Gauge(
     "crm_websocket_connections", "WebSocket connections open on /graphql.", registry=REGISTRY,
+    multiprocess_mode="livesum",
 )  # fmt: skip
 
 # The codes of ``extensions.code`` the server answers with; any other is counted as OTHER.
@@ -134,5 +142,34 @@ class MetricsMiddleware:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def shared_between_workers(parent: Path) -> Iterator[Path]:
+    """prometheus-client's multiprocess mode for ``--workers N``: a fresh directory under
+    ``parent`` named by ``PROMETHEUS_MULTIPROC_DIR`` for the workers (set before they start:
+    prometheus-client reads it when a worker imports it), removed when they are gone."""
+    parent.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="prometheus-", dir=parent))
+    os.environ[MULTIPROC_DIR] = str(directory)
+    try:
+        yield directory
+    finally:
+        os.environ.pop(MULTIPROC_DIR, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def worker_exited(pid: int | None = None) -> None:
+    """A worker's live gauges (open WebSockets) leave the sum when it stops."""
+    if os.environ.get(MULTIPROC_DIR):
+        multiprocess.mark_process_dead(pid if pid is not None else os.getpid())
+
+
 async def metrics(request: Request) -> Response:
+    """This process's metrics; with several workers, every worker's, summed."""
+    if os.environ.get(MULTIPROC_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

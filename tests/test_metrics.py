@@ -18,6 +18,7 @@ from tests.conftest import ADMIN_TOKEN, gql
 from tests.test_limits import COSTLY
 from tests.test_server import live_server, ws_query  # noqa: F401  (a fixture)
 
+ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -143,7 +144,7 @@ async def test_open_websockets_are_a_gauge(live_server, client):  # noqa: F811
 def test_every_code_the_server_answers_with_has_its_own_label():
     """The codes written in the source (refusals, coded errors, limits) are all in
     ``ERROR_CODES``: a new code is not silently counted as OTHER."""
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     written = re.compile(
         r'(?:Refusal\(\d+, |coded_error\(\d+, [^,]+, |code = |"code": |code=)"([A-Z][A-Z_]+)"'
     )
@@ -152,3 +153,33 @@ def test_every_code_the_server_answers_with_has_its_own_label():
         codes |= set(written.findall(path.read_text()))
     assert {"BATCHING_NOT_SUPPORTED", "RATE_LIMITED", "QUERY_TOO_DEEP"} <= codes
     assert codes - metrics.ERROR_CODES == set()
+
+
+async def test_with_two_workers_every_scrape_sums_both_workers(tmp_path: Path):
+    from tests.test_server import ServerProcess
+
+    before = set((ROOT / "data").glob("prometheus-*"))
+    server = ServerProcess("--database-url", f"sqlite://{tmp_path / 'crm.sqlite3'}",
+                           "--workers", "2")  # fmt: skip
+    query = {"query": "query TwoWorkers { __typename }"}
+    sent, pids = 0, set()
+    async with server:
+        [directory] = set((ROOT / "data").glob("prometheus-*")) - before
+        # Separate connections until both workers have answered some (their files show it).
+        for _ in range(40):
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                batch = await asyncio.gather(*(http.post("/graphql", json=query)
+                                               for _ in range(10)))  # fmt: skip
+            sent += sum(response.status_code == 200 for response in batch)
+            pids = {path.stem.rsplit("_", 1)[1] for path in directory.glob("histogram_*.db")}
+            if len(pids) >= 2:
+                break
+        assert len(pids) >= 2, "one worker answered every request"
+        counts = set()
+        for _ in range(6):  # whichever worker answers the scrape sees both workers' counts
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                found = await samples(http)
+            counts.add(value(found, "crm_graphql_request_duration_seconds_count",
+                             operation="TwoWorkers", type="query"))  # fmt: skip
+    assert counts == {sent}
+    assert not directory.exists()  # removed once the workers stopped
