@@ -1,15 +1,29 @@
-"""Prometheus metrics: request counts and latencies per route, served on ``GET /metrics``."""
+"""Prometheus metrics, served on ``GET /metrics``: requests and latencies per route, and per
+GraphQL operation its latency, error codes and SQL statements (from the request's
+``requestlog.RequestRecord``, observed once when the request ends).
+
+Every label value is from a closed set or bounded: routes, operation types and error codes
+are fixed lists; operation names are the names of operations in parsed documents, at most
+``MAX_OPERATION_NAMES`` distinct ones per process, then ``(other)``."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +42,75 @@ EXECUTIONS = Counter(
     "crm_graphql_executions", "GraphQL operations by execution path (fast, fallback, standard).",
     ("path",), registry=REGISTRY,
 )  # fmt: skip
+OPERATION_LATENCY = Histogram(
+    "crm_graphql_request_duration_seconds",
+    "Time to answer a GraphQL request over HTTP, by operation name and type.",
+    ("operation", "type"),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
+)  # fmt: skip
+ERRORS = Counter(
+    "crm_graphql_errors", "Errors answered, by extensions.code (OTHER for an unknown code).",
+    ("code",), registry=REGISTRY,
+)  # fmt: skip
+STATEMENTS = Histogram(
+    "crm_sql_statements_per_request", "SQL statements sent for one GraphQL request.",
+    buckets=(0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144), registry=REGISTRY,
+)  # fmt: skip
+RATE_LIMIT_REFUSALS = Counter(
+    "crm_rate_limit_refusals", "Requests refused for the rate limit (RATE_LIMITED).",
+    registry=REGISTRY,
+)  # fmt: skip
+WEBSOCKETS = Gauge(
+    "crm_websocket_connections", "WebSocket connections open on /graphql.", registry=REGISTRY,
+    multiprocess_mode="livesum",
+)  # fmt: skip
+
+# The codes of ``extensions.code`` the server answers with; any other is counted as OTHER.
+ERROR_CODES = frozenset({
+    "BAD_REQUEST", "BATCHING_NOT_SUPPORTED", "BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN",
+    "NOT_FOUND", "RATE_LIMITED", "SERVICE_UNAVAILABLE", "INTERNAL_SERVER_ERROR",
+    "METHOD_NOT_ALLOWED", "UNSUPPORTED_MEDIA_TYPE", "REQUEST_TOO_LARGE", "PREFLIGHT_REQUIRED",
+    "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_LARGE", "QUERY_TOO_DEEP",
+    "QUERY_TOO_COSTLY", "TOO_MANY_TOKENS", "TOO_MANY_FIELDS", "TOO_MANY_DIRECTIVES",
+    "TOO_MANY_ALIASES",
+})  # fmt: skip
+OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
+MAX_OPERATION_NAMES = 200
+UNNAMED, OTHER_NAME = "(unnamed)", "(other)"
+_names: set[str] = set()
+
+
+def operation_label(name: str | None) -> str:
+    """``name`` while fewer than ``MAX_OPERATION_NAMES`` names were seen (or it is one of
+    them), else ``(other)``; no name is ``(unnamed)``."""
+    if not name:
+        return UNNAMED
+    if name in _names:
+        return name
+    if len(_names) >= MAX_OPERATION_NAMES:
+        return OTHER_NAME
+    _names.add(name)
+    return name
+
+
+def observe_request(
+    operation_type: str | None,
+    operation_name: str | None,
+    error_codes: tuple[str, ...],
+    statements: int,
+    duration: float,
+) -> None:
+    """One HTTP request's metrics, from its record. The operation's latency and statements
+    only when a GraphQL operation was found in its document."""
+    for code in error_codes:
+        ERRORS.labels(code if code in ERROR_CODES else "OTHER").inc()
+    if "RATE_LIMITED" in error_codes:
+        RATE_LIMIT_REFUSALS.inc()
+    if operation_type in OPERATION_TYPES:
+        OPERATION_LATENCY.labels(operation_label(operation_name), operation_type).observe(duration)
+        STATEMENTS.observe(statements)
+
+
 # Known routes only: a label per arbitrary path would let clients grow the registry.
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/export/contacts.csv"})
 
@@ -59,5 +142,34 @@ class MetricsMiddleware:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def shared_between_workers(parent: Path) -> Iterator[Path]:
+    """prometheus-client's multiprocess mode for ``--workers N``: a fresh directory under
+    ``parent`` named by ``PROMETHEUS_MULTIPROC_DIR`` for the workers (set before they start:
+    prometheus-client reads it when a worker imports it), removed when they are gone."""
+    parent.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="prometheus-", dir=parent))
+    os.environ[MULTIPROC_DIR] = str(directory)
+    try:
+        yield directory
+    finally:
+        os.environ.pop(MULTIPROC_DIR, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def worker_exited(pid: int | None = None) -> None:
+    """A worker's live gauges (open WebSockets) leave the sum when it stops."""
+    if os.environ.get(MULTIPROC_DIR):
+        multiprocess.mark_process_dead(pid if pid is not None else os.getpid())
+
+
 async def metrics(request: Request) -> Response:
+    """This process's metrics; with several workers, every worker's, summed."""
+    if os.environ.get(MULTIPROC_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -21,6 +21,8 @@ import structlog
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import metrics
+
 HEADER = "x-request-id"
 # What a proxy's or a client's id may look like to be kept (UUIDs, hex, base64, trace ids).
 _VALID_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}", re.ASCII)
@@ -94,6 +96,9 @@ class RequestLog:
             await self.app(scope, receive, sending)
         finally:
             CURRENT.reset(token)
+            duration = time.perf_counter() - started
+            metrics.observe_request(record.operation_type, record.operation_name,
+                                    record.error_codes, record.statements, duration)  # fmt: skip
             _line.info(
                 "request",
                 logger=LOGGER_NAME,
@@ -106,7 +111,7 @@ class RequestLog:
                 token_id=record.token_id,
                 status=status,
                 error_codes=list(record.error_codes),
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=round(duration * 1000, 3),
                 cost=record.cost,
                 statements=record.statements,
             )

@@ -19,6 +19,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -50,7 +51,7 @@ import graphiql
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
-from metrics import MetricsMiddleware, metrics
+from metrics import WEBSOCKETS, MetricsMiddleware, metrics, shared_between_workers, worker_exited
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from requestlog import (
@@ -247,6 +248,13 @@ class GraphQLApp(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # ``--standard-execution`` turns the breadth-first path off for every operation.
         with execution(fast=self.fast_execution and FAST_PATH.get()):
+            if scope["type"] == "websocket":
+                WEBSOCKETS.inc()
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    WEBSOCKETS.dec()
+                return
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
@@ -651,6 +659,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             await close_database()
             if limiter is not None:
                 await limiter.close()
+            worker_exited()
 
     graphql = GraphQLApp(schema, limiter, fast_execution=settings.fast_execution)
     routes = [
@@ -728,16 +737,18 @@ def main(argv: Sequence[str]) -> None:
     asyncio.run(_prepare_once(settings))
     # Workers rebuild their settings from the environment.
     os.environ.update(settings.environment())
-    uvicorn.run(
-        "server:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        timeout_graceful_shutdown=settings.graceful_timeout,
-        log_config=None,
-        access_log=False,
-    )
+    # Metrics of all workers, summed on any worker's /metrics.
+    with shared_between_workers(Path("data")):
+        uvicorn.run(
+            "server:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            timeout_graceful_shutdown=settings.graceful_timeout,
+            log_config=None,
+            access_log=False,
+        )
 
 
 async def migrate_database(settings: Settings) -> None:
