@@ -5,6 +5,7 @@ from models.activities import Activity
 from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
+from models.imports import ContactImport, ImportRowError
 from models.locations import Location
 from models.outbox import Outbox
 from models.users import ApiToken, Team, User
@@ -16,6 +17,8 @@ __all__ = [
     "AuditEvent",
     "Channel",
     "Contact",
+    "ContactImport",
+    "ImportRowError",
     "Location",
     "Outbox",
     "Team",
