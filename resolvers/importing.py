@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Lower
 
 from models import Account, Channel, Contact, ContactImport, ImportRowError, Location, Team, User
-from models.base import fold
 from models.enums import (
     AuditAction,
     CaptureSource,
@@ -41,10 +42,12 @@ from resolvers import audit
 from resolvers import channels as channel_rules
 from resolvers import contacts as contact_rules
 from resolvers import validation as check
-from resolvers.access import Access, Area
-from resolvers.errors import Forbidden, Problem, ProblemCode, Problems, Rejected
+from resolvers.access import SUPERVISORS, Access, Area
+from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
+from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import expect_id
-from resolvers.importing_rows import RowInput, read_row
+from resolvers.importing_rows import RowInput, TableColumns, read_row, same_text
+from resolvers.locations import AUDITED_FIELDS as LOCATION_FIELDS
 from resolvers.locations import new_location
 from resolvers.porting.reader import FileRefused, Table, open_table
 from resolvers.unit_of_work import Unit, change
@@ -54,6 +57,7 @@ MAX_ROWS = 100_000
 PAYLOAD_ROW_ERRORS = 1000
 MAX_FILE_NAME = 255
 SPOOL_BLOCK = 1024 * 1024
+HOME_NAME = "Domicilio"  # the name of a contact's HOME address an import adds
 
 # Imports running now, held so that a task whose request went away is not collected.
 _RUNNING: set[asyncio.Task] = set()
@@ -81,12 +85,22 @@ class _FileState:
     """What earlier rows of the file said, for the rules across rows: an email, a document or
     a contact once per file; an account created once per name."""
 
-    emails: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)  # -> the row that has it
     documents: dict[tuple[str, str], int] = field(default_factory=dict)
     contacts: dict[int, int] = field(default_factory=dict)
-    # Folded account name -> account id (a dry run: a negative stand-in id).
-    new_accounts: dict[str, int] = field(default_factory=dict)
-    new_account_locations: dict[int, int] = field(default_factory=dict)
+    # A dry run's accounts "created" by earlier chunks: key -> name (a real run finds them).
+    new_accounts: dict[str, str] = field(default_factory=dict)
+    # What the chunk being planned added, to take back if its write is retried.
+    journal: list[tuple[dict, Any]] = field(default_factory=list)
+
+    def note(self, table: dict, key: Any, value: Any) -> None:
+        table[key] = value
+        self.journal.append((table, key))
+
+    def undo(self) -> None:
+        for table, key in reversed(self.journal):
+            table.pop(key, None)
+        self.journal.clear()
 
 
 # ---------------------------------------------------------------- the request
@@ -174,7 +188,7 @@ def _spool(upload: Any) -> str:
 def _open(path: str, file_name: str) -> Table:
     """The file as a table, or Rejected with every problem of the file as a whole."""
     try:
-        table = open_table(path, file_name, max_rows=MAX_ROWS)
+        table = open_table(Path(path), file_name, max_rows=MAX_ROWS)
     except FileRefused as refused:
         raise Rejected.one(ProblemCode(refused.code), "file", refused.message) from None
     problems = Problems()
@@ -184,15 +198,9 @@ def _open(path: str, file_name: str) -> Table:
             f"The column '{header}' is not one the import knows; rename or remove it "
             "(docs/import-export.md lists the columns).",
         )  # fmt: skip
-    for header in table.duplicated:
-        problems.add(
-            ProblemCode.DUPLICATE_COLUMN, ("file", header),
-            f"The column '{header}' appears more than once; keep one.",
-        )  # fmt: skip
     if problems:
+        table.close()
         raise Rejected(problems.items)
-    if table.rows_total == 0:
-        raise Rejected.one(ProblemCode.BLANK, "file", "The file has a header but no rows.")
     return table
 
 
@@ -204,12 +212,13 @@ async def _run(
 ) -> Outcome:
     try:
         state = _FileState()
+        columns = TableColumns(table)
         rows = table.rows()
         while True:
             chunk = await asyncio.to_thread(_take, rows, CHUNK)
             if not chunk:
                 break
-            await process_chunk(access, options, table, state, record, chunk)
+            await process_chunk(access, options, columns, state, record, chunk)
         record.status = ImportStatus.SUCCEEDED
         record.finished_at = datetime.now(UTC)
         await record.save(update_fields=["status", "finished_at"])
@@ -217,6 +226,7 @@ async def _run(
         await _failed(record)
         raise
     finally:
+        table.close()
         os.unlink(path)
     first_errors = await ImportRowError.filter(contact_import_id=record.id).order_by(
         "row", "id"
@@ -241,7 +251,7 @@ def _take(rows: Iterator, size: int) -> list:
 async def process_chunk(
     access: Access,
     options: Options,
-    table: Table,
+    columns: TableColumns,
     state: _FileState,
     record: ContactImport,
     chunk: list[tuple[int, dict[str, str]]],
@@ -250,40 +260,32 @@ async def process_chunk(
     index firing under a concurrent write (rule 4) plans the chunk again, once: the rows
     concerned then become row errors."""
     for attempt in (1, 2):
-        saved = _copy_state(state)
-        plan = await _plan(access, options, table, state, chunk)
+        state.journal.clear()
+        plan = await _plan(access, options, columns, state, chunk)
         try:
             await write_chunk(access, options, record, plan)
             return
         except IntegrityError:
-            _restore_state(state, saved)
+            state.undo()
             if attempt == 2:
                 raise
-
-
-def _copy_state(state: _FileState) -> _FileState:
-    return _FileState(
-        dict(state.emails), dict(state.documents), dict(state.contacts),
-        dict(state.new_accounts), dict(state.new_account_locations),
-    )  # fmt: skip
-
-
-def _restore_state(state: _FileState, saved: _FileState) -> None:
-    state.emails, state.documents, state.contacts = saved.emails, saved.documents, saved.contacts
-    state.new_accounts = saved.new_accounts
-    state.new_account_locations = saved.new_account_locations
 
 
 # ---------------------------------------------------------------- planning a chunk
 
 
+def account_key(name: str) -> str:
+    """Account names are matched ignoring case and runs of spaces."""
+    return " ".join(name.split()).casefold()
+
+
 @dataclass(slots=True)
 class _Create:
     row: RowInput
-    account_id: int  # negative: an account this import creates (by folded name)
-    account_name: str | None
+    account_id: int | None  # None: the account this import creates under ``account_key``
+    account_key: str | None
     location_id: int | None
-    owner_id: int | None
+    owner_id: int | None  # None: the new account's owner
 
 
 @dataclass(slots=True)
@@ -291,8 +293,12 @@ class _Update:
     row: RowInput
     contact: Contact
     values: dict[str, Any]
-    channels: dict[ChannelKind, list[str]]  # kinds whose channels the row replaces
+    channels: dict[ChannelKind, list[str]]  # the kinds whose channels the row replaces
+    all_channels: list[Channel]  # the contact's channels before
     preferred: bool
+    address: dict[str, Any] | None  # the fields of its HOME address that change
+    home: Location | None
+    account_key: str | None  # moving to an account this import creates
 
 
 @dataclass(slots=True)
@@ -303,25 +309,32 @@ class _Plan:
     unchanged: int = 0
     skipped: int = 0
     errors: list[ImportRowError] = field(default_factory=list)
-    # Accounts to create: folded name -> the name as written (first row's spelling).
+    # Accounts to create: key -> the name as the first row writes it.
     new_accounts: dict[str, str] = field(default_factory=dict)
 
     def fail(self, row: RowInput, problems: list[Problem]) -> None:
-        for problem in problems:
-            self.errors.append(row.error(problem))
+        self.errors.extend(row.error(problem) for problem in problems)
+
+
+@dataclass(slots=True)
+class _Placement:
+    account_id: int | None = None
+    account_key: str | None = None
+    location_id: int | None = None
+    owner_id: int | None = None  # the account's owner
 
 
 async def _plan(
     access: Access,
     options: Options,
-    table: Table,
+    columns: TableColumns,
     state: _FileState,
     chunk: list[tuple[int, dict[str, str]]],
 ) -> _Plan:
     plan = _Plan(rows=len(chunk))
     rows: list[RowInput] = []
     for number, cells in chunk:
-        row = read_row(table, number, cells)
+        row = read_row(columns, number, cells)
         if row.problems:
             plan.fail(row, row.problems)
         else:
@@ -330,37 +343,44 @@ async def _plan(
     for row in rows:
         problems = Problems()
         contact = found.match(row, problems)
-        if problems:
-            plan.fail(row, problems.items)
-            continue
-        _in_file(row, contact, state, problems)
+        if not problems:
+            problems.items.extend(row.checked(creating=contact is None))
+        if not problems:
+            _in_file(row, contact, state, problems)
         if problems:
             plan.fail(row, problems.items)
             continue
         if contact is not None and options.on_match is OnMatch.SKIP:
+            _remember(row, contact, state)
             plan.skipped += 1
             continue
         placement = found.placement(row, contact, options, state, plan, problems)
-        owner_id = found.owner(row, access, problems)
-        duplicates = found.duplicates(access, row, contact)
-        problems.items.extend(duplicates)
+        owner_id = found.owner(row, problems)
+        problems.items.extend(found.duplicates(row, contact))
         if problems:
             plan.fail(row, problems.items)
             continue
         _remember(row, contact, state)
+        if owner_id is None:
+            owner_id = options.owner_id
         if contact is None:
-            account_id, account_name, location_id = placement
-            plan.creates.append(
-                _Create(row, account_id, account_name, location_id,
-                        owner_id if owner_id is not None else options.owner_id)
-            )  # fmt: skip
+            if placement.account_key is not None and placement.account_key not in plan.new_accounts:
+                plan.new_accounts[placement.account_key] = row.account_name or ""
+            plan.creates.append(_Create(
+                row, placement.account_id, placement.account_key, placement.location_id,
+                owner_id if owner_id is not None else placement.owner_id,
+            ))  # fmt: skip
             continue
-        update = _changes(row, contact, found.channels.get(contact.id, []), placement, owner_id,
-                          options)  # fmt: skip
+        update = _changes(row, contact, found, placement, owner_id)
         if update is None:
             plan.unchanged += 1
         else:
+            if update.account_key is not None and update.account_key not in plan.new_accounts:
+                plan.new_accounts[update.account_key] = row.account_name or ""
             plan.updates.append(update)
+    if options.dry_run:
+        for key, name in plan.new_accounts.items():
+            state.note(state.new_accounts, key, name)
     return plan
 
 
@@ -374,7 +394,7 @@ def _in_file(row: RowInput, contact: Contact | None, state: _FileState, problems
     document = row.document()
     if document is not None and document in state.documents:
         problems.add(
-            ProblemCode.DUPLICATE_DOCUMENT, row.header("document_number"),
+            ProblemCode.DUPLICATE_DOCUMENT, row.header("documentNumber"),
             f"Row {state.documents[document]} of the file has this document too.",
         )  # fmt: skip
     if contact is not None and contact.id in state.contacts and not problems:
@@ -387,54 +407,67 @@ def _in_file(row: RowInput, contact: Contact | None, state: _FileState, problems
 
 def _remember(row: RowInput, contact: Contact | None, state: _FileState) -> None:
     for email in row.emails():
-        state.emails[email] = row.number
+        state.note(state.emails, email, row.number)
     document = row.document()
     if document is not None:
-        state.documents[document] = row.number
+        state.note(state.documents, document, row.number)
     if contact is not None:
-        state.contacts[contact.id] = row.number
+        state.note(state.contacts, contact.id, row.number)
 
 
 def _changes(
-    row: RowInput,
-    contact: Contact,
-    channels: list[Channel],
-    placement: tuple[int, str | None, int | None],
-    owner_id: int | None,
-    options: Options,
+    row: RowInput, contact: Contact, found: _Lookups, placement: _Placement, owner_id: int | None
 ) -> _Update | None:
     """What the row changes on its contact: only the columns the file has and the row fills;
     None when the contact already holds every value."""
     values = {
-        name: value for name, value in row.values.items() if getattr(contact, name) != value
-    }
-    account_id, _, location_id = placement
-    if row.has_account and account_id != contact.account_id:
-        values["account_id"] = account_id
-        values["location_id"] = location_id
+        name: value for name, value in row.values.items()
+        if name != "custom_fields" and getattr(contact, name) != value
+    }  # fmt: skip
+    if row.custom_fields:
+        stored = contact.custom_fields or {}
+        if any(not same_text(stored.get(k), v) for k, v in row.custom_fields.items()):
+            values["custom_fields"] = {**stored, **row.values.get("custom_fields", {})}
+    moving = placement.account_key is not None or (
+        placement.account_id is not None and placement.account_id != contact.account_id
+    )
+    elsewhere = placement.location_id is not None and placement.location_id != contact.location_id
+    if moving or elsewhere:
+        if not moving:
+            values["location_id"] = placement.location_id
+        else:
+            values["account_id"] = placement.account_id
+            values["location_id"] = placement.location_id
         values["is_preferred"] = False  # rule 1 is per location: moving away un-prefers
-    elif location_id is not None and location_id != contact.location_id:
-        values["location_id"] = location_id
+    if owner_id is not None and owner_id != contact.owner_id:
+        values["owner_id"] = owner_id
+    channels = found.channels.get(contact.id, [])
+    replaced = {
+        kind: wanted for kind, wanted in row.channels.items()
+        if [c.value for c in _of_kind(channels, kind)] != wanted
+    }  # fmt: skip
+    preferred = bool(row.preferred) and (not contact.is_preferred or "is_preferred" in values)
+    if row.preferred is False and contact.is_preferred and "is_preferred" not in values:
         values["is_preferred"] = False
-    owner = owner_id if owner_id is not None else options.owner_id
-    if owner is not None and owner != contact.owner_id:
-        values["owner_id"] = owner
-    replaced: dict[ChannelKind, list[str]] = {}
-    for kind, wanted in row.channels.items():
-        if [c.value for c in _of_kind(channels, kind)] != wanted:
-            replaced[kind] = wanted
-    preferred = bool(row.preferred) and not (contact.is_preferred and "location_id" not in values)
-    if row.preferred is False and contact.is_preferred:
-        values["is_preferred"] = False
-    if not values and not replaced and not preferred:
+    home = found.homes.get(contact.id)
+    address = None
+    if row.address:
+        address = {
+            name: value for name, value in row.address.items()
+            if home is None or getattr(home, name) != value
+        }  # fmt: skip
+        address = address or None
+    if not values and not replaced and not preferred and address is None:
         return None
-    return _Update(row, contact, values, replaced, preferred)
+    return _Update(row, contact, values, replaced, channels, preferred, address, home,
+                   placement.account_key)  # fmt: skip
 
 
 def _of_kind(channels: list[Channel], kind: ChannelKind) -> list[Channel]:
     """A contact's channels of a kind as the export lists them: the primary first."""
     return sorted(
-        (c for c in channels if c.kind == kind), key=lambda c: (not c.is_primary, c.created_at, c.id)
+        (c for c in channels if c.kind == kind),
+        key=lambda c: (not c.is_primary, c.created_at, c.id),
     )
 
 
@@ -447,7 +480,8 @@ class _Lookups:
         self.by_document: dict[tuple[str, str], int] = {}
         self.visible: dict[int, Contact] = {}
         self.channels: dict[int, list[Channel]] = {}
-        self.accounts_by_no: dict[int, Account] = {}
+        self.homes: dict[int, Location] = {}
+        self.accounts: dict[int, Account] = {}
         self.accounts_by_name: dict[str, list[Account]] = {}
         self.locations: dict[tuple[int, str], Location] = {}
         self.main_locations: dict[int, int] = {}
@@ -476,59 +510,62 @@ class _Lookups:
             for contact in await access.rows(Contact).filter(id__in=list(wanted)):
                 found.visible[contact.id] = contact
             found.by_number = {pk: found.visible[pk] for pk in numbers if pk in found.visible}
-            for channel in await Channel.filter(contact_id__in=list(found.visible)):
+        if found.visible:
+            ids = list(found.visible)
+            for channel in await Channel.filter(contact_id__in=ids):
                 found.channels.setdefault(channel.contact_id, []).append(channel)
+            if any(row.address for row in rows):
+                for home in await Location.filter(
+                    contact_id__in=ids, kind=LocationKind.HOME
+                ).order_by("-is_default", "id"):
+                    found.homes.setdefault(home.contact_id, home)
         await found._accounts(access, options, rows)
         await found._owners(access, rows)
         return found
 
     async def _accounts(self, access: Access, options: Options, rows: list[RowInput]) -> None:
         numbers = {row.account_no for row in rows if row.account_no is not None}
-        names = {row.account_name.casefold() for row in rows if row.account_name}
+        names = {account_key(row.account_name) for row in rows if row.account_name}
         accounts = access.rows(Account)
         if options.team_id is not None:
             accounts = accounts.filter(owner__team_id=options.team_id)
-        found: list[Account] = []
         if numbers:
-            found += await accounts.filter(id__in=list(numbers))
-            self.accounts_by_no = {a.id: a for a in found}
+            for account in await accounts.filter(id__in=list(numbers)):
+                self.accounts[account.id] = account
         if names:
-            from tortoise.functions import Lower
-
-            named = await accounts.annotate(lower_name=Lower("name")).filter(
-                lower_name__in=list(names)
-            )
-            for account in named:
-                self.accounts_by_name.setdefault(account.name.casefold(), []).append(account)
-            found += named
-        ids = {a.id for a in found}
+            named = accounts.annotate(lower_name=Lower("name")).filter(lower_name__in=list(names))
+            for account in await named:
+                self.accounts[account.id] = account
+                self.accounts_by_name.setdefault(account_key(account.name), []).append(account)
+        # Main locations: of the accounts named, and of the matched contacts' own accounts.
+        ids = set(self.accounts) | {c.account_id for c in self.visible.values()}
+        if not ids:
+            return
+        main = Location.filter(account_id__in=list(ids), kind=LocationKind.MAIN)
+        for account_id, location_id in await main.values_list("account_id", "id"):
+            self.main_locations[account_id] = location_id
         location_names = {row.location_name for row in rows if row.location_name}
-        if ids:
-            for location in await Location.filter(account_id__in=list(ids), contact_id=None).filter(
-                kind=LocationKind.MAIN
-            ):
-                self.main_locations[location.account_id] = location.id
-            if location_names:
-                for location in await Location.filter(
-                    account_id__in=list(ids), name__in=list(location_names), contact_id=None
-                ).order_by("id"):
-                    self.locations.setdefault((location.account_id, location.name), location)
-        # A contact moved by its row keeps its location if the row names none: their mains.
-        current = {c.account_id for c in self.visible.values()} - set(self.main_locations)
-        if current:
-            for location in await Location.filter(
-                account_id__in=list(current), kind=LocationKind.MAIN
-            ):
-                self.main_locations[location.account_id] = location.id
+        if location_names:
+            sites = Location.filter(
+                account_id__in=list(ids), name__in=list(location_names), contact_id=None
+            )
+            for location in await sites.order_by("id"):
+                self.locations.setdefault((location.account_id, location.name), location)
 
     async def _owners(self, access: Access, rows: list[RowInput]) -> None:
         emails = {row.owner_email for row in rows if row.owner_email}
         if not emails:
             return
         users = await User.filter(email__in=list(emails))
-        self.owners = {user.email: user for user in users}
-        for user in users:
-            self.may_own[user.id] = await access.may_own(user.id)
+        self.owners = {user.email.casefold(): user for user in users}
+        if access.role in SUPERVISORS:
+            self.may_own = {user.id: True for user in users}
+        else:
+            team = access.user.team_id
+            self.may_own = {
+                user.id: user.id == access.user.id or (team is not None and user.team_id == team)
+                for user in users
+            }
 
     # ------------------------------------------------------------ per row, from memory
 
@@ -537,7 +574,7 @@ class _Lookups:
         if row.contact_no is not None:
             contact = self.by_number.get(row.contact_no)
             if contact is None:
-                problems.add(ProblemCode.NOT_FOUND, row.header("contact_no"),
+                problems.add(ProblemCode.NOT_FOUND, row.header("contactNo"),
                              "No contact has this number.")  # fmt: skip
             return contact
         for email in row.emails():
@@ -550,7 +587,7 @@ class _Lookups:
             return self.visible[pk]
         return None
 
-    def duplicates(self, access: Access, row: RowInput, contact: Contact | None) -> list[Problem]:
+    def duplicates(self, row: RowInput, contact: Contact | None) -> list[Problem]:
         """Rule 4 against the database: another contact's email or document. The message names
         the other contact only to a caller who sees it (rule 8)."""
         problems = Problems()
@@ -558,24 +595,20 @@ class _Lookups:
         for email, header in row.emails().items():
             other = self.by_email.get(email)
             if other is not None and other != mine:
-                seen = self.visible.get(other)
-                problems.add(
-                    ProblemCode.DUPLICATE_EMAIL, header,
-                    f"This email address already belongs to {seen.full_name} ({seen.contact_no})."
-                    if seen is not None
-                    else "This email address already belongs to another active contact.",
-                )  # fmt: skip
+                message = self._taken("email address", other, "another active contact")
+                problems.add(ProblemCode.DUPLICATE_EMAIL, header, message)
         document = row.document()
         other = self.by_document.get(document) if document is not None else None
         if other is not None and other != mine:
-            seen = self.visible.get(other)
-            problems.add(
-                ProblemCode.DUPLICATE_DOCUMENT, row.header("document_number"),
-                f"This document already belongs to {seen.full_name} ({seen.contact_no})."
-                if seen is not None
-                else "This document already belongs to another contact.",
-            )  # fmt: skip
+            problems.add(ProblemCode.DUPLICATE_DOCUMENT, row.header("documentNumber"),
+                         self._taken("document", other, "another contact"))  # fmt: skip
         return problems.items
+
+    def _taken(self, what: str, other: int, anyone: str) -> str:
+        seen = self.visible.get(other)
+        if seen is None:
+            return f"This {what} already belongs to {anyone}."
+        return f"This {what} already belongs to {seen.full_name} ({seen.contact_no})."
 
     def placement(
         self,
@@ -585,76 +618,75 @@ class _Lookups:
         state: _FileState,
         plan: _Plan,
         problems: Problems,
-    ) -> tuple[int, str | None, int | None]:
-        """(account id, name of an account to create, location id) of the row's contact."""
-        account_id: int | None = None
-        new_name: str | None = None
+    ) -> _Placement:
+        """The account and location of the row's contact (an update: where it moves)."""
+        place = _Placement()
         if row.account_no is not None:
-            account = self.accounts_by_no.get(row.account_no)
+            account = self.accounts.get(row.account_no)
             if account is None:
-                problems.add(ProblemCode.NOT_FOUND, row.header("account_no"),
+                problems.add(ProblemCode.NOT_FOUND, row.header("accountNo"),
                              "No account has this number.")  # fmt: skip
-            else:
-                account_id = account.id
+                return place
+            place.account_id = account.id
         elif row.account_name:
-            key = fold(row.account_name)
-            candidates = self.accounts_by_name.get(row.account_name.casefold(), [])
+            key = account_key(row.account_name)
+            candidates = self.accounts_by_name.get(key, [])
             if len(candidates) > 1:
                 problems.add(
-                    ProblemCode.DUPLICATE_NAME, row.header("account_name"),
+                    ProblemCode.DUPLICATE_NAME, row.header("accountName"),
                     f"{len(candidates)} accounts are named '{row.account_name}': give the "
                     "account number (accountNo) instead.",
                 )  # fmt: skip
-            elif candidates:
-                account_id = candidates[0].id
-            elif key in state.new_accounts:
-                account_id = state.new_accounts[key]
-            elif key in plan.new_accounts:
-                account_id, new_name = -1, plan.new_accounts[key]
-            elif options.create_accounts:
-                plan.new_accounts[key] = row.account_name
-                account_id, new_name = -1, row.account_name
+                return place
+            if candidates:
+                place.account_id = candidates[0].id
+            elif key in plan.new_accounts or key in state.new_accounts or options.create_accounts:
+                place.account_key = key
+                place.owner_id = options.default_owner_id
             else:
                 problems.add(
-                    ProblemCode.NOT_FOUND, row.header("account_name"),
+                    ProblemCode.NOT_FOUND, row.header("accountName"),
                     f"No account is named '{row.account_name}' (`createAccounts: true` "
                     "creates it).",
                 )  # fmt: skip
+                return place
         elif contact is None:
-            problems.add(ProblemCode.REQUIRED, (),
+            problems.add(ProblemCode.REQUIRED, row.header("accountName"),
                          "A contact belongs to an account: fill the account column.")  # fmt: skip
-        if problems:
-            return (0, None, None)
-        if account_id is None:  # an update that names no account: it stays where it is
-            account_id = contact.account_id
-            if row.location_name is None:
-                return (account_id, None, None)
-        location_id = None
-        if account_id > 0:
+            return place
+        else:
+            place.account_id = contact.account_id
+        if place.account_id is not None:
+            account = self.accounts.get(place.account_id)
+            place.owner_id = account.owner_id if account is not None else None
             if row.location_name:
-                location = self.locations.get((account_id, row.location_name))
+                location = self.locations.get((place.account_id, row.location_name))
                 if location is None:
-                    problems.add(ProblemCode.NOT_FOUND, row.header("location_name"),
+                    problems.add(ProblemCode.NOT_FOUND, row.header("locationName"),
                                  "The account has no location of this name.")  # fmt: skip
-                else:
-                    location_id = location.id
-            elif contact is None or account_id != contact.account_id:
-                location_id = self.main_locations.get(account_id)
+                    return place
+                place.location_id = location.id
+            elif contact is not None and place.account_id == contact.account_id:
+                place.location_id = contact.location_id
             else:
-                location_id = contact.location_id
-        return (account_id, new_name, location_id)
+                place.location_id = self.main_locations.get(place.account_id)
+        elif row.location_name and account_key(row.location_name) != place.account_key:
+            # A new account has only its main location, named as the account.
+            problems.add(ProblemCode.NOT_FOUND, row.header("locationName"),
+                         "A new account has only its main location.")  # fmt: skip
+        return place
 
-    def owner(self, row: RowInput, access: Access, problems: Problems) -> int | None:
+    def owner(self, row: RowInput, problems: Problems) -> int | None:
         if not row.owner_email:
             return None
         user = self.owners.get(row.owner_email)
         if user is None:
-            problems.add(ProblemCode.NOT_FOUND, row.header("owner_email"),
+            problems.add(ProblemCode.NOT_FOUND, row.header("ownerEmail"),
                          "No user has this email address.")  # fmt: skip
             return None
         if not self.may_own[user.id]:
             problems.add(
-                ProblemCode.OUT_OF_RANGE, row.header("owner_email"),
+                ProblemCode.OUT_OF_RANGE, row.header("ownerEmail"),
                 "Only a manager or an admin may give records to another team.",
             )  # fmt: skip
             return None
@@ -671,27 +703,26 @@ async def write_chunk(
     their channels and ``IMPORTED`` audit events, the row errors and the import's counts.
     A dry run writes only the row errors and the counts.
 
-    The one place that writes contacts for an import, through the single-contact rules of
-    ``resolvers.contacts`` (rule 1, rule 3, the search text, the audit snapshot); the batch
-    write core takes its place when it lands.
+    The one place that writes an import's contacts, through the single-contact rules of
+    ``resolvers.contacts`` (rule 1, the search text, the audit snapshot); the batch write
+    core takes its place when it lands.
     """
-    viewer = access.user
-    preferred_at = sorted({
-        u.values.get("location_id") or u.contact.location_id
-        for u in plan.updates if u.preferred
-    } | {c.location_id for c in plan.creates if c.row.preferred and c.location_id})  # fmt: skip
-    async with change(viewer, locations=preferred_at) as unit:
+    preferred_at = sorted(
+        {u.values.get("location_id") or u.contact.location_id for u in plan.updates
+         if u.preferred and u.account_key is None}
+        | {c.location_id for c in plan.creates if c.row.preferred and c.account_id is not None}
+    )  # fmt: skip
+    async with change(access.user, locations=preferred_at) as unit:
         if not options.dry_run:
-            accounts = await _create_accounts(unit, options, plan)
+            made = await _create_accounts(unit, options, plan)
             for item in plan.creates:
-                await _create(unit, options, item, accounts)
+                await _create(unit, item, made)
             for item in plan.updates:
-                await _update(unit, item)
+                await _update(unit, item, made)
         if plan.errors:
             for error in plan.errors:
                 error.contact_import_id = record.id
-            await ImportRowError.bulk_create(plan.errors, batch_size=CHUNK,
-                                             using_db=unit.connection)  # fmt: skip
+            await ImportRowError.bulk_create(plan.errors, using_db=unit.connection)
         record.rows_processed += plan.rows
         record.created += len(plan.creates)
         record.updated += len(plan.updates)
@@ -705,10 +736,9 @@ async def write_chunk(
         )  # fmt: skip
 
 
-async def _create_accounts(unit: Unit, options: Options, plan: _Plan) -> dict[str, Account]:
-    from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
-
-    made: dict[str, Account] = {}
+async def _create_accounts(unit: Unit, options: Options, plan: _Plan) -> dict[str, Location]:
+    """The accounts the chunk's rows name that do not exist: their main locations by key."""
+    made: dict[str, Location] = {}
     for key, name in plan.new_accounts.items():
         account = await Account.create(name=name, owner_id=options.default_owner_id)
         account.search_text = account.search_document()
@@ -717,67 +747,104 @@ async def _create_accounts(unit: Unit, options: Options, plan: _Plan) -> dict[st
             AuditAction.CREATED, account, account.name,
             audit.diff({}, audit.snapshot(account, ACCOUNT_FIELDS)),
         )  # fmt: skip
-        main = await new_location(
+        made[key] = await new_location(
             unit,
             {"account_id": account.id, "kind": LocationKind.MAIN, "name": name, "is_default": True},
         )
-        account.main_location_id = main.id  # type: ignore[attr-defined]
-        made[key] = account
+    if made and any(c.row.preferred and c.account_id is None for c in plan.creates):
+        # New rows: their ids come after every location locked before.
+        await unit.lock(locations=[location.id for location in made.values()])
     return made
 
 
-async def _create(unit: Unit, options: Options, item: _Create, made: dict[str, Account]) -> None:
+async def _create(unit: Unit, item: _Create, made: dict[str, Location]) -> None:
     row = item.row
-    if item.account_id < 0:
-        account = made[fold(item.account_name or "")] if item.account_name else None
-        account = account or next(a for k, a in made.items() if k == fold(row.account_name))
-        account_id, location_id = account.id, account.main_location_id  # type: ignore[attr-defined]
-        owner_default = account.owner_id
+    if item.account_id is None:
+        main = made[item.account_key]
+        account_id, location_id = main.account_id, main.id
     else:
         account_id, location_id = item.account_id, item.location_id
-        owner_default = (await Account.get(id=account_id)).owner_id
-    contact = Contact(
-        **row.values,
+    values = {**row.values, "custom_fields": row.values.get("custom_fields") or {}}
+    contact = await Contact.create(
+        **values,
         account_id=account_id,
         location_id=location_id,
-        owner_id=item.owner_id if item.owner_id is not None else owner_default,
+        owner_id=item.owner_id,
         created_by_id=unit.actor.id if unit.actor else None,
         capture_source=CaptureSource.IMPORT,
+        using_db=unit.connection,
     )
-    await contact.save(using_db=unit.connection)
     if row.preferred:
-        unit.require_lock(Location, location_id)
         await contact_rules.make_preferred(unit, contact)
-    await _write_channels(contact, row.channels)
-    await contact_rules.refresh_search(contact)
+    channels = _channel_rows(contact, row.channels)
+    if channels:
+        await Channel.bulk_create(channels, using_db=unit.connection)
+    contact.search_text = contact.search_document(channels)
+    await Contact.filter(id=contact.id).using_db(unit.connection).update(
+        search_text=contact.search_text
+    )
+    if row.address:
+        await _home_address(unit, contact, None, row.address)
     await unit.record(
         AuditAction.IMPORTED, contact, contact.full_name,
         audit.diff({}, audit.snapshot(contact, contact_rules.AUDITED_FIELDS)),
     )  # fmt: skip
 
 
-async def _update(unit: Unit, item: _Update) -> None:
+async def _update(unit: Unit, item: _Update, made: dict[str, Location]) -> None:
     contact = item.contact
+    values = dict(item.values)
+    if item.account_key is not None:
+        main = made[item.account_key]
+        values["account_id"], values["location_id"] = main.account_id, main.id
     before = audit.snapshot(contact, contact_rules.AUDITED_FIELDS)
-    for name, value in item.values.items():
+    for name, value in values.items():
         setattr(contact, name, value)
-    if item.values:
-        await contact.save_changes(*item.values)
+    channels = [c for c in item.all_channels if c.kind not in item.channels]
+    if item.channels:
+        await Channel.filter(contact_id=contact.id, kind__in=list(item.channels)).using_db(
+            unit.connection
+        ).delete()
+        fresh = _channel_rows(contact, item.channels)
+        if fresh:
+            await Channel.bulk_create(fresh, using_db=unit.connection)
+        channels += fresh
+    contact.search_text = contact.search_document(channels)
+    await contact.save(update_fields=[*values, "search_text", "updated_at"],
+                       using_db=unit.connection)  # fmt: skip
     if item.preferred:
         await contact_rules.make_preferred(unit, contact)
-    for kind, values in item.channels.items():
-        await Channel.filter(contact_id=contact.id, kind=kind).delete()
-        await _write_channels(contact, {kind: values})
-    await contact_rules.refresh_search(contact)
+    if item.address is not None:
+        await _home_address(unit, contact, item.home, item.address)
     changes = audit.diff(before, audit.snapshot(contact, contact_rules.AUDITED_FIELDS))
-    for kind, values in item.channels.items():
-        changes[f"channels.{kind.value}"] = {"to": values}
+    for kind, wanted in item.channels.items():
+        old = [c.value for c in _of_kind(item.all_channels, kind)]
+        changes[f"channels.{kind.value}"] = {"from": old, "to": wanted}
     await unit.record(AuditAction.IMPORTED, contact, contact.full_name, changes)
 
 
-async def _write_channels(contact: Contact, channels: dict[ChannelKind, list[str]]) -> None:
+async def _home_address(
+    unit: Unit, contact: Contact, home: Location | None, fields: dict[str, Any]
+) -> None:
+    """The contact's own HOME address, the one the export writes: changed, or added."""
+    if home is None:
+        await new_location(unit, {
+            **fields, "account_id": contact.account_id, "contact_id": contact.id,
+            "kind": LocationKind.HOME, "name": HOME_NAME, "is_default": False,
+        })  # fmt: skip
+        return
+    before = audit.snapshot(home, LOCATION_FIELDS)
+    for name, value in fields.items():
+        setattr(home, name, value)
+    home.search_text = home.search_document()
+    await home.save(update_fields=[*fields, "search_text", "updated_at"], using_db=unit.connection)
+    changes = audit.diff(before, audit.snapshot(home, LOCATION_FIELDS))
+    await unit.record(AuditAction.IMPORTED, home, home.name, changes)
+
+
+def _channel_rows(contact: Contact, channels: dict[ChannelKind, list[str]]) -> list[Channel]:
     """Rule 3: the first of each kind, as the row lists them, is the primary."""
-    rows = [
+    return [
         Channel(
             contact_id=contact.id,
             kind=kind,
@@ -789,5 +856,3 @@ async def _write_channels(contact: Contact, channels: dict[ChannelKind, list[str
         for kind, values in channels.items()
         for index, value in enumerate(values)
     ]
-    if rows:
-        await Channel.bulk_create(rows)

@@ -15,8 +15,8 @@ from engine.relations import pages, related
 from engine.types import GraphInfo, Node, RowType, documented_enum
 from models import enums
 from models.registry import ENTITIES, Area
-from resolvers import imports as work
 from resolvers import importing
+from resolvers import imports as work
 from resolvers.errors import Rejected
 from resolvers.imports import IMPORT_ORDER_KEYS
 from resolvers.listing import ordering
@@ -53,12 +53,12 @@ OnMatch = documented_enum(
 
 @strawberry.type(description="A problem with one row of an imported file; the row was not written.")
 class ImportRowError(RowType, Node, entity=ENTITIES["ImportRowError"]):
-    row: int = field(description="The row as a spreadsheet numbers it: the header is row 1.")
-    field: str | None = field(
+    row: int = strawberry.field(description="The row as a spreadsheet numbers it: the header is row 1.")
+    field: str | None = strawberry.field(
         description="The column's header as written in the file; null for the whole row."
     )
-    code: UserErrorCode = field(description="Machine-readable reason.")
-    message: str = field(description="Human-readable explanation.")
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    message: str = strawberry.field(description="Human-readable explanation.")
 
 
 @strawberry.type(description="One imported file: its progress, its counts and its row errors.")
