@@ -36,7 +36,8 @@ class ImportRowError(Model):
     contact_import = fields.ForeignKeyField(
         "models.ContactImport", related_name="row_errors", on_delete=fields.CASCADE
     )
-    row = fields.IntField()
+    # The row as a spreadsheet numbers it (the header is row 1): ``ImportRowError.row``.
+    row_number = fields.IntField()
     # The column's header as written in the file; null for a problem of the whole row.
     field = fields.CharField(max_length=255, null=True)
     code = fields.CharField(max_length=32)
@@ -46,4 +47,4 @@ class ImportRowError(Model):
 
     class Meta:
         table = "import_row_error"
-        indexes = (("contact_import_id", "row", "id"),)
+        indexes = (("contact_import_id", "row_number", "id"),)

@@ -229,7 +229,7 @@ async def _run(
         table.close()
         os.unlink(path)
     first_errors = await ImportRowError.filter(contact_import_id=record.id).order_by(
-        "row", "id"
+        "row_number", "id"
     ).limit(PAYLOAD_ROW_ERRORS)
     return Outcome(record, first_errors)
 

@@ -127,7 +127,7 @@ class RowInput:
             else:
                 header = self.header(path[0])
         return ImportRowError(
-            row=self.number, field=header, code=problem.code.value,
+            row_number=self.number, field=header, code=problem.code.value,
             message=problem.message[:MAX_MESSAGE],
         )  # fmt: skip
 

@@ -22,7 +22,7 @@ from resolvers.loaders import Loaders
 
 IMPORT_ORDER_KEYS = {"STARTED_AT": (SortKey("started_at", kind=datetime),)}
 # A file's errors in the order of its rows.
-ROW_ERROR_ORDER = ordering(None, {"ROW": (SortKey("row", kind=int),)}, "ROW")
+ROW_ERROR_ORDER = ordering(None, {"ROW": (SortKey("row_number", kind=int),)}, "ROW")
 
 
 def imports_queryset(access: Access, filter: Any) -> QuerySet[ContactImport]:

@@ -53,7 +53,9 @@ OnMatch = documented_enum(
 
 @strawberry.type(description="A problem with one row of an imported file; the row was not written.")
 class ImportRowError(RowType, Node, entity=ENTITIES["ImportRowError"]):
-    row: int = strawberry.field(description="The row as a spreadsheet numbers it: the header is row 1.")
+    row_number: int = strawberry.field(
+        name="row", description="The row as a spreadsheet numbers it: the header is row 1."
+    )
     field: str | None = strawberry.field(
         description="The column's header as written in the file; null for the whole row."
     )

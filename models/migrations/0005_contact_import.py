@@ -37,12 +37,12 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('contact_import', fields.ForeignKeyField('models.ContactImport', source_field='contact_import_id', db_constraint=True, to_field='id', related_name='row_errors', on_delete=OnDelete.CASCADE)),
-                ('row', fields.IntField()),
+                ('row_number', fields.IntField()),
                 ('field', fields.CharField(null=True, max_length=255)),
                 ('code', fields.CharField(max_length=32)),
                 ('message', fields.CharField(max_length=500)),
             ],
-            options={'table': 'import_row_error', 'app': 'models', 'indexes': [Index(fields=['contact_import_id', 'row', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'import_row_error', 'app': 'models', 'indexes': [Index(fields=['contact_import_id', 'row_number', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]
