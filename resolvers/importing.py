@@ -444,7 +444,7 @@ def _changes(
     channels = found.channels.get(contact.id, [])
     replaced = {
         kind: wanted for kind, wanted in row.channels.items()
-        if [c.value for c in _of_kind(channels, kind)] != wanted
+        if _same_channels(kind, [c.value for c in _of_kind(channels, kind)], wanted) is False
     }  # fmt: skip
     preferred = bool(row.preferred) and (not contact.is_preferred or "is_preferred" in values)
     if row.preferred is False and contact.is_preferred and "is_preferred" not in values:
@@ -461,6 +461,13 @@ def _changes(
         return None
     return _Update(row, contact, values, replaced, channels, preferred, address, home,
                    placement.account_key)  # fmt: skip
+
+
+def _same_channels(kind: ChannelKind, stored: list[str], wanted: list[str]) -> bool:
+    """The same channels in the same order, compared as rule 4 compares them (an email
+    case-insensitively, a phone by its digits)."""
+    normalized = channel_rules.normalize_channel
+    return [normalized(kind, v) for v in stored] == [normalized(kind, v) for v in wanted]
 
 
 def _of_kind(channels: list[Channel], kind: ChannelKind) -> list[Channel]:

@@ -337,3 +337,219 @@ async def test_rule_6_a_failed_audit_or_outbox_write_leaves_no_contact(client, m
     assert {t for t in after if after[t] != before[t]} == {"contact_import"}
     [record] = after["contact_import"]
     assert (record["status"], record["rows_processed"], record["created"]) == ("FAILED", 0, 0)
+
+
+# ---------------------------------------------------------------- matching and onMatch
+
+
+async def existing_contact(client) -> dict[str, Any]:
+    account, _ = await make_account("Ferretería Lima")
+    data = await ok(client, """mutation($a: ID!) { createContact(input: {accountId: $a,
+        firstName: "Ana", lastName: "Ruiz", email: "ana@lima.pe", jobTitle: "Compras",
+        documentType: DNI, documentNumber: "44556677"}) { contact { id contactNo } } }""",
+                    {"a": gid("Account", account.id)})  # fmt: skip
+    return data["createContact"]["contact"]
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [("contactNo,jobTitle", "{no},Gerente"),
+     ("email,jobTitle", "ANA@lima.pe,Gerente"),
+     ("documentType,documentNumber,jobTitle", "DNI,44556677,Gerente")],
+    ids=["contactNo", "email", "document"],
+)  # fmt: skip
+async def test_a_row_matches_by_contact_number_else_email_else_document(client, header, key):
+    contact = await existing_contact(client)
+    row = key.format(no=contact["contactNo"])
+    result = payload(await upload(client, csv(header, row)))
+    assert (result["created"], result["updated"], result["rowErrors"]) == (0, 1, [])
+    ana = await Contact.get(first_name="Ana")
+    # Only the columns present changed.
+    assert (ana.job_title, ana.last_name, ana.document_number) == ("Gerente", "Ruiz", "44556677")
+    event = await AuditEvent.filter(resource_type="Contact").order_by("-id").first()
+    assert event.action == "IMPORTED"
+    assert event.changes == {"jobTitle": {"from": "Compras", "to": "Gerente"}}
+
+
+async def test_a_row_holding_what_the_contact_holds_is_unchanged(client):
+    contact = await existing_contact(client)
+    events = await AuditEvent.all().count()
+    result = payload(await upload(client, csv(
+        "contactNo,firstName,email,jobTitle,Empresa",
+        f"{contact['contactNo']},Ana,ana@lima.pe,Compras,Ferretería Lima",
+    )))  # fmt: skip
+    assert (result["updated"], result["unchanged"]) == (0, 1)
+    assert await AuditEvent.all().count() == events
+
+
+async def test_on_match_skip_leaves_matched_contacts_alone(client):
+    await existing_contact(client)
+    result = payload(await upload(
+        client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima", "Luis,Soto,luis@x.pe,,Ferretería Lima"),
+        onMatch="SKIP",
+    ))  # fmt: skip
+    assert (result["created"], result["updated"], result["skipped"]) == (1, 0, 1)
+    assert (await Contact.get(first_name="Ana")).job_title == "Compras"
+
+
+async def test_an_unknown_contact_number_is_a_row_error(client):
+    await existing_contact(client)
+    result = payload(await upload(client, csv("contactNo,jobTitle", "CON-000999,Gerente")))
+    assert [(e["row"], e["field"], e["code"]) for e in result["rowErrors"]] == [
+        (2, "contactNo", "NOT_FOUND")]
+
+
+async def test_the_same_contact_twice_in_a_file_makes_the_second_row_an_error(client):
+    contact = await existing_contact(client)
+    result = payload(await upload(client, csv(
+        "contactNo,jobTitle", f"{contact['contactNo']},Gerente", f"{contact['contactNo']},Jefe",
+    )))  # fmt: skip
+    assert result["updated"] == 1
+    assert [(e["row"], e["code"]) for e in result["rowErrors"]] == [(3, "DUPLICATE_ROW")]
+    assert (await Contact.get(first_name="Ana")).job_title == "Gerente"
+
+
+async def test_an_email_of_an_unseen_contact_is_a_duplicate_not_named(client):
+    from models import Team
+
+    contact = await existing_contact(client)
+    team = await Team.create(name="Norte")
+    nora, secret = await person("Nora", "AGENT", team.id)
+    await make_account("Bodega Norte", owner_id=nora.id)
+    result = payload(await upload(
+        client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Bodega Norte"), token=secret,
+    ))  # fmt: skip
+    [error] = result["rowErrors"]
+    assert (error["field"], error["code"]) == ("email", "DUPLICATE_EMAIL")
+    assert "Ana" not in error["message"] and contact["contactNo"] not in error["message"]
+    assert await Contact.all().count() == 1
+
+
+# ---------------------------------------------------------------- dry run
+
+
+async def test_a_dry_run_reports_what_a_real_run_does_and_writes_only_its_record(client):
+    await existing_contact(client)
+    content = csv(
+        HEADER + ",jobTitle",
+        "Ana,Ruiz,ana@lima.pe,,Ferretería Lima,Gerente",    # update
+        "Luis,Soto,luis@x.pe,,Bodega Nueva,",               # create, and its account
+        "Eva,Paz,eva@x,,Bodega Nueva,",                     # bad email
+        "Otro,Luis,LUIS@x.pe,,Bodega Nueva,",               # the same email again
+        "Rosa,Díaz,rosa@x.pe,,bodega nueva,",               # the new account again
+    )  # fmt: skip
+    before = await everything()
+    rehearsal = payload(await upload(client, content, dryRun=True, createAccounts=True))
+    after = await everything()
+    assert {t for t in after if after[t] != before[t]} == {"contact_import", "import_row_error"}
+    assert rehearsal["import"]["dryRun"] is True
+    real = payload(await upload(client, content, createAccounts=True))
+    keys = ("created", "updated", "unchanged", "skipped", "rowErrors")
+    assert {k: rehearsal[k] for k in keys} == {k: real[k] for k in keys}
+    assert (real["created"], real["updated"], len(real["rowErrors"])) == (2, 1, 2)
+    assert await Contact.filter(account__name="Bodega Nueva").count() == 2
+
+
+# ---------------------------------------------------------------- owner and team
+
+
+async def test_owner_and_team_assignment(client):
+    from models import Account, Team
+
+    ventas = await Team.create(name="Ventas")
+    rosa, _ = await person("Rosa", "AGENT", ventas.id)
+    other, _ = await person("Otro", "AGENT")
+    content = csv(HEADER, "Ana,Ruiz,ana@x.pe,,Bodega Nueva")
+    # A team without an owner of the team: refused as a whole.
+    result = payload(await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id)))
+    assert [(e["code"], e["field"]) for e in result["errors"]] == [("OUT_OF_RANGE", ["teamId"])]
+    result = payload(await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id),
+                                  ownerId=gid("User", other.id)))  # fmt: skip
+    assert [(e["code"], e["field"]) for e in result["errors"]] == [("OUT_OF_RANGE", ["ownerId"])]
+    assert await Contact.all().count() == 0
+    result = payload(await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id),
+                                  ownerId=gid("User", rosa.id)))  # fmt: skip
+    assert result["created"] == 1
+    ana = await Contact.get(first_name="Ana")
+    account = await Account.get(id=ana.account_id)
+    assert ana.owner_id == account.owner_id == rosa.id
+    # Rosa (an agent of Ventas) now sees the contact the import made for her team.
+    _, rosa_token = await person("Rosa2", "AGENT", ventas.id)
+    body = await client.post("/graphql", json={"query": "{ contacts { totalCount } }"},
+                             headers={"Authorization": f"Bearer {rosa_token}"})  # fmt: skip
+    assert body.json()["data"]["contacts"]["totalCount"] == 1
+
+
+async def test_an_agent_cannot_import_for_another_team(client):
+    from models import Team
+
+    north, south = await Team.create(name="Norte"), await Team.create(name="Sur")
+    _, secret = await person("Nora", "AGENT", north.id)
+    before = await everything()
+    body = await upload(client, csv(HEADER, "Ana,Ruiz,ana@x.pe,,X"), token=secret,
+                        teamId=gid("Team", south.id))  # fmt: skip
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await everything() == before
+
+
+# ---------------------------------------------------------------- the record and who sees it
+
+
+RECORD = """query($id: ID!) { node(id: $id) { ... on ContactImport { status rowsTotal rowsProcessed
+  created rowErrors(first: 2) { totalCount nodes { row field code } pageInfo { hasNextPage } } } } }"""
+
+
+async def test_the_record_lists_every_row_error_the_payload_caps(client, monkeypatch):
+    from resolvers import importing
+
+    monkeypatch.setattr(importing, "PAYLOAD_ROW_ERRORS", 3)
+    await make_account("Ferretería Lima")
+    rows = [f"A{i},R,bad{i},,Ferretería Lima" for i in range(5)]
+    result = payload(await upload(client, csv(HEADER, *rows, "Ana,Ruiz,ana@x.pe,,Ferretería Lima")))
+    assert [e["row"] for e in result["rowErrors"]] == [2, 3, 4]
+    data = await ok(client, RECORD, {"id": result["import"]["id"]})
+    record = data["node"]
+    assert (record["status"], record["rowsTotal"], record["rowsProcessed"], record["created"]) == (
+        "SUCCEEDED", 6, 6, 1)
+    assert record["rowErrors"]["totalCount"] == 5
+    assert [n["row"] for n in record["rowErrors"]["nodes"]] == [2, 3]
+    assert record["rowErrors"]["pageInfo"]["hasNextPage"] is True
+
+
+async def test_imports_are_seen_by_their_importer_and_by_managers_and_admins(client):
+    from models import Team
+
+    team = await Team.create(name="Norte")
+    nora, nora_token = await person("Nora", "AGENT", team.id)
+    _, nico_token = await person("Nico", "AGENT", team.id)  # Nora's teammate
+    _, manager_token = await person("Mario", "MANAGER")
+    await make_account("Bodega Norte", owner_id=nora.id)
+    mine = payload(await upload(client, csv(HEADER, "Ana,Ruiz,ana@x.pe,,Bodega Norte"),
+                                token=nora_token))["import"]["id"]  # fmt: skip
+    admins = payload(await upload(client, csv(HEADER, "Luis,Soto,luis@x.pe,,Bodega Norte")))
+
+    async def seen(token: str) -> tuple[list[str], Any]:
+        response = await client.post("/graphql", headers={"Authorization": f"Bearer {token}"},
+                                     json={"query": "query($id: ID!) { imports { nodes { id } } "
+                                           "node(id: $id) { id } }", "variables": {"id": mine}})  # fmt: skip
+        data = response.json()["data"]
+        return [n["id"] for n in data["imports"]["nodes"]], data["node"]
+
+    assert await seen(nora_token) == ([mine], {"id": mine})
+    assert await seen(nico_token) == ([], None)
+    everyone = [admins["import"]["id"], mine]  # newest first
+    assert await seen(manager_token) == (everyone, {"id": mine})
+    assert await seen(ADMIN_TOKEN) == (everyone, {"id": mine})
+
+
+async def test_the_imports_list_filters(client):
+    await make_account("Ferretería Lima")
+    content = csv(HEADER, "Ana,Ruiz,ana@x.pe,,Ferretería Lima")
+    rehearsal = payload(await upload(client, content, dryRun=True))["import"]["id"]
+    real = payload(await upload(client, content))["import"]["id"]
+    query = "query($f: ContactImportFilter) { imports(filter: $f) { nodes { id } } }"
+    for filter_, expected in (({"dryRun": True}, [rehearsal]), ({"dryRun": False}, [real]),
+                              ({"status": "SUCCEEDED"}, [real, rehearsal]),
+                              ({"status": "RUNNING"}, [])):  # fmt: skip
+        data = await ok(client, query, {"f": filter_})
+        assert [n["id"] for n in data["imports"]["nodes"]] == expected, filter_
