@@ -238,7 +238,7 @@ def parse_country(cell: str) -> str:
 
 
 def _number(prefix: str) -> Callable[[str], int]:
-    pattern = re.compile(rf"^{prefix}-?0*(\d{{1,10}})$", re.IGNORECASE)
+    pattern = re.compile(rf"^{prefix}-0*(\d{{1,10}})$", re.IGNORECASE)
 
     def parse(cell: str) -> int:
         """``CON-000123`` -> 123 (the id behind the generated number)."""
@@ -305,8 +305,14 @@ class Column:
         return ChannelKind(self.field) if self.where == "channel" else None
 
 
-def _column(key: str, target: str, max_length: int | None, parse: Callable[[str], Any] | None = None,
-            allowlist: str | None = None, **options: Any) -> Column:  # fmt: skip
+def _column(
+    key: str,
+    target: str,
+    max_length: int | None,
+    parse: Callable[[str], Any] | None = None,
+    allowlist: str | None = None,
+    **options: Any,
+) -> Column:
     coordinate = allowlist or "Contact." + key
     return Column(key, target, parse or _text(max_length or 255), max_length, coordinate, **options)
 
@@ -315,9 +321,13 @@ def _channel_columns(kind: ChannelKind) -> list[Column]:
     stem, count = CHANNEL_COLUMNS[kind]
     primary = "Contact." + stem if kind in _PRIMARY_FIELDS else "Contact.channels"
     return [
-        _column(stem if index == 0 else f"{stem}{index + 1}", f"channel.{kind.value}",
-                CHANNEL_MAX_LENGTH, index=index,
-                allowlist=primary if index == 0 else "Contact.channels")  # fmt: skip
+        _column(
+            stem if index == 0 else f"{stem}{index + 1}",
+            f"channel.{kind.value}",
+            CHANNEL_MAX_LENGTH,
+            index=index,
+            allowlist=primary if index == 0 else "Contact.channels",
+        )
         for index in range(count)
     ]
 
@@ -333,7 +343,7 @@ ROLE_LABELS = {
     "OTHER": ("Otro", "Otra", "Otros"),
 }
 # CE comes first: where the enum has it, the carné de extranjería is CE, else FOREIGN_ID.
-DOCUMENT_TYPE_LABELS = {
+DOCUMENT_TYPES = {
     "CE": ("Carné de extranjería", "Carnet de extranjería"),
     "PASSPORT": ("Pasaporte",),
     "FOREIGN_ID": ("Carné de extranjería", "Carnet de extranjería", "Foreign ID"),
@@ -368,6 +378,7 @@ def _snake(name: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
+_acc = _numbered("ACC")
 COLUMNS: tuple[Column, ...] = (
     _column("contactNo", "contact.id", None, _number("CON"), format=_numbered("CON")),
     _column("salutation", "contact.salutation", 20),
@@ -385,8 +396,7 @@ COLUMNS: tuple[Column, ...] = (
     *_channel_columns(ChannelKind.OTHER),
     _column("homePhone", "contact.home_phone", 40),
     _column("birthday", "contact.birthday", None, parse_date),
-    _column("documentType", "contact.document_type", None,
-            _enum(DocumentType, DOCUMENT_TYPE_LABELS)),  # fmt: skip
+    _column("documentType", "contact.document_type", None, _enum(DocumentType, DOCUMENT_TYPES)),
     _column("documentNumber", "contact.document_number", 32),
     _column("isVip", "contact.is_vip", None, parse_boolean),
     _column("isPreferred", "contact.is_preferred", None, parse_boolean),
@@ -397,13 +407,11 @@ COLUMNS: tuple[Column, ...] = (
     _column("imageUrl", "contact.image_url", 500),
     _column("status", "contact.status", None, _enum(RecordStatus, STATUS_LABELS)),
     _column("tags", "contact.tags", None, parse_tags, format=format_tags),
-    _column("accountNo", "account.id", None, _number("ACC"), "Account.accountNo",
-            format=_numbered("ACC")),  # fmt: skip
+    _column("accountNo", "account.id", None, _number("ACC"), "Account.accountNo", format=_acc),
     _column("accountName", "account.name", 200, allowlist="Account.name"),
     _column("locationName", "location.name", 200, allowlist="Location.name"),
     _column("ownerEmail", "owner.email", 254, allowlist="User.email"),
-    *(_column(key, "address." + _snake(key), limit, allowlist="Contact.addresses")
-      for key, limit in _ADDRESS),  # fmt: skip
+    *(_column(k, "address." + _snake(k), n, allowlist="Contact.addresses") for k, n in _ADDRESS),
     _column("country", "address.country", 2, parse_country, "Contact.addresses"),
     _column("postalCode", "address.postal_code", 12, allowlist="Contact.addresses"),
     _column("reference", "address.reference", 255, allowlist="Contact.addresses"),

@@ -141,8 +141,10 @@ def _table(source: _Source, file_name: str, max_rows: int) -> Table:
     while headers and not headers[-1]:
         headers.pop()  # the trailing separators a spreadsheet leaves
     if len(headers) > MAX_COLUMNS:
-        raise FileRefused(FileRefusal.TOO_MANY_COLUMNS,
-                          f"'{file_name}' has {len(headers)} columns; at most {MAX_COLUMNS}.")  # fmt: skip
+        raise FileRefused(
+            FileRefusal.TOO_MANY_COLUMNS,
+            f"'{file_name}' has {len(headers)} columns; at most {MAX_COLUMNS}.",
+        )
     columns, unknown, duplicated = _map(headers)
     if not any(columns):
         raise FileRefused(
@@ -279,8 +281,9 @@ class _CsvSource(_Source):
             except UnicodeDecodeError as error:
                 raise self._undecodable(error) from None
             except csv.Error as error:
-                raise FileRefused(FileRefusal.UNREADABLE_FILE,
-                                  f"'{self.file_name}', row {number + 1}: {error}.") from None  # fmt: skip
+                raise FileRefused(
+                    FileRefusal.UNREADABLE_FILE, f"'{self.file_name}', row {number + 1}: {error}."
+                ) from None
 
 
 def _valid_utf8(path: Path) -> bool:
@@ -305,8 +308,10 @@ class _XlsxSource(_Source):
         try:
             with zipfile.ZipFile(path) as archive:
                 if "xl/workbook.xml" not in archive.namelist():
-                    raise FileRefused(FileRefusal.UNSUPPORTED_FILE,
-                                      f"'{file_name}' is a ZIP archive, not an XLSX workbook.")  # fmt: skip
+                    raise FileRefused(
+                        FileRefusal.UNSUPPORTED_FILE,
+                        f"'{file_name}' is a ZIP archive, not an XLSX workbook.",
+                    )
             self.workbook = load_workbook(path, read_only=True, data_only=True)
         except FileRefused:
             raise
