@@ -38,6 +38,10 @@ UserErrorCode = documented_enum(
         "INACTIVE": "The object is inactive and cannot take part in this change.",
         "ALREADY_IN_STATE": "The object is already in the requested state.",
         "LAST_ADMIN": "The change would leave no active admin to manage users and tokens.",
+        "BATCH_CONFLICT": (
+            "Two items of one batch collide though each is fine alone: the same contact "
+            "twice, or two preferred contacts at one location."
+        ),
         "EMPTY_FILE": "The uploaded file is empty.",
         "UNSUPPORTED_FILE": "The uploaded file is neither CSV nor XLSX (its bytes say so).",
         "UNREADABLE_FILE": "The file cannot be read: not UTF-8 or Windows-1252 text, or a "

@@ -169,6 +169,23 @@ CASES = (
         id="ana",
         other="outlet",
     ),
+    one(
+        "createContacts",
+        'contacts: [{accountId: $id, firstName: "Eva", lastName: "Soto", isPreferred: true}, '
+        '{accountId: $id, firstName: "Iris", lastName: "Vega", email: "iris@andina.pe"}]',
+        ID,
+        id="account",
+        changes=2,
+    ),
+    one(
+        "updateContacts",
+        'contacts: [{id: $id, jobTitle: "Jefa", isPreferred: true, email: "ana@uno.pe"}, '
+        '{id: $other, lastName: "Ruiz Soto", channels: [{kind: PHONE, value: "+51 1 455 5555"}]}]',
+        BOTH,
+        id="ana",
+        other="luis",
+        changes=2,
+    ),
     one("deactivateContact", "id: $id", ID, id="ana"),
     one("activateContact", "id: $id", ID, id="luis"),
     one("setPreferredContact", "id: $id", ID, id="ana"),
