@@ -25,8 +25,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
 from tortoise.functions import Lower
+from tortoise.transactions import in_transaction
 
 from models import Account, Channel, Contact, ContactImport, ImportRowError, Location, Team, User
 from models.enums import (
@@ -36,21 +36,21 @@ from models.enums import (
     ImportStatus,
     LocationKind,
     OnMatch,
-    RecordStatus,
 )
 from resolvers import audit
 from resolvers import channels as channel_rules
-from resolvers import contacts as contact_rules
 from resolvers import validation as check
-from resolvers.access import SUPERVISORS, Access, Area
+from resolvers.access import Access, Area
 from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
+from resolvers.contact_writes import create_contacts, update_contacts
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
-from resolvers.ids import expect_id
-from resolvers.importing_rows import RowInput, TableColumns, read_row, same_text
+from resolvers.ids import encode_id, expect_id
+from resolvers.importing_rows import CONTACT_FIELDS, RowInput, TableColumns, read_row, same_text
+from resolvers.inputs import NOT_SENT, Input
 from resolvers.locations import AUDITED_FIELDS as LOCATION_FIELDS
 from resolvers.locations import new_location
 from resolvers.porting.reader import FileRefused, Table, open_table
-from resolvers.unit_of_work import Unit, change
+from resolvers.unit_of_work import change
 
 CHUNK = 500
 MAX_ROWS = 100_000
@@ -58,6 +58,10 @@ PAYLOAD_ROW_ERRORS = 1000
 MAX_FILE_NAME = 255
 SPOOL_BLOCK = 1024 * 1024
 HOME_NAME = "Domicilio"  # the name of a contact's HOME address an import adds
+# Every field of CreateContactInput / UpdateContactInput, as the write core reads them.
+CREATE_FIELDS = (*CONTACT_FIELDS, "account_id", "location_id", "owner_id", "is_preferred",
+                 "email", "phone", "mobile", "channels")  # fmt: skip
+UPDATE_FIELDS = ("id", *CREATE_FIELDS)
 
 # Imports running now, held so that a task whose request went away is not collected.
 _RUNNING: set[asyncio.Task] = set()
@@ -90,17 +94,6 @@ class _FileState:
     contacts: dict[int, int] = field(default_factory=dict)
     # A dry run's accounts "created" by earlier chunks: key -> name (a real run finds them).
     new_accounts: dict[str, str] = field(default_factory=dict)
-    # What the chunk being planned added, to take back if its write is retried.
-    journal: list[tuple[dict, Any]] = field(default_factory=list)
-
-    def note(self, table: dict, key: Any, value: Any) -> None:
-        table[key] = value
-        self.journal.append((table, key))
-
-    def undo(self) -> None:
-        for table, key in reversed(self.journal):
-            table.pop(key, None)
-        self.journal.clear()
 
 
 # ---------------------------------------------------------------- the request
@@ -256,19 +249,9 @@ async def process_chunk(
     record: ContactImport,
     chunk: list[tuple[int, dict[str, str]]],
 ) -> None:
-    """One chunk: checked, matched, written with its row errors and the progress. A unique
-    index firing under a concurrent write (rule 4) plans the chunk again, once: the rows
-    concerned then become row errors."""
-    for attempt in (1, 2):
-        state.journal.clear()
-        plan = await _plan(access, options, columns, state, chunk)
-        try:
-            await write_chunk(access, options, record, plan)
-            return
-        except IntegrityError:
-            state.undo()
-            if attempt == 2:
-                raise
+    """One chunk: checked, matched, written with its row errors and the progress."""
+    plan = await _plan(access, options, columns, state, chunk)
+    await write_chunk(access, options, record, plan)
 
 
 # ---------------------------------------------------------------- planning a chunk
@@ -285,7 +268,8 @@ class _Create:
     account_id: int | None  # None: the account this import creates under ``account_key``
     account_key: str | None
     location_id: int | None
-    owner_id: int | None  # None: the new account's owner
+    owner_id: int | None  # None: the account's owner
+    contact: Contact | None = None  # once written
 
 
 @dataclass(slots=True)
@@ -379,8 +363,7 @@ async def _plan(
                 plan.new_accounts[update.account_key] = row.account_name or ""
             plan.updates.append(update)
     if options.dry_run:
-        for key, name in plan.new_accounts.items():
-            state.note(state.new_accounts, key, name)
+        state.new_accounts.update(plan.new_accounts)
     return plan
 
 
@@ -407,12 +390,12 @@ def _in_file(row: RowInput, contact: Contact | None, state: _FileState, problems
 
 def _remember(row: RowInput, contact: Contact | None, state: _FileState) -> None:
     for email in row.emails():
-        state.note(state.emails, email, row.number)
+        state.emails[email] = row.number
     document = row.document()
     if document is not None:
-        state.note(state.documents, document, row.number)
+        state.documents[document] = row.number
     if contact is not None:
-        state.note(state.contacts, contact.id, row.number)
+        state.contacts[contact.id] = row.number
 
 
 def _changes(
@@ -565,14 +548,7 @@ class _Lookups:
             return
         users = await User.filter(email__in=list(emails))
         self.owners = {user.email.casefold(): user for user in users}
-        if access.role in SUPERVISORS:
-            self.may_own = {user.id: True for user in users}
-        else:
-            team = access.user.team_id
-            self.may_own = {
-                user.id: user.id == access.user.id or (team is not None and user.team_id == team)
-                for user in users
-            }
+        self.may_own = {user.id: access._may_give_to(user.id, user.team_id) for user in users}
 
     # ------------------------------------------------------------ per row, from memory
 
@@ -706,30 +682,21 @@ class _Lookups:
 async def write_chunk(
     access: Access, options: Options, record: ContactImport, plan: _Plan
 ) -> None:
-    """The chunk's writes in one unit of work: new accounts, new and updated contacts with
-    their channels and ``IMPORTED`` audit events, the row errors and the import's counts.
-    A dry run writes only the row errors and the counts.
-
-    The one place that writes an import's contacts, through the single-contact rules of
-    ``resolvers.contacts`` (rule 1, the search text, the audit snapshot); the batch write
-    core takes its place when it lands.
-    """
-    preferred_at = sorted(
-        {u.values.get("location_id") or u.contact.location_id for u in plan.updates
-         if u.preferred and u.account_key is None}
-        | {c.location_id for c in plan.creates if c.row.preferred and c.account_id is not None}
-    )  # fmt: skip
-    async with change(access.user, locations=preferred_at) as unit:
-        if not options.dry_run:
-            made = await _create_accounts(unit, options, plan)
-            for item in plan.creates:
-                await _create(unit, item, made)
-            for item in plan.updates:
-                await _update(unit, item, made)
+    """The chunk's writes: the accounts its rows create, its contacts through the batch write
+    core (``resolvers.contact_writes``, ``IMPORT`` / ``IMPORTED``: the same checks and rules
+    as every other write path), their HOME addresses; then its row errors and the import's
+    counts in one short transaction of their own. A dry run writes only the latter."""
+    if not options.dry_run:
+        made = await _create_accounts(access, options, plan)
+        await _write_creates(access, plan, made)
+        await _write_updates(access, plan, made)
+        await _write_addresses(access, plan)
+    async with in_transaction() as connection:
         if plan.errors:
+            plan.errors.sort(key=lambda error: error.row_number)
             for error in plan.errors:
                 error.contact_import_id = record.id
-            await ImportRowError.bulk_create(plan.errors, using_db=unit.connection)
+            await ImportRowError.bulk_create(plan.errors, using_db=connection)
         record.rows_processed += plan.rows
         record.created += len(plan.creates)
         record.updated += len(plan.updates)
@@ -739,127 +706,167 @@ async def write_chunk(
         await record.save(
             update_fields=["rows_processed", "created", "updated", "unchanged", "skipped",
                            "row_error_count"],
-            using_db=unit.connection,
+            using_db=connection,
         )  # fmt: skip
 
 
-async def _create_accounts(unit: Unit, options: Options, plan: _Plan) -> dict[str, Location]:
-    """The accounts the chunk's rows name that do not exist: their main locations by key."""
-    made: dict[str, Location] = {}
-    for key, name in plan.new_accounts.items():
-        account = await Account.create(name=name, owner_id=options.default_owner_id)
-        account.search_text = account.search_document()
-        await Account.filter(id=account.id).update(search_text=account.search_text)
-        await unit.record(
-            AuditAction.CREATED, account, account.name,
-            audit.diff({}, audit.snapshot(account, ACCOUNT_FIELDS)),
-        )  # fmt: skip
-        made[key] = await new_location(
-            unit,
-            {"account_id": account.id, "kind": LocationKind.MAIN, "name": name, "is_default": True},
-        )
-    if made and any(c.row.preferred and c.account_id is None for c in plan.creates):
-        # New rows: their ids come after every location locked before.
-        await unit.lock(locations=[location.id for location in made.values()])
+async def _create_accounts(
+    access: Access, options: Options, plan: _Plan
+) -> dict[str, tuple[int, int]]:
+    """The accounts the chunk's rows name that do not exist, in one unit of work: their
+    (account id, main location id) by key."""
+    if not plan.new_accounts:
+        return {}
+    made: dict[str, tuple[int, int]] = {}
+    async with change(access.user) as unit:
+        for key, name in plan.new_accounts.items():
+            account = await Account.create(name=name, owner_id=options.default_owner_id)
+            account.search_text = account.search_document()
+            await Account.filter(id=account.id).update(search_text=account.search_text)
+            await unit.record(
+                AuditAction.CREATED, account, account.name,
+                audit.diff({}, audit.snapshot(account, ACCOUNT_FIELDS)),
+            )  # fmt: skip
+            main = await new_location(unit, {
+                "account_id": account.id, "kind": LocationKind.MAIN, "name": name,
+                "is_default": True,
+            })  # fmt: skip
+            made[key] = (account.id, main.id)
     return made
 
 
-async def _create(unit: Unit, item: _Create, made: dict[str, Location]) -> None:
-    row = item.row
-    if item.account_id is None:
-        main = made[item.account_key]
-        account_id, location_id = main.account_id, main.id
-    else:
-        account_id, location_id = item.account_id, item.location_id
-    values = {**row.values, "custom_fields": row.values.get("custom_fields") or {}}
-    contact = await Contact.create(
-        **values,
-        account_id=account_id,
-        location_id=location_id,
-        owner_id=item.owner_id,
-        created_by_id=unit.actor.id if unit.actor else None,
-        capture_source=CaptureSource.IMPORT,
-        using_db=unit.connection,
-    )
-    if row.preferred:
-        await contact_rules.make_preferred(unit, contact)
-    channels = _channel_rows(contact, row.channels)
-    if channels:
-        await Channel.bulk_create(channels, using_db=unit.connection)
-    contact.search_text = contact.search_document(channels)
-    await Contact.filter(id=contact.id).using_db(unit.connection).update(
-        search_text=contact.search_text
-    )
-    if row.address:
-        await _home_address(unit, contact, None, row.address)
-    await unit.record(
-        AuditAction.IMPORTED, contact, contact.full_name,
-        audit.diff({}, audit.snapshot(contact, contact_rules.AUDITED_FIELDS)),
-    )  # fmt: skip
+def _channel_inputs(row: RowInput, kinds: Any = None) -> tuple[list[Input], list[str]]:
+    """The row's channels as ``ChannelInput`` values (the first of a kind primary), and
+    the header each one comes from."""
+    inputs, headers = [], []
+    for kind, values in row.channels.items():
+        if kinds is not None and kind not in kinds:
+            continue
+        for index, value in enumerate(values):
+            inputs.append(_channel_input(kind, value, None, index == 0))
+            headers.append(row.channel_columns[kind][index])
+    return inputs, headers
 
 
-async def _update(unit: Unit, item: _Update, made: dict[str, Location]) -> None:
-    contact = item.contact
-    values = dict(item.values)
-    if item.account_key is not None:
-        main = made[item.account_key]
-        values["account_id"], values["location_id"] = main.account_id, main.id
-    before = audit.snapshot(contact, contact_rules.AUDITED_FIELDS)
-    for name, value in values.items():
-        setattr(contact, name, value)
-    channels = [c for c in item.all_channels if c.kind not in item.channels]
-    if item.channels:
-        await Channel.filter(contact_id=contact.id, kind__in=list(item.channels)).using_db(
-            unit.connection
-        ).delete()
-        fresh = _channel_rows(contact, item.channels)
-        if fresh:
-            await Channel.bulk_create(fresh, using_db=unit.connection)
-        channels += fresh
-    contact.search_text = contact.search_document(channels)
-    await contact.save(update_fields=[*values, "search_text", "updated_at"],
-                       using_db=unit.connection)  # fmt: skip
-    if item.preferred:
-        await contact_rules.make_preferred(unit, contact)
-    if item.address is not None:
-        await _home_address(unit, contact, item.home, item.address)
-    changes = audit.diff(before, audit.snapshot(contact, contact_rules.AUDITED_FIELDS))
-    for kind, wanted in item.channels.items():
-        old = [c.value for c in _of_kind(item.all_channels, kind)]
-        changes[f"channels.{kind.value}"] = {"from": old, "to": wanted}
-    await unit.record(AuditAction.IMPORTED, contact, contact.full_name, changes)
+def _channel_input(kind: ChannelKind, value: str, label: str | None, primary: bool) -> Input:
+    return Input("ChannelInput", {"kind": kind, "value": value, "label": label,
+                                  "is_primary": primary})  # fmt: skip
 
 
-async def _home_address(
-    unit: Unit, contact: Contact, home: Location | None, fields: dict[str, Any]
-) -> None:
-    """The contact's own HOME address, the one the export writes: changed, or added."""
-    if home is None:
-        await new_location(unit, {
-            **fields, "account_id": contact.account_id, "contact_id": contact.id,
-            "kind": LocationKind.HOME, "name": HOME_NAME, "is_default": False,
-        })  # fmt: skip
+def _written(
+    plan: _Plan, rows: list[RowInput], results: list, channel_headers: list[list[str]]
+) -> list[int]:
+    """The indexes of the items written; the others' problems become their rows' errors."""
+    written = []
+    for index, (row, result) in enumerate(zip(rows, results, strict=True)):
+        if result.problems:
+            plan.fail(row, [_at_header(p, channel_headers[index]) for p in result.problems])
+        else:
+            written.append(index)
+    return written
+
+
+def _at_header(problem: Problem, channel_headers: list[str]) -> Problem:
+    """A problem at ``["channels", "2", "value"]`` of an item: at that channel's header."""
+    path = problem.field
+    if len(path) >= 2 and path[0] == "channels" and path[1].isdigit():
+        index = int(path[1])
+        if index < len(channel_headers):
+            return Problem(problem.code, (channel_headers[index],), problem.message)
+    return problem
+
+
+async def _write_creates(access: Access, plan: _Plan, made: dict[str, tuple[int, int]]) -> None:
+    if not plan.creates:
         return
-    before = audit.snapshot(home, LOCATION_FIELDS)
-    for name, value in fields.items():
-        setattr(home, name, value)
-    home.search_text = home.search_document()
-    await home.save(update_fields=[*fields, "search_text", "updated_at"], using_db=unit.connection)
-    changes = audit.diff(before, audit.snapshot(home, LOCATION_FIELDS))
-    await unit.record(AuditAction.IMPORTED, home, home.name, changes)
+    items, headers = [], []
+    for item in plan.creates:
+        account_id, location_id = (
+            made[item.account_key] if item.account_id is None
+            else (item.account_id, item.location_id)
+        )  # fmt: skip
+        channels, channel_headers = _channel_inputs(item.row)
+        items.append(Input("CreateContactInput", {
+            **dict.fromkeys(CREATE_FIELDS, None), **item.row.values,
+            "account_id": encode_id("Account", account_id),
+            "location_id": encode_id("Location", location_id) if location_id else None,
+            "owner_id": encode_id("User", item.owner_id) if item.owner_id else None,
+            "is_preferred": bool(item.row.preferred),
+            "channels": channels,
+        }))  # fmt: skip
+        headers.append(channel_headers)
+    rows = [item.row for item in plan.creates]
+    results = await create_contacts(
+        access, items, atomic=False, capture_source=CaptureSource.IMPORT,
+        audit_action=AuditAction.IMPORTED, describe=lambda i: f"row {rows[i].number}",
+    )  # fmt: skip
+    written = _written(plan, rows, results, headers)
+    for index in written:
+        plan.creates[index].contact = results[index].contact
+    plan.creates = [plan.creates[index] for index in written]
 
 
-def _channel_rows(contact: Contact, channels: dict[ChannelKind, list[str]]) -> list[Channel]:
-    """Rule 3: the first of each kind, as the row lists them, is the primary."""
-    return [
-        Channel(
-            contact_id=contact.id,
-            kind=kind,
-            value=value,
-            normalized=channel_rules.normalize_channel(kind, value),
-            is_primary=index == 0,
-            contact_active=contact.status == RecordStatus.ACTIVE,
-        )
-        for kind, values in channels.items()
-        for index, value in enumerate(values)
-    ]
+async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int, int]]) -> None:
+    if not plan.updates:
+        return
+    items, headers = [], []
+    for item in plan.updates:
+        sent: dict[str, Any] = {name: NOT_SENT for name in UPDATE_FIELDS}
+        sent["id"] = encode_id("Contact", item.contact.id)
+        values = dict(item.values)
+        if item.account_key is not None:
+            values["account_id"], values["location_id"] = made[item.account_key]
+        for name, value in values.items():
+            if name in ("account_id", "location_id", "owner_id"):
+                kind = {"account_id": "Account", "location_id": "Location",
+                        "owner_id": "User"}[name]  # fmt: skip
+                value = encode_id(kind, value)
+            if name != "is_preferred":
+                sent[name] = value
+        if item.preferred:
+            sent["is_preferred"] = True
+        elif values.get("is_preferred") is False and "location_id" not in values:
+            sent["is_preferred"] = False
+        channel_headers: list[str] = []
+        if item.channels:
+            # ``channels`` replaces the whole set: the kinds the row leaves out are kept.
+            kept = [_channel_input(c.kind, c.value, c.label, c.is_primary)
+                    for c in item.all_channels if c.kind not in item.channels]  # fmt: skip
+            fresh, fresh_headers = _channel_inputs(item.row, item.channels)
+            sent["channels"] = [*fresh, *kept]
+            channel_headers = fresh_headers
+        items.append(Input("UpdateContactInput", sent))
+        headers.append(channel_headers)
+    rows = [item.row for item in plan.updates]
+    results = await update_contacts(
+        access, items, atomic=False, audit_action=AuditAction.IMPORTED,
+        describe=lambda i: f"row {rows[i].number}",
+    )  # fmt: skip
+    written = _written(plan, rows, results, headers)
+    for index in written:
+        plan.updates[index].contact = results[index].contact
+    plan.updates = [plan.updates[index] for index in written]
+
+
+async def _write_addresses(access: Access, plan: _Plan) -> None:
+    """The HOME address (the one the export writes) of the contacts written: changed, or
+    added; one unit of work for the chunk."""
+    changed = [(c.contact, None, c.row.address) for c in plan.creates if c.row.address]
+    changed += [(u.contact, u.home, u.address) for u in plan.updates if u.address is not None]
+    if not changed:
+        return
+    async with change(access.user) as unit:
+        for contact, home, fields in changed:
+            if home is None:
+                await new_location(unit, {
+                    **fields, "account_id": contact.account_id, "contact_id": contact.id,
+                    "kind": LocationKind.HOME, "name": HOME_NAME, "is_default": False,
+                })  # fmt: skip
+                continue
+            before = audit.snapshot(home, LOCATION_FIELDS)
+            for name, value in fields.items():
+                setattr(home, name, value)
+            home.search_text = home.search_document()
+            await home.save(update_fields=[*fields, "search_text", "updated_at"])
+            changes = audit.diff(before, audit.snapshot(home, LOCATION_FIELDS))
+            await unit.record(AuditAction.IMPORTED, home, home.name, changes)

@@ -29,6 +29,9 @@ ADDRESS_NAMES = (*(name for name, _ in ADDRESS_FIELDS), "country")
 # activateContact / deactivateContact only (rule 4 holds there).
 LEFT_ALONE = frozenset({"status"})
 MAX_MESSAGE = 500
+# The input fields of createContact whose columns have other names.
+_INPUT_COLUMNS = {"accountId": ("accountNo", "accountName"), "locationId": ("locationName",),
+                  "ownerId": ("ownerEmail",), "id": ("contactNo",)}  # fmt: skip
 
 
 class TableColumns:
@@ -55,6 +58,7 @@ class RowInput:
     # Channels by kind in column order (the first is the primary), checked.
     channels: dict[ChannelKind, list[str]] = field(default_factory=dict)
     channel_headers: dict[str, str] = field(default_factory=dict)  # normalized email -> header
+    channel_columns: dict[ChannelKind, list[str]] = field(default_factory=dict)  # their headers
     address: dict[str, Any] = field(default_factory=dict)
     custom_fields: dict[str, Any] = field(default_factory=dict)
     # The contact fields, checked for a create or an update (``checked``).
@@ -110,6 +114,9 @@ class RowInput:
         headers = self.columns.headers
         if key in headers:
             return headers[key]
+        for alias in _INPUT_COLUMNS.get(key, ()):
+            if alias in headers:
+                return headers[alias]
         name = check.camel(key)
         if name in headers:
             return headers[name]
@@ -192,6 +199,7 @@ def read_row(columns: TableColumns, number: int, cells: dict[str, str]) -> RowIn
             row.cells[key] = value
     for kind, found in channel_cells.items():
         values: list[str] = []
+        headers: list[str] = []
         for _, value, header in sorted(found):
             checked = channel_rules.check_channel_value(problems, (header,), kind, value)
             if checked is None:
@@ -200,7 +208,9 @@ def read_row(columns: TableColumns, number: int, cells: dict[str, str]) -> RowIn
                 row.channel_headers.setdefault(channel_rules.normalize_channel(kind, checked),
                                                header)  # fmt: skip
             values.append(checked)
+            headers.append(header)
         row.channels[kind] = values
+        row.channel_columns[kind] = headers
     if any(value is not NOT_SENT for value in address.values()):
         row.address = {
             name: value
