@@ -378,7 +378,7 @@ async def _xlsx(
 
 def _append(sheet: Any, rows: list[list[str]]) -> None:
     for row in rows:
-        sheet.append(row)
+        sheet.append([cell or None for cell in row])  # an empty cell, not an empty string
 
 
 async def _batches(
