@@ -170,10 +170,13 @@ def _file_name(name: str | None) -> str:
 def _spool(upload: Any) -> str:
     """The upload copied to a file of our own, a block at a time (the request's copy goes
     when the request ends; the import may outlive it)."""
-    handle, path = tempfile.mkstemp(prefix="crm-import-")
+    source = upload.file
+    source.seek(0)
+    # openpyxl opens a workbook only by its extension: a ZIP's copy is named as one.
+    suffix = ".xlsx" if source.read(4) == b"PK\x03\x04" else ".csv"
+    source.seek(0)
+    handle, path = tempfile.mkstemp(prefix="crm-import-", suffix=suffix)
     with os.fdopen(handle, "wb") as target:
-        source = upload.file
-        source.seek(0)
         shutil.copyfileobj(source, target, SPOOL_BLOCK)
     return path
 
@@ -304,6 +307,7 @@ class _Plan:
 class _Placement:
     account_id: int | None = None
     account_key: str | None = None
+    account_name: str | None = None  # of the account to create
     location_id: int | None = None
     owner_id: int | None = None  # the account's owner
 
@@ -349,7 +353,7 @@ async def _plan(
             owner_id = options.owner_id
         if contact is None:
             if placement.account_key is not None and placement.account_key not in plan.new_accounts:
-                plan.new_accounts[placement.account_key] = row.account_name or ""
+                plan.new_accounts[placement.account_key] = placement.account_name or ""
             plan.creates.append(_Create(
                 row, placement.account_id, placement.account_key, placement.location_id,
                 owner_id if owner_id is not None else placement.owner_id,
@@ -360,7 +364,7 @@ async def _plan(
             plan.unchanged += 1
         else:
             if update.account_key is not None and update.account_key not in plan.new_accounts:
-                plan.new_accounts[update.account_key] = row.account_name or ""
+                plan.new_accounts[update.account_key] = placement.account_name or ""
             plan.updates.append(update)
     if options.dry_run:
         state.new_accounts.update(plan.new_accounts)
@@ -624,8 +628,7 @@ class _Lookups:
             if candidates:
                 place.account_id = candidates[0].id
             elif key in plan.new_accounts or key in state.new_accounts or options.create_accounts:
-                place.account_key = key
-                place.owner_id = options.default_owner_id
+                place.account_key, place.account_name = key, row.account_name
             else:
                 problems.add(
                     ProblemCode.NOT_FOUND, row.header("accountName"),
@@ -633,9 +636,16 @@ class _Lookups:
                     "creates it).",
                 )  # fmt: skip
                 return place
+        elif contact is None and options.create_accounts:
+            # A person without a company (a mailing list's row): an account of their own,
+            # named after them, as a "persona natural" customer.
+            name = " ".join(filter(None, (row.values.get("first_name"),
+                                          row.values.get("last_name"))))  # fmt: skip
+            place.account_key, place.account_name = account_key(name), name
         elif contact is None:
             problems.add(ProblemCode.REQUIRED, row.header("accountName"),
-                         "A contact belongs to an account: fill the account column.")  # fmt: skip
+                         "A contact belongs to an account: fill the account column (or "
+                         "`createAccounts: true` makes one for the person).")  # fmt: skip
             return place
         else:
             place.account_id = contact.account_id

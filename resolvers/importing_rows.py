@@ -180,7 +180,12 @@ def read_row(columns: TableColumns, number: int, cells: dict[str, str]) -> RowIn
         header = columns.headers[key]
         if not column.imported or column.field in LEFT_ALONE:
             continue
-        reason = check.bad_characters(text, long=match.custom_field is not None)
+        long = match.custom_field is not None
+        if not long:
+            # A line break a spreadsheet keeps inside a short cell (an address on two
+            # lines) is a space: short text is one line.
+            text = " ".join(text.split())
+        reason = check.bad_characters(text, long=long)
         if reason is not None:
             problems.add(ProblemCode.INVALID_CHARACTERS, header, reason)
             continue

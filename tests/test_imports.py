@@ -553,3 +553,86 @@ async def test_the_imports_list_filters(client):
                               ({"status": "RUNNING"}, [])):  # fmt: skip
         data = await ok(client, query, {"f": filter_})
         assert [n["id"] for n in data["imports"]["nodes"]] == expected, filter_
+
+
+# ---------------------------------------------------------------- progress and hang-ups
+
+
+@pytest.fixture
+def paused_after_first_chunk(monkeypatch):
+    """Imports of 2-row chunks that stop after their first chunk until ``go`` is set."""
+    from resolvers import importing
+
+    first, go = asyncio.Event(), asyncio.Event()
+    write = importing.write_chunk
+
+    async def paused(*args):
+        await write(*args)
+        first.set()
+        await go.wait()
+
+    monkeypatch.setattr(importing, "write_chunk", paused)
+    monkeypatch.setattr(importing, "CHUNK", 2)
+    return first, go
+
+
+PROGRESS = """query($id: ID!) { imports { nodes { id status rowsTotal rowsProcessed created } }
+  node(id: $id) { ... on ContactImport { status rowsProcessed } } }"""
+
+
+async def test_progress_is_readable_from_another_request_while_it_runs(
+    client, paused_after_first_chunk
+):
+    first, go = paused_after_first_chunk
+    await make_account("Ferretería Lima")
+    rows = [f"A{i},R,a{i}@x.pe,,Ferretería Lima" for i in range(5)]
+    request = asyncio.create_task(upload(client, csv(HEADER, *rows)))
+    await first.wait()
+    [running] = (await ok(client, "{ imports { nodes { id } } }"))["imports"]["nodes"]
+    data = await ok(client, PROGRESS, {"id": running["id"]})
+    assert data["imports"]["nodes"] == [{"id": running["id"], "status": "RUNNING",
+                                         "rowsTotal": 5, "rowsProcessed": 2, "created": 2}]  # fmt: skip
+    assert data["node"] == {"status": "RUNNING", "rowsProcessed": 2}
+    go.set()
+    result = payload(await request)
+    assert (result["import"]["status"], result["created"]) == ("SUCCEEDED", 5)
+
+
+async def test_an_import_whose_client_hangs_up_goes_on_to_its_end(client, paused_after_first_chunk):
+    from resolvers import importing
+
+    first, go = paused_after_first_chunk
+    await make_account("Ferretería Lima")
+    rows = [f"A{i},R,a{i}@x.pe,,Ferretería Lima" for i in range(5)]
+    request = asyncio.create_task(upload(client, csv(HEADER, *rows)))
+    await first.wait()
+    request.cancel()  # the client went away
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    go.set()
+    await asyncio.gather(*importing._RUNNING)
+    [record] = await ContactImport.all()
+    assert (record.status, record.rows_processed, record.created) == ("SUCCEEDED", 5, 5)
+    assert record.finished_at is not None
+    assert await Contact.all().count() == 5
+
+
+# ---------------------------------------------------------------- other systems' files
+
+
+@pytest.mark.parametrize(
+    "name", ["hubspot.csv", "vtiger.csv", "vtiger_fields.csv", "sendpulse.csv",
+             "spanish_excel.csv", "spanish_excel_cp1252.csv", "spanish.xlsx"],
+)  # fmt: skip
+async def test_other_systems_exports_import_without_any_mapping(client, name):
+    from pathlib import Path
+
+    content = (Path(__file__).parent / "fixtures" / "imports" / name).read_bytes()
+    rehearsal = payload(await upload(client, content, name, dryRun=True, createAccounts=True))
+    assert rehearsal["errors"] == [] and rehearsal["rowErrors"] == []
+    result = payload(await upload(client, content, name, createAccounts=True))
+    assert result["rowErrors"] == [] and result["created"] == rehearsal["created"] > 0
+    assert await Contact.all().count() == result["created"]
+    # A second time, every row finds its contact and nothing changes.
+    again = payload(await upload(client, content, name, createAccounts=True))
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, result["created"])
