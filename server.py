@@ -327,7 +327,8 @@ class GraphQLApp(GraphQL):
             if not any(header in request.headers for header in preflighted):
                 raise Refusal(400, "PREFLIGHT_REQUIRED",
                               "A multipart request needs `Authorization: Bearer <token>` or "
-                              "a `GraphQL-Require-Preflight: 1` header (CSRF protection).")  # fmt: skip
+                              "a `GraphQL-Require-Preflight: 1` header "
+                              "(CSRF protection).")  # fmt: skip
             try:
                 data = await self.parse_multipart(StarletteRequestAdapter(request))
             except HTTPException as error:

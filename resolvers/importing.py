@@ -48,7 +48,6 @@ from resolvers.ids import encode_id, expect_id
 from resolvers.importing_rows import CONTACT_FIELDS, RowInput, TableColumns, read_row, same_text
 from resolvers.inputs import NOT_SENT, Input
 from resolvers.locations import AUDITED_FIELDS as LOCATION_FIELDS
-from resolvers.locations import new_location
 from resolvers.porting.reader import FileRefused, Table, open_table
 from resolvers.unit_of_work import change
 
@@ -59,8 +58,17 @@ MAX_FILE_NAME = 255
 SPOOL_BLOCK = 1024 * 1024
 HOME_NAME = "Domicilio"  # the name of a contact's HOME address an import adds
 # Every field of CreateContactInput / UpdateContactInput, as the write core reads them.
-CREATE_FIELDS = (*CONTACT_FIELDS, "account_id", "location_id", "owner_id", "is_preferred",
-                 "email", "phone", "mobile", "channels")  # fmt: skip
+CREATE_FIELDS = (
+    *CONTACT_FIELDS,
+    "account_id",
+    "location_id",
+    "owner_id",
+    "is_preferred",
+    "email",
+    "phone",
+    "mobile",
+    "channels",
+)
 UPDATE_FIELDS = ("id", *CREATE_FIELDS)
 
 # Imports running now, held so that a task whose request went away is not collected.
@@ -144,10 +152,11 @@ async def _options(access: Access, data: Any) -> Options:
         if owner.team_id != team_id:
             path = "ownerId" if owner_id is not None else "teamId"
             problems.add(
-                ProblemCode.OUT_OF_RANGE, path,
+                ProblemCode.OUT_OF_RANGE,
+                path,
                 "The owner of the imported records must be a member of the team: give as "
                 "`ownerId` a member of the team.",
-            )  # fmt: skip
+            )
     if problems:
         raise Rejected(problems.items)
     return Options(
@@ -190,10 +199,11 @@ def _open(path: str, file_name: str) -> Table:
     problems = Problems()
     for header in table.unknown:
         problems.add(
-            ProblemCode.UNKNOWN_COLUMN, ("file", header),
+            ProblemCode.UNKNOWN_COLUMN,
+            ("file", header),
             f"The column '{header}' is not one the import knows; rename or remove it "
             "(docs/import-export.md lists the columns).",
-        )  # fmt: skip
+        )
     if problems:
         table.close()
         raise Rejected(problems.items)
@@ -224,9 +234,11 @@ async def _run(
     finally:
         table.close()
         os.unlink(path)
-    first_errors = await ImportRowError.filter(contact_import_id=record.id).order_by(
-        "row_number", "id"
-    ).limit(PAYLOAD_ROW_ERRORS)
+    first_errors = (
+        await ImportRowError.filter(contact_import_id=record.id)
+        .order_by("row_number", "id")
+        .limit(PAYLOAD_ROW_ERRORS)
+    )
     return Outcome(record, first_errors)
 
 
@@ -354,10 +366,15 @@ async def _plan(
         if contact is None:
             if placement.account_key is not None and placement.account_key not in plan.new_accounts:
                 plan.new_accounts[placement.account_key] = placement.account_name or ""
-            plan.creates.append(_Create(
-                row, placement.account_id, placement.account_key, placement.location_id,
-                owner_id if owner_id is not None else placement.owner_id,
-            ))  # fmt: skip
+            plan.creates.append(
+                _Create(
+                    row,
+                    placement.account_id,
+                    placement.account_key,
+                    placement.location_id,
+                    owner_id if owner_id is not None else placement.owner_id,
+                )
+            )
             continue
         update = _changes(row, contact, found, placement, owner_id)
         if update is None:
@@ -376,20 +393,25 @@ def _in_file(row: RowInput, contact: Contact | None, state: _FileState, problems
     for email, header in row.emails().items():
         first = state.emails.get(email)
         if first is not None:
-            problems.add(ProblemCode.DUPLICATE_EMAIL, header,
-                         f"Row {first} of the file has this email address too.")  # fmt: skip
+            problems.add(
+                ProblemCode.DUPLICATE_EMAIL,
+                header,
+                f"Row {first} of the file has this email address too.",
+            )
     document = row.document()
     if document is not None and document in state.documents:
         problems.add(
-            ProblemCode.DUPLICATE_DOCUMENT, row.header("documentNumber"),
+            ProblemCode.DUPLICATE_DOCUMENT,
+            row.header("documentNumber"),
             f"Row {state.documents[document]} of the file has this document too.",
-        )  # fmt: skip
+        )
     if contact is not None and contact.id in state.contacts and not problems:
         problems.add(
-            ProblemCode.DUPLICATE_ROW, (),
+            ProblemCode.DUPLICATE_ROW,
+            (),
             f"Row {state.contacts[contact.id]} of the file is for the same contact "
             f"({contact.contact_no}).",
-        )  # fmt: skip
+        )
 
 
 def _remember(row: RowInput, contact: Contact | None, state: _FileState) -> None:
@@ -408,9 +430,10 @@ def _changes(
     """What the row changes on its contact: only the columns the file has and the row fills;
     None when the contact already holds every value."""
     values = {
-        name: value for name, value in row.values.items()
+        name: value
+        for name, value in row.values.items()
         if name != "custom_fields" and getattr(contact, name) != value
-    }  # fmt: skip
+    }
     if row.custom_fields:
         stored = contact.custom_fields or {}
         if any(not same_text(stored.get(k), v) for k, v in row.custom_fields.items()):
@@ -430,9 +453,10 @@ def _changes(
         values["owner_id"] = owner_id
     channels = found.channels.get(contact.id, [])
     replaced = {
-        kind: wanted for kind, wanted in row.channels.items()
+        kind: wanted
+        for kind, wanted in row.channels.items()
         if _same_channels(kind, [c.value for c in _of_kind(channels, kind)], wanted) is False
-    }  # fmt: skip
+    }
     preferred = bool(row.preferred) and (not contact.is_preferred or "is_preferred" in values)
     if row.preferred is False and contact.is_preferred and "is_preferred" not in values:
         values["is_preferred"] = False
@@ -440,14 +464,16 @@ def _changes(
     address = None
     if row.address:
         address = {
-            name: value for name, value in row.address.items()
+            name: value
+            for name, value in row.address.items()
             if home is None or getattr(home, name) != value
-        }  # fmt: skip
+        }
         address = address or None
     if not values and not replaced and not preferred and address is None:
         return None
-    return _Update(row, contact, values, replaced, channels, preferred, address, home,
-                   placement.account_key)  # fmt: skip
+    return _Update(
+        row, contact, values, replaced, channels, preferred, address, home, placement.account_key
+    )
 
 
 def _same_channels(kind: ChannelKind, stored: list[str], wanted: list[str]) -> bool:
@@ -561,8 +587,9 @@ class _Lookups:
         if row.contact_no is not None:
             contact = self.by_number.get(row.contact_no)
             if contact is None:
-                problems.add(ProblemCode.NOT_FOUND, row.header("contactNo"),
-                             "No contact has this number.")  # fmt: skip
+                problems.add(
+                    ProblemCode.NOT_FOUND, row.header("contactNo"), "No contact has this number."
+                )
             return contact
         for email in row.emails():
             pk = self.by_email.get(email)
@@ -587,8 +614,11 @@ class _Lookups:
         document = row.document()
         other = self.by_document.get(document) if document is not None else None
         if other is not None and other != mine:
-            problems.add(ProblemCode.DUPLICATE_DOCUMENT, row.header("documentNumber"),
-                         self._taken("document", other, "another contact"))  # fmt: skip
+            problems.add(
+                ProblemCode.DUPLICATE_DOCUMENT,
+                row.header("documentNumber"),
+                self._taken("document", other, "another contact"),
+            )
         return problems.items
 
     def _taken(self, what: str, other: int, anyone: str) -> str:
@@ -611,8 +641,9 @@ class _Lookups:
         if row.account_no is not None:
             account = self.accounts.get(row.account_no)
             if account is None:
-                problems.add(ProblemCode.NOT_FOUND, row.header("accountNo"),
-                             "No account has this number.")  # fmt: skip
+                problems.add(
+                    ProblemCode.NOT_FOUND, row.header("accountNo"), "No account has this number."
+                )
                 return place
             place.account_id = account.id
         elif row.account_name:
@@ -620,10 +651,11 @@ class _Lookups:
             candidates = self.accounts_by_name.get(key, [])
             if len(candidates) > 1:
                 problems.add(
-                    ProblemCode.DUPLICATE_NAME, row.header("accountName"),
+                    ProblemCode.DUPLICATE_NAME,
+                    row.header("accountName"),
                     f"{len(candidates)} accounts are named '{row.account_name}': give the "
                     "account number (accountNo) instead.",
-                )  # fmt: skip
+                )
                 return place
             if candidates:
                 place.account_id = candidates[0].id
@@ -631,21 +663,26 @@ class _Lookups:
                 place.account_key, place.account_name = key, row.account_name
             else:
                 problems.add(
-                    ProblemCode.NOT_FOUND, row.header("accountName"),
+                    ProblemCode.NOT_FOUND,
+                    row.header("accountName"),
                     f"No account is named '{row.account_name}' (`createAccounts: true` "
                     "creates it).",
-                )  # fmt: skip
+                )
                 return place
         elif contact is None and options.create_accounts:
             # A person without a company (a mailing list's row): an account of their own,
             # named after them, as a "persona natural" customer.
-            name = " ".join(filter(None, (row.values.get("first_name"),
-                                          row.values.get("last_name"))))  # fmt: skip
+            name = " ".join(
+                filter(None, (row.values.get("first_name"), row.values.get("last_name")))
+            )
             place.account_key, place.account_name = account_key(name), name
         elif contact is None:
-            problems.add(ProblemCode.REQUIRED, row.header("accountName"),
-                         "A contact belongs to an account: fill the account column (or "
-                         "`createAccounts: true` makes one for the person).")  # fmt: skip
+            problems.add(
+                ProblemCode.REQUIRED,
+                row.header("accountName"),
+                "A contact belongs to an account: fill the account column (or "
+                "`createAccounts: true` makes one for the person).",
+            )
             return place
         else:
             place.account_id = contact.account_id
@@ -655,8 +692,11 @@ class _Lookups:
             if row.location_name:
                 location = self.locations.get((place.account_id, row.location_name))
                 if location is None:
-                    problems.add(ProblemCode.NOT_FOUND, row.header("locationName"),
-                                 "The account has no location of this name.")  # fmt: skip
+                    problems.add(
+                        ProblemCode.NOT_FOUND,
+                        row.header("locationName"),
+                        "The account has no location of this name.",
+                    )
                     return place
                 place.location_id = location.id
             elif contact is not None and place.account_id == contact.account_id:
@@ -665,8 +705,11 @@ class _Lookups:
                 place.location_id = self.main_locations.get(place.account_id)
         elif row.location_name and account_key(row.location_name) != place.account_key:
             # A new account has only its main location, named as the account.
-            problems.add(ProblemCode.NOT_FOUND, row.header("locationName"),
-                         "A new account has only its main location.")  # fmt: skip
+            problems.add(
+                ProblemCode.NOT_FOUND,
+                row.header("locationName"),
+                "A new account has only its main location.",
+            )
         return place
 
     def owner(self, row: RowInput, problems: Problems) -> int | None:
@@ -674,14 +717,16 @@ class _Lookups:
             return None
         user = self.owners.get(row.owner_email)
         if user is None:
-            problems.add(ProblemCode.NOT_FOUND, row.header("ownerEmail"),
-                         "No user has this email address.")  # fmt: skip
+            problems.add(
+                ProblemCode.NOT_FOUND, row.header("ownerEmail"), "No user has this email address."
+            )
             return None
         if not self.may_own[user.id]:
             problems.add(
-                ProblemCode.OUT_OF_RANGE, row.header("ownerEmail"),
+                ProblemCode.OUT_OF_RANGE,
+                row.header("ownerEmail"),
                 "Only a manager or an admin may give records to another team.",
-            )  # fmt: skip
+            )
             return None
         return user.id
 
@@ -689,9 +734,7 @@ class _Lookups:
 # ---------------------------------------------------------------- writing a chunk
 
 
-async def write_chunk(
-    access: Access, options: Options, record: ContactImport, plan: _Plan
-) -> None:
+async def write_chunk(access: Access, options: Options, record: ContactImport, plan: _Plan) -> None:
     """The chunk's writes: the accounts its rows create, its contacts through the batch write
     core (``resolvers.contact_writes``, ``IMPORT`` / ``IMPORTED``: the same checks and rules
     as every other write path), their HOME addresses; then its row errors and the import's
@@ -714,35 +757,66 @@ async def write_chunk(
         record.skipped += plan.skipped
         record.row_error_count += len(plan.errors)
         await record.save(
-            update_fields=["rows_processed", "created", "updated", "unchanged", "skipped",
-                           "row_error_count"],
+            update_fields=[
+                "rows_processed",
+                "created",
+                "updated",
+                "unchanged",
+                "skipped",
+                "row_error_count",
+            ],
             using_db=connection,
-        )  # fmt: skip
+        )
 
 
 async def _create_accounts(
     access: Access, options: Options, plan: _Plan
 ) -> dict[str, tuple[int, int]]:
-    """The accounts the chunk's rows name that do not exist, in one unit of work: their
-    (account id, main location id) by key."""
+    """The accounts the chunk's rows name that do not exist, each with its MAIN location,
+    in one unit of work and a few statements: their (account id, main location id) by key."""
     if not plan.new_accounts:
         return {}
-    made: dict[str, tuple[int, int]] = {}
+    names = list(plan.new_accounts.items())
     async with change(access.user) as unit:
-        for key, name in plan.new_accounts.items():
-            account = await Account.create(name=name, owner_id=options.default_owner_id)
-            account.search_text = account.search_document()
-            await Account.filter(id=account.id).update(search_text=account.search_text)
-            await unit.record(
-                AuditAction.CREATED, account, account.name,
-                audit.diff({}, audit.snapshot(account, ACCOUNT_FIELDS)),
-            )  # fmt: skip
-            main = await new_location(unit, {
-                "account_id": account.id, "kind": LocationKind.MAIN, "name": name,
-                "is_default": True,
-            })  # fmt: skip
-            made[key] = (account.id, main.id)
-    return made
+        accounts = [
+            Account(id=pk, name=name, owner_id=options.default_owner_id)
+            for pk, (_, name) in zip(await unit.new_ids(Account, len(names)), names, strict=True)
+        ]
+        mains = [
+            Location(
+                id=pk,
+                account_id=account.id,
+                kind=LocationKind.MAIN,
+                name=account.name,
+                is_default=True,
+            )
+            for pk, account in zip(await unit.new_ids(Location, len(names)), accounts, strict=True)
+        ]
+        for row in (*accounts, *mains):
+            row.search_text = row.search_document()
+        await Account.bulk_create(accounts, using_db=unit.connection)
+        await Location.bulk_create(mains, using_db=unit.connection)
+        await unit.record_many(
+            [
+                (
+                    AuditAction.CREATED,
+                    account,
+                    account.name,
+                    audit.diff({}, audit.snapshot(account, ACCOUNT_FIELDS)),
+                )
+                for account in accounts
+            ]
+            + [
+                (
+                    AuditAction.CREATED,
+                    main,
+                    main.name,
+                    audit.diff({}, audit.snapshot(main, LOCATION_FIELDS)),
+                )
+                for main in mains
+            ]
+        )
+    return {key: (main.account_id, main.id) for (key, _), main in zip(names, mains, strict=True)}
 
 
 def _channel_inputs(row: RowInput, kinds: Any = None) -> tuple[list[Input], list[str]]:
@@ -759,8 +833,9 @@ def _channel_inputs(row: RowInput, kinds: Any = None) -> tuple[list[Input], list
 
 
 def _channel_input(kind: ChannelKind, value: str, label: str | None, primary: bool) -> Input:
-    return Input("ChannelInput", {"kind": kind, "value": value, "label": label,
-                                  "is_primary": primary})  # fmt: skip
+    return Input(
+        "ChannelInput", {"kind": kind, "value": value, "label": label, "is_primary": primary}
+    )
 
 
 def _written(
@@ -792,24 +867,35 @@ async def _write_creates(access: Access, plan: _Plan, made: dict[str, tuple[int,
     items, headers = [], []
     for item in plan.creates:
         account_id, location_id = (
-            made[item.account_key] if item.account_id is None
+            made[item.account_key]
+            if item.account_id is None
             else (item.account_id, item.location_id)
-        )  # fmt: skip
+        )
         channels, channel_headers = _channel_inputs(item.row)
-        items.append(Input("CreateContactInput", {
-            **dict.fromkeys(CREATE_FIELDS, None), **item.row.values,
-            "account_id": encode_id("Account", account_id),
-            "location_id": encode_id("Location", location_id) if location_id else None,
-            "owner_id": encode_id("User", item.owner_id) if item.owner_id else None,
-            "is_preferred": bool(item.row.preferred),
-            "channels": channels,
-        }))  # fmt: skip
+        items.append(
+            Input(
+                "CreateContactInput",
+                {
+                    **dict.fromkeys(CREATE_FIELDS, None),
+                    **item.row.values,
+                    "account_id": encode_id("Account", account_id),
+                    "location_id": encode_id("Location", location_id) if location_id else None,
+                    "owner_id": encode_id("User", item.owner_id) if item.owner_id else None,
+                    "is_preferred": bool(item.row.preferred),
+                    "channels": channels,
+                },
+            )
+        )
         headers.append(channel_headers)
     rows = [item.row for item in plan.creates]
     results = await create_contacts(
-        access, items, atomic=False, capture_source=CaptureSource.IMPORT,
-        audit_action=AuditAction.IMPORTED, describe=lambda i: f"row {rows[i].number}",
-    )  # fmt: skip
+        access,
+        items,
+        atomic=False,
+        capture_source=CaptureSource.IMPORT,
+        audit_action=AuditAction.IMPORTED,
+        describe=lambda i: f"row {rows[i].number}",
+    )
     written = _written(plan, rows, results, headers)
     for index in written:
         plan.creates[index].contact = results[index].contact
@@ -828,8 +914,9 @@ async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int,
             values["account_id"], values["location_id"] = made[item.account_key]
         for name, value in values.items():
             if name in ("account_id", "location_id", "owner_id"):
-                kind = {"account_id": "Account", "location_id": "Location",
-                        "owner_id": "User"}[name]  # fmt: skip
+                kind = {"account_id": "Account", "location_id": "Location", "owner_id": "User"}[
+                    name
+                ]
                 value = encode_id(kind, value)
             if name != "is_preferred":
                 sent[name] = value
@@ -840,8 +927,11 @@ async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int,
         channel_headers: list[str] = []
         if item.channels:
             # ``channels`` replaces the whole set: the kinds the row leaves out are kept.
-            kept = [_channel_input(c.kind, c.value, c.label, c.is_primary)
-                    for c in item.all_channels if c.kind not in item.channels]  # fmt: skip
+            kept = [
+                _channel_input(c.kind, c.value, c.label, c.is_primary)
+                for c in item.all_channels
+                if c.kind not in item.channels
+            ]
             fresh, fresh_headers = _channel_inputs(item.row, item.channels)
             sent["channels"] = [*fresh, *kept]
             channel_headers = fresh_headers
@@ -849,9 +939,12 @@ async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int,
         headers.append(channel_headers)
     rows = [item.row for item in plan.updates]
     results = await update_contacts(
-        access, items, atomic=False, audit_action=AuditAction.IMPORTED,
+        access,
+        items,
+        atomic=False,
+        audit_action=AuditAction.IMPORTED,
         describe=lambda i: f"row {rows[i].number}",
-    )  # fmt: skip
+    )
     written = _written(plan, rows, results, headers)
     for index in written:
         plan.updates[index].contact = results[index].contact
@@ -859,24 +952,55 @@ async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int,
 
 
 async def _write_addresses(access: Access, plan: _Plan) -> None:
-    """The HOME address (the one the export writes) of the contacts written: changed, or
-    added; one unit of work for the chunk."""
-    changed = [(c.contact, None, c.row.address) for c in plan.creates if c.row.address]
-    changed += [(u.contact, u.home, u.address) for u in plan.updates if u.address is not None]
-    if not changed:
+    """The HOME address (the one the export writes) of the contacts written: added, or
+    changed; one unit of work for the chunk, the new ones in a few statements."""
+    added = [(c.contact, c.row.address) for c in plan.creates if c.row.address]
+    added += [(u.contact, u.address) for u in plan.updates if u.address and u.home is None]
+    changed = [(u.home, u.address) for u in plan.updates if u.address and u.home is not None]
+    if not added and not changed:
         return
     async with change(access.user) as unit:
-        for contact, home, fields in changed:
-            if home is None:
-                await new_location(unit, {
-                    **fields, "account_id": contact.account_id, "contact_id": contact.id,
-                    "kind": LocationKind.HOME, "name": HOME_NAME, "is_default": False,
-                })  # fmt: skip
-                continue
+        homes = [
+            Location(
+                id=pk,
+                **fields,
+                account_id=contact.account_id,
+                contact_id=contact.id,
+                kind=LocationKind.HOME,
+                name=HOME_NAME,
+                is_default=False,
+            )
+            for pk, (contact, fields) in zip(
+                await unit.new_ids(Location, len(added)), added, strict=True
+            )
+        ]
+        for home in homes:
+            home.search_text = home.search_document()
+        if homes:
+            await Location.bulk_create(homes, using_db=unit.connection)
+        records = [
+            (
+                AuditAction.CREATED,
+                home,
+                home.name,
+                audit.diff({}, audit.snapshot(home, LOCATION_FIELDS)),
+            )
+            for home in homes
+        ]
+        for home, fields in changed:
             before = audit.snapshot(home, LOCATION_FIELDS)
             for name, value in fields.items():
                 setattr(home, name, value)
             home.search_text = home.search_document()
-            await home.save(update_fields=[*fields, "search_text", "updated_at"])
-            changes = audit.diff(before, audit.snapshot(home, LOCATION_FIELDS))
-            await unit.record(AuditAction.IMPORTED, home, home.name, changes)
+            await home.save(
+                update_fields=[*fields, "search_text", "updated_at"], using_db=unit.connection
+            )
+            records.append(
+                (
+                    AuditAction.IMPORTED,
+                    home,
+                    home.name,
+                    audit.diff(before, audit.snapshot(home, LOCATION_FIELDS)),
+                )
+            )
+        await unit.record_many(records)

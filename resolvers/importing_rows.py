@@ -20,18 +20,36 @@ from resolvers.porting.reader import Table
 
 # The contact fields ``contact_rules._check_fields`` reads, all of them (NOT_SENT: no column).
 CONTACT_FIELDS = (
-    "first_name", "last_name", "salutation", "job_title", "document_number", "home_phone",
-    "image_url", "birthday", "tags", "custom_fields", "role", "document_type", "lead_source",
-    "is_vip", "portal_user", "email_opt_out", "converted_from_lead",
-)  # fmt: skip
+    "first_name",
+    "last_name",
+    "salutation",
+    "job_title",
+    "document_number",
+    "home_phone",
+    "image_url",
+    "birthday",
+    "tags",
+    "custom_fields",
+    "role",
+    "document_type",
+    "lead_source",
+    "is_vip",
+    "portal_user",
+    "email_opt_out",
+    "converted_from_lead",
+)
 ADDRESS_NAMES = (*(name for name, _ in ADDRESS_FIELDS), "country")
 # Columns the import reads but leaves alone: a contact's status changes through
 # activateContact / deactivateContact only (rule 4 holds there).
 LEFT_ALONE = frozenset({"status"})
 MAX_MESSAGE = 500
 # The input fields of createContact whose columns have other names.
-_INPUT_COLUMNS = {"accountId": ("accountNo", "accountName"), "locationId": ("locationName",),
-                  "ownerId": ("ownerEmail",), "id": ("contactNo",)}  # fmt: skip
+_INPUT_COLUMNS = {
+    "accountId": ("accountNo", "accountName"),
+    "locationId": ("locationName",),
+    "ownerId": ("ownerEmail",),
+    "id": ("contactNo",),
+}
 
 
 class TableColumns:
@@ -134,9 +152,11 @@ class RowInput:
             else:
                 header = self.header(path[0])
         return ImportRowError(
-            row_number=self.number, field=header, code=problem.code.value,
+            row_number=self.number,
+            field=header,
+            code=problem.code.value,
             message=problem.message[:MAX_MESSAGE],
-        )  # fmt: skip
+        )
 
     # ------------------------------------------------------------ checks once matched
 
@@ -210,8 +230,9 @@ def read_row(columns: TableColumns, number: int, cells: dict[str, str]) -> RowIn
             if checked is None:
                 continue
             if kind == ChannelKind.EMAIL:
-                row.channel_headers.setdefault(channel_rules.normalize_channel(kind, checked),
-                                               header)  # fmt: skip
+                row.channel_headers.setdefault(
+                    channel_rules.normalize_channel(kind, checked), header
+                )
             values.append(checked)
             headers.append(header)
         row.channels[kind] = values
@@ -224,8 +245,11 @@ def read_row(columns: TableColumns, number: int, cells: dict[str, str]) -> RowIn
             ).items()
         }
     if row.cells.get("documentNumber") and "documentType" not in row.cells:
-        problems.add(ProblemCode.REQUIRED, columns.headers["documentNumber"],
-                     "Give the type of the document too (its column).")  # fmt: skip
+        problems.add(
+            ProblemCode.REQUIRED,
+            columns.headers["documentNumber"],
+            "Give the type of the document too (its column).",
+        )
     document_type = row.cells.get("documentType")
     if document_type is not None and not isinstance(document_type, DocumentType):
         row.cells["documentType"] = DocumentType(document_type)

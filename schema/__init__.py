@@ -25,9 +25,11 @@ from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery,
-     ImportQuery),  # fmt: skip
-)
+    (
+        NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery,
+        AuditQuery, ImportQuery,
+    ),
+)  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (

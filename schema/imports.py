@@ -78,9 +78,7 @@ class ContactImport(RowType, Node, entity=ENTITIES["ContactImport"]):
     skipped: int = field(description="Rows matching a contact, left alone (`onMatch: SKIP`).")
     started_at: datetime = field(description="When the import started.")
     finished_at: datetime | None = field(description="When it finished; null while running.")
-    created_by: UserRef | None = related(
-        "created_by_id", "User", description="Who ran the import."
-    )
+    created_by: UserRef | None = related("created_by_id", "User", description="Who ran the import.")
     row_errors: Connection[ImportRowError] = pages(
         work.row_errors_pages_of,
         "ImportRowError",
@@ -188,13 +186,17 @@ ImportFilterArg = Annotated[
 
 @strawberry.type
 class ImportQuery:
-    @field(
-        description="Contact imports, newest first: one's own; admins and managers see all."
-    )
+    @field(description="Contact imports, newest first: one's own; admins and managers see all.")
     async def imports(
-        self, info: GraphInfo, filter: ImportFilterArg = None, order_by: ImportOrderBy = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
-    ) -> Connection[ContactImport]:  # fmt: skip
+        self,
+        info: GraphInfo,
+        filter: ImportFilterArg = None,
+        order_by: ImportOrderBy = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ContactImport]:
         access = info.context.access.require_read(Area.CONTACTS)
         order = ordering(sort_keys(order_by), IMPORT_ORDER_KEYS, "STARTED_AT", True)
         page = await work.list_imports(

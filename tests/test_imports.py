@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from models import AuditEvent, Channel, Contact, ContactImport, ImportRowError, Location, User
+from models import AuditEvent, Channel, Contact, ContactImport, User
 from models.enums import CaptureSource
 from tests.conftest import ADMIN_TOKEN, gid, make_account, ok
 
@@ -42,7 +42,10 @@ async def upload(
     if isinstance(content, str):
         content = content.encode()
     operations = {"query": IMPORT, "variables": {"input": {"file": None, **options}}}
-    data = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.input.file"]})}
+    data = {
+        "operations": json.dumps(operations),
+        "map": json.dumps({"0": ["variables.input.file"]}),
+    }
     files = {"0": (file_name, content, "text/csv")}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = await client.post("/graphql", data=data, files=files, headers=headers)
@@ -67,8 +70,11 @@ async def test_good_rows_are_created_with_their_channels_audit_and_capture_sourc
     await make_account("Ferretería Lima")
     body = await upload(
         client,
-        csv(HEADER, "Ana,Ruiz,ana@lima.pe,+51 999 111 222,Ferretería Lima",
-            "Luis,Soto,luis@lima.pe,,ferretería  lima"),
+        csv(
+            HEADER,
+            "Ana,Ruiz,ana@lima.pe,+51 999 111 222,Ferretería Lima",
+            "Luis,Soto,luis@lima.pe,,ferretería  lima",
+        ),
     )
     result = payload(body)
     assert result["errors"] == [] and result["rowErrors"] == []
@@ -114,12 +120,13 @@ async def assert_refused(client, content, code: str, *, file_name="contactos.csv
     return result["errors"]
 
 
-async def person(name: str, role: str, team_id: int | None = None, **token: Any) -> tuple[User, str]:
+async def person(
+    name: str, role: str, team_id: int | None = None, **token: Any
+) -> tuple[User, str]:
     from models import ApiToken
     from resolvers.users import hash_secret
 
-    user = await User.create(name=name, email=f"{name.lower()}@crm.pe", role=role,
-                             team_id=team_id)  # fmt: skip
+    user = await User.create(name=name, email=f"{name.lower()}@crm.pe", role=role, team_id=team_id)
     secret = f"secret-{name.lower()}"
     await ApiToken.create(user_id=user.id, name=name, secret_hash=hash_secret(secret), **token)
     return user, secret
@@ -148,8 +155,9 @@ async def test_a_header_only_file_is_refused(client):
 async def test_unknown_columns_are_reported_once_each_not_per_row(client):
     await make_account("Ferretería Lima")
     rows = [f"Ana{i},Ruiz,ana{i}@lima.pe,,Ferretería Lima,x,y" for i in range(30)]
-    errors = await assert_refused(client, csv(HEADER + ",Color favorito,Signo", *rows),
-                                  "UNKNOWN_COLUMN")  # fmt: skip
+    errors = await assert_refused(
+        client, csv(HEADER + ",Color favorito,Signo", *rows), "UNKNOWN_COLUMN"
+    )
     assert [e["field"] for e in errors] == [["file", "Color favorito"], ["file", "Signo"]]
     assert "Color favorito" in errors[0]["message"]
 
@@ -157,10 +165,13 @@ async def test_unknown_columns_are_reported_once_each_not_per_row(client):
 async def test_the_same_column_twice_is_refused(client):
     await make_account("Ferretería Lima")
     [error] = await assert_refused(
-        client, csv("Nombre,Apellidos,Correo electrónico,email,Empresa",
-                    "Ana,Ruiz,ana@lima.pe,ana@lima.pe,Ferretería Lima"),
+        client,
+        csv(
+            "Nombre,Apellidos,Correo electrónico,email,Empresa",
+            "Ana,Ruiz,ana@lima.pe,ana@lima.pe,Ferretería Lima",
+        ),
         "DUPLICATE_COLUMN",
-    )  # fmt: skip
+    )
     assert "Correo electrónico" in error["message"] and "email" in error["message"]
 
 
@@ -187,8 +198,7 @@ async def test_a_token_without_contacts_write_is_forbidden_and_writes_nothing(cl
     await make_account("Ferretería Lima")
     _, secret = await person("Lector", "AGENT", scopes=["contacts:read"])
     before = await everything()
-    body = await upload(client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima"),
-                        token=secret)  # fmt: skip
+    body = await upload(client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima"), token=secret)
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "contacts:write" in body["errors"][0]["message"]
@@ -199,10 +209,13 @@ async def test_without_a_token_an_upload_is_refused(client):
     before = await everything()
     content = csv(HEADER, "Ana,Ruiz,ana@lima.pe,,X")
     response = await client.post(  # what an HTML form on another site could send
-        "/graphql", files={"0": ("c.csv", content.encode(), "text/csv")},
-        data={"operations": json.dumps({"query": IMPORT, "variables": {"input": {"file": None}}}),
-              "map": json.dumps({"0": ["variables.input.file"]})},
-    )  # fmt: skip
+        "/graphql",
+        files={"0": ("c.csv", content.encode(), "text/csv")},
+        data={
+            "operations": json.dumps({"query": IMPORT, "variables": {"input": {"file": None}}}),
+            "map": json.dumps({"0": ["variables.input.file"]}),
+        },
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "PREFLIGHT_REQUIRED"
     assert await everything() == before
@@ -217,24 +230,41 @@ async def rows_written() -> set[str]:
 
 async def test_an_invalid_email_row_is_reported_and_the_good_rows_written(client):
     await make_account("Ferretería Lima")
-    result = payload(await upload(client, csv(
-        "Nombre,Apellidos,Correo electrónico,Empresa",
-        "Ana,Ruiz,ana@lima.pe,Ferretería Lima",
-        "Bruno,Paz,bruno-at-lima,Ferretería Lima",
-        "Carla,Díaz,carla@lima.pe,Ferretería Lima",
-    )))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                "Nombre,Apellidos,Correo electrónico,Empresa",
+                "Ana,Ruiz,ana@lima.pe,Ferretería Lima",
+                "Bruno,Paz,bruno-at-lima,Ferretería Lima",
+                "Carla,Díaz,carla@lima.pe,Ferretería Lima",
+            ),
+        )
+    )
     assert result["created"] == 2
-    assert result["rowErrors"] == [{"row": 3, "field": "Correo electrónico",
-                                    "code": "INVALID_EMAIL",
-                                    "message": "'bruno-at-lima' is not an email address."}]  # fmt: skip
+    assert result["rowErrors"] == [
+        {
+            "row": 3,
+            "field": "Correo electrónico",
+            "code": "INVALID_EMAIL",
+            "message": "'bruno-at-lima' is not an email address.",
+        }
+    ]
     assert await rows_written() == {"Ana", "Carla"}
 
 
 async def test_the_same_email_twice_in_a_file_makes_the_second_row_an_error(client):
     await make_account("Ferretería Lima")
-    result = payload(await upload(client, csv(
-        HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima", "Otra,Ana,ANA@Lima.pe,,Ferretería Lima",
-    )))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                HEADER,
+                "Ana,Ruiz,ana@lima.pe,,Ferretería Lima",
+                "Otra,Ana,ANA@Lima.pe,,Ferretería Lima",
+            ),
+        )
+    )
     assert result["created"] == 1
     [error] = result["rowErrors"]
     assert (error["row"], error["field"], error["code"]) == (3, "email", "DUPLICATE_EMAIL")
@@ -243,14 +273,20 @@ async def test_the_same_email_twice_in_a_file_makes_the_second_row_an_error(clie
 
 
 async def test_a_row_for_an_account_that_does_not_exist(client):
-    content = csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Bodega Nueva", "Luis,Soto,luis@lima.pe,,bodega nueva",
-                  "Eva,Paz,eva@lima.pe,,Otra Bodega")  # fmt: skip
+    content = csv(
+        HEADER,
+        "Ana,Ruiz,ana@lima.pe,,Bodega Nueva",
+        "Luis,Soto,luis@lima.pe,,bodega nueva",
+        "Eva,Paz,eva@lima.pe,,Otra Bodega",
+    )
     before = await everything()
     result = payload(await upload(client, content))
     assert result["created"] == 0
     assert [(e["row"], e["field"], e["code"]) for e in result["rowErrors"]] == [
-        (2, "Empresa", "NOT_FOUND"), (3, "Empresa", "NOT_FOUND"), (4, "Empresa", "NOT_FOUND"),
-    ]  # fmt: skip
+        (2, "Empresa", "NOT_FOUND"),
+        (3, "Empresa", "NOT_FOUND"),
+        (4, "Empresa", "NOT_FOUND"),
+    ]
     assert "createAccounts" in result["rowErrors"][0]["message"]
     after = await everything()
     assert await contact_rows() == 0
@@ -258,19 +294,27 @@ async def test_a_row_for_an_account_that_does_not_exist(client):
     # With createAccounts, each distinct name once.
     result = payload(await upload(client, content, createAccounts=True))
     assert (result["created"], result["rowErrors"]) == (3, [])
-    names = await ok(client, "{ accounts { nodes { name mainLocation { name } contacts { totalCount } } } }")
+    names = await ok(
+        client, "{ accounts { nodes { name mainLocation { name } contacts { totalCount } } } }"
+    )
     assert sorted((a["name"], a["contacts"]["totalCount"]) for a in names["accounts"]["nodes"]) == [
-        ("Bodega Nueva", 2), ("Otra Bodega", 1),
+        ("Bodega Nueva", 2),
+        ("Otra Bodega", 1),
     ]
 
 
 async def test_a_cell_over_its_length_limit_is_a_row_error(client):
     await make_account("Ferretería Lima")
-    result = payload(await upload(client, csv(
-        "Nombre,Apellidos,Cargo,Empresa",
-        f"Ana,Ruiz,{'x' * 121},Ferretería Lima",
-        "Luis,Soto,Jefe,Ferretería Lima",
-    )))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                "Nombre,Apellidos,Cargo,Empresa",
+                f"Ana,Ruiz,{'x' * 121},Ferretería Lima",
+                "Luis,Soto,Jefe,Ferretería Lima",
+            ),
+        )
+    )
     [error] = result["rowErrors"]
     assert (error["row"], error["field"], error["code"]) == (2, "Cargo", "TOO_LONG")
     assert "120" in error["message"]
@@ -279,14 +323,22 @@ async def test_a_cell_over_its_length_limit_is_a_row_error(client):
 
 async def test_a_birthday_in_the_future_is_a_row_error(client):
     await make_account("Ferretería Lima")
-    result = payload(await upload(client, csv(
-        "Nombre,Apellidos,Fecha de nacimiento,Empresa",
-        "Ana,Ruiz,01/02/2999,Ferretería Lima",
-        "Luis,Soto,1990-05-04,Ferretería Lima",
-    )))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                "Nombre,Apellidos,Fecha de nacimiento,Empresa",
+                "Ana,Ruiz,01/02/2999,Ferretería Lima",
+                "Luis,Soto,1990-05-04,Ferretería Lima",
+            ),
+        )
+    )
     [error] = result["rowErrors"]
-    assert (error["row"], error["field"], error["code"]) == (2, "Fecha de nacimiento",
-                                                             "INVALID_DATE")  # fmt: skip
+    assert (error["row"], error["field"], error["code"]) == (
+        2,
+        "Fecha de nacimiento",
+        "INVALID_DATE",
+    )
     luis = await Contact.get(first_name="Luis")
     assert luis.birthday.isoformat() == "1990-05-04"
     assert await rows_written() == {"Luis"}
@@ -300,15 +352,22 @@ async def test_an_agent_importing_into_another_teams_account_gets_not_found(clie
     sara, _ = await person("Sara", "AGENT", south.id)
     await make_account("Bodega Norte", owner_id=nora.id)
     south_account, _ = await make_account("Bodega Sur", owner_id=sara.id)
-    result = payload(await upload(client, csv(
-        "Nombre,Apellidos,Correo electrónico,Empresa,accountNo",
-        f"Ana,Ruiz,ana@x.pe,,{south_account.account_no}",
-        "Luis,Soto,luis@x.pe,Bodega Sur,",
-        "Eva,Paz,eva@x.pe,Bodega Norte,",
-    ), token=secret))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                "Nombre,Apellidos,Correo electrónico,Empresa,accountNo",
+                f"Ana,Ruiz,ana@x.pe,,{south_account.account_no}",
+                "Luis,Soto,luis@x.pe,Bodega Sur,",
+                "Eva,Paz,eva@x.pe,Bodega Norte,",
+            ),
+            token=secret,
+        )
+    )
     assert result["created"] == 1
     assert [(e["row"], e["field"], e["code"]) for e in result["rowErrors"]] == [
-        (2, "accountNo", "NOT_FOUND"), (3, "Empresa", "NOT_FOUND"),
+        (2, "accountNo", "NOT_FOUND"),
+        (3, "Empresa", "NOT_FOUND"),
     ]
     assert "Bodega Sur" not in result["rowErrors"][0]["message"]
     assert await Contact.filter(account_id=south_account.id).count() == 0
@@ -319,7 +378,9 @@ async def test_an_agent_importing_into_another_teams_account_gets_not_found(clie
 
 
 @pytest.mark.parametrize("failing", ["_insert_audit", "_insert_outbox"])
-async def test_rule_6_a_failed_audit_or_outbox_write_leaves_no_contact(client, monkeypatch, failing):
+async def test_rule_6_a_failed_audit_or_outbox_write_leaves_no_contact(
+    client, monkeypatch, failing
+):
     from resolvers.unit_of_work import Unit
 
     await make_account("Ferretería Lima")
@@ -344,20 +405,25 @@ async def test_rule_6_a_failed_audit_or_outbox_write_leaves_no_contact(client, m
 
 async def existing_contact(client) -> dict[str, Any]:
     account, _ = await make_account("Ferretería Lima")
-    data = await ok(client, """mutation($a: ID!) { createContact(input: {accountId: $a,
+    data = await ok(
+        client,
+        """mutation($a: ID!) { createContact(input: {accountId: $a,
         firstName: "Ana", lastName: "Ruiz", email: "ana@lima.pe", jobTitle: "Compras",
         documentType: DNI, documentNumber: "44556677"}) { contact { id contactNo } } }""",
-                    {"a": gid("Account", account.id)})  # fmt: skip
+        {"a": gid("Account", account.id)},
+    )
     return data["createContact"]["contact"]
 
 
 @pytest.mark.parametrize(
     ("header", "key"),
-    [("contactNo,jobTitle", "{no},Gerente"),
-     ("email,jobTitle", "ANA@lima.pe,Gerente"),
-     ("documentType,documentNumber,jobTitle", "DNI,44556677,Gerente")],
+    [
+        ("contactNo,jobTitle", "{no},Gerente"),
+        ("email,jobTitle", "ANA@lima.pe,Gerente"),
+        ("documentType,documentNumber,jobTitle", "DNI,44556677,Gerente"),
+    ],
     ids=["contactNo", "email", "document"],
-)  # fmt: skip
+)
 async def test_a_row_matches_by_contact_number_else_email_else_document(client, header, key):
     contact = await existing_contact(client)
     row = key.format(no=contact["contactNo"])
@@ -374,20 +440,32 @@ async def test_a_row_matches_by_contact_number_else_email_else_document(client, 
 async def test_a_row_holding_what_the_contact_holds_is_unchanged(client):
     contact = await existing_contact(client)
     events = await AuditEvent.all().count()
-    result = payload(await upload(client, csv(
-        "contactNo,firstName,email,jobTitle,Empresa",
-        f"{contact['contactNo']},Ana,ana@lima.pe,Compras,Ferretería Lima",
-    )))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                "contactNo,firstName,email,jobTitle,Empresa",
+                f"{contact['contactNo']},Ana,ana@lima.pe,Compras,Ferretería Lima",
+            ),
+        )
+    )
     assert (result["updated"], result["unchanged"]) == (0, 1)
     assert await AuditEvent.all().count() == events
 
 
 async def test_on_match_skip_leaves_matched_contacts_alone(client):
     await existing_contact(client)
-    result = payload(await upload(
-        client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima", "Luis,Soto,luis@x.pe,,Ferretería Lima"),
-        onMatch="SKIP",
-    ))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                HEADER,
+                "Ana,Ruiz,ana@lima.pe,,Ferretería Lima",
+                "Luis,Soto,luis@x.pe,,Ferretería Lima",
+            ),
+            onMatch="SKIP",
+        )
+    )
     assert (result["created"], result["updated"], result["skipped"]) == (1, 0, 1)
     assert (await Contact.get(first_name="Ana")).job_title == "Compras"
 
@@ -396,14 +474,22 @@ async def test_an_unknown_contact_number_is_a_row_error(client):
     await existing_contact(client)
     result = payload(await upload(client, csv("contactNo,jobTitle", "CON-000999,Gerente")))
     assert [(e["row"], e["field"], e["code"]) for e in result["rowErrors"]] == [
-        (2, "contactNo", "NOT_FOUND")]
+        (2, "contactNo", "NOT_FOUND")
+    ]
 
 
 async def test_the_same_contact_twice_in_a_file_makes_the_second_row_an_error(client):
     contact = await existing_contact(client)
-    result = payload(await upload(client, csv(
-        "contactNo,jobTitle", f"{contact['contactNo']},Gerente", f"{contact['contactNo']},Jefe",
-    )))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(
+                "contactNo,jobTitle",
+                f"{contact['contactNo']},Gerente",
+                f"{contact['contactNo']},Jefe",
+            ),
+        )
+    )
     assert result["updated"] == 1
     assert [(e["row"], e["code"]) for e in result["rowErrors"]] == [(3, "DUPLICATE_ROW")]
     assert (await Contact.get(first_name="Ana")).job_title == "Gerente"
@@ -416,9 +502,13 @@ async def test_an_email_of_an_unseen_contact_is_a_duplicate_not_named(client):
     team = await Team.create(name="Norte")
     nora, secret = await person("Nora", "AGENT", team.id)
     await make_account("Bodega Norte", owner_id=nora.id)
-    result = payload(await upload(
-        client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Bodega Norte"), token=secret,
-    ))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Bodega Norte"),
+            token=secret,
+        )
+    )
     [error] = result["rowErrors"]
     assert (error["field"], error["code"]) == ("email", "DUPLICATE_EMAIL")
     assert "Ana" not in error["message"] and contact["contactNo"] not in error["message"]
@@ -432,12 +522,12 @@ async def test_a_dry_run_reports_what_a_real_run_does_and_writes_only_its_record
     await existing_contact(client)
     content = csv(
         HEADER + ",jobTitle",
-        "Ana,Ruiz,ana@lima.pe,,Ferretería Lima,Gerente",    # update
-        "Luis,Soto,luis@x.pe,,Bodega Nueva,",               # create, and its account
-        "Eva,Paz,eva@x,,Bodega Nueva,",                     # bad email
-        "Otro,Luis,LUIS@x.pe,,Bodega Nueva,",               # the same email again
-        "Rosa,Díaz,rosa@x.pe,,bodega nueva,",               # the new account again
-    )  # fmt: skip
+        "Ana,Ruiz,ana@lima.pe,,Ferretería Lima,Gerente",  # update
+        "Luis,Soto,luis@x.pe,,Bodega Nueva,",  # create, and its account
+        "Eva,Paz,eva@x,,Bodega Nueva,",  # bad email
+        "Otro,Luis,LUIS@x.pe,,Bodega Nueva,",  # the same email again
+        "Rosa,Díaz,rosa@x.pe,,bodega nueva,",  # the new account again
+    )
     before = await everything()
     rehearsal = payload(await upload(client, content, dryRun=True, createAccounts=True))
     after = await everything()
@@ -461,22 +551,41 @@ async def test_owner_and_team_assignment(client):
     other, _ = await person("Otro", "AGENT")
     content = csv(HEADER, "Ana,Ruiz,ana@x.pe,,Bodega Nueva")
     # A team without an owner of the team: refused as a whole.
-    result = payload(await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id)))
+    result = payload(
+        await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id))
+    )
     assert [(e["code"], e["field"]) for e in result["errors"]] == [("OUT_OF_RANGE", ["teamId"])]
-    result = payload(await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id),
-                                  ownerId=gid("User", other.id)))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            content,
+            createAccounts=True,
+            teamId=gid("Team", ventas.id),
+            ownerId=gid("User", other.id),
+        )
+    )
     assert [(e["code"], e["field"]) for e in result["errors"]] == [("OUT_OF_RANGE", ["ownerId"])]
     assert await Contact.all().count() == 0
-    result = payload(await upload(client, content, createAccounts=True, teamId=gid("Team", ventas.id),
-                                  ownerId=gid("User", rosa.id)))  # fmt: skip
+    result = payload(
+        await upload(
+            client,
+            content,
+            createAccounts=True,
+            teamId=gid("Team", ventas.id),
+            ownerId=gid("User", rosa.id),
+        )
+    )
     assert result["created"] == 1
     ana = await Contact.get(first_name="Ana")
     account = await Account.get(id=ana.account_id)
     assert ana.owner_id == account.owner_id == rosa.id
     # Rosa (an agent of Ventas) now sees the contact the import made for her team.
     _, rosa_token = await person("Rosa2", "AGENT", ventas.id)
-    body = await client.post("/graphql", json={"query": "{ contacts { totalCount } }"},
-                             headers={"Authorization": f"Bearer {rosa_token}"})  # fmt: skip
+    body = await client.post(
+        "/graphql",
+        json={"query": "{ contacts { totalCount } }"},
+        headers={"Authorization": f"Bearer {rosa_token}"},
+    )
     assert body.json()["data"]["contacts"]["totalCount"] == 1
 
 
@@ -486,8 +595,9 @@ async def test_an_agent_cannot_import_for_another_team(client):
     north, south = await Team.create(name="Norte"), await Team.create(name="Sur")
     _, secret = await person("Nora", "AGENT", north.id)
     before = await everything()
-    body = await upload(client, csv(HEADER, "Ana,Ruiz,ana@x.pe,,X"), token=secret,
-                        teamId=gid("Team", south.id))  # fmt: skip
+    body = await upload(
+        client, csv(HEADER, "Ana,Ruiz,ana@x.pe,,X"), token=secret, teamId=gid("Team", south.id)
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await everything() == before
 
@@ -495,8 +605,9 @@ async def test_an_agent_cannot_import_for_another_team(client):
 # ---------------------------------------------------------------- the record and who sees it
 
 
-RECORD = """query($id: ID!) { node(id: $id) { ... on ContactImport { status rowsTotal rowsProcessed
-  created rowErrors(first: 2) { totalCount nodes { row field code } pageInfo { hasNextPage } } } } }"""
+RECORD = """query($id: ID!) { node(id: $id) { ... on ContactImport {
+  status rowsTotal rowsProcessed created
+  rowErrors(first: 2) { totalCount nodes { row field code } pageInfo { hasNextPage } } } } }"""
 
 
 async def test_the_record_lists_every_row_error_the_payload_caps(client, monkeypatch):
@@ -510,7 +621,11 @@ async def test_the_record_lists_every_row_error_the_payload_caps(client, monkeyp
     data = await ok(client, RECORD, {"id": result["import"]["id"]})
     record = data["node"]
     assert (record["status"], record["rowsTotal"], record["rowsProcessed"], record["created"]) == (
-        "SUCCEEDED", 6, 6, 1)
+        "SUCCEEDED",
+        6,
+        6,
+        1,
+    )
     assert record["rowErrors"]["totalCount"] == 5
     assert [n["row"] for n in record["rowErrors"]["nodes"]] == [2, 3]
     assert record["rowErrors"]["pageInfo"]["hasNextPage"] is True
@@ -524,14 +639,20 @@ async def test_imports_are_seen_by_their_importer_and_by_managers_and_admins(cli
     _, nico_token = await person("Nico", "AGENT", team.id)  # Nora's teammate
     _, manager_token = await person("Mario", "MANAGER")
     await make_account("Bodega Norte", owner_id=nora.id)
-    mine = payload(await upload(client, csv(HEADER, "Ana,Ruiz,ana@x.pe,,Bodega Norte"),
-                                token=nora_token))["import"]["id"]  # fmt: skip
+    mine = payload(
+        await upload(client, csv(HEADER, "Ana,Ruiz,ana@x.pe,,Bodega Norte"), token=nora_token)
+    )["import"]["id"]
     admins = payload(await upload(client, csv(HEADER, "Luis,Soto,luis@x.pe,,Bodega Norte")))
 
     async def seen(token: str) -> tuple[list[str], Any]:
-        response = await client.post("/graphql", headers={"Authorization": f"Bearer {token}"},
-                                     json={"query": "query($id: ID!) { imports { nodes { id } } "
-                                           "node(id: $id) { id } }", "variables": {"id": mine}})  # fmt: skip
+        response = await client.post(
+            "/graphql",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "query": "query($id: ID!) { imports { nodes { id } } node(id: $id) { id } }",
+                "variables": {"id": mine},
+            },
+        )
         data = response.json()["data"]
         return [n["id"] for n in data["imports"]["nodes"]], data["node"]
 
@@ -548,9 +669,12 @@ async def test_the_imports_list_filters(client):
     rehearsal = payload(await upload(client, content, dryRun=True))["import"]["id"]
     real = payload(await upload(client, content))["import"]["id"]
     query = "query($f: ContactImportFilter) { imports(filter: $f) { nodes { id } } }"
-    for filter_, expected in (({"dryRun": True}, [rehearsal]), ({"dryRun": False}, [real]),
-                              ({"status": "SUCCEEDED"}, [real, rehearsal]),
-                              ({"status": "RUNNING"}, [])):  # fmt: skip
+    for filter_, expected in (
+        ({"dryRun": True}, [rehearsal]),
+        ({"dryRun": False}, [real]),
+        ({"status": "SUCCEEDED"}, [real, rehearsal]),
+        ({"status": "RUNNING"}, []),
+    ):
         data = await ok(client, query, {"f": filter_})
         assert [n["id"] for n in data["imports"]["nodes"]] == expected, filter_
 
@@ -590,8 +714,9 @@ async def test_progress_is_readable_from_another_request_while_it_runs(
     await first.wait()
     [running] = (await ok(client, "{ imports { nodes { id } } }"))["imports"]["nodes"]
     data = await ok(client, PROGRESS, {"id": running["id"]})
-    assert data["imports"]["nodes"] == [{"id": running["id"], "status": "RUNNING",
-                                         "rowsTotal": 5, "rowsProcessed": 2, "created": 2}]  # fmt: skip
+    assert data["imports"]["nodes"] == [
+        {"id": running["id"], "status": "RUNNING", "rowsTotal": 5, "rowsProcessed": 2, "created": 2}
+    ]
     assert data["node"] == {"status": "RUNNING", "rowsProcessed": 2}
     go.set()
     result = payload(await request)
@@ -621,9 +746,17 @@ async def test_an_import_whose_client_hangs_up_goes_on_to_its_end(client, paused
 
 
 @pytest.mark.parametrize(
-    "name", ["hubspot.csv", "vtiger.csv", "vtiger_fields.csv", "sendpulse.csv",
-             "spanish_excel.csv", "spanish_excel_cp1252.csv", "spanish.xlsx"],
-)  # fmt: skip
+    "name",
+    [
+        "hubspot.csv",
+        "vtiger.csv",
+        "vtiger_fields.csv",
+        "sendpulse.csv",
+        "spanish_excel.csv",
+        "spanish_excel_cp1252.csv",
+        "spanish.xlsx",
+    ],
+)
 async def test_other_systems_exports_import_without_any_mapping(client, name):
     from pathlib import Path
 
