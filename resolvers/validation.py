@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from models.base import digits
@@ -27,6 +28,7 @@ MAX_CUSTOM_FIELDS = 50
 MAX_CUSTOM_FIELDS_BYTES = 8192
 
 
+@cache  # a few dozen names, asked for on every field of every audit snapshot
 def camel(name: str) -> str:
     """``job_title`` -> ``jobTitle``: a model field as the API (and ``UserError.field``) says it."""
     head, *rest = name.split("_")
