@@ -769,3 +769,42 @@ async def test_other_systems_exports_import_without_any_mapping(client, name):
     # A second time, every row finds its contact and nothing changes.
     again = payload(await upload(client, content, name, createAccounts=True))
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, result["created"])
+
+
+# ---------------------------------------------------------------- statements
+
+
+async def test_a_chunk_costs_the_same_statements_whatever_its_rows(client, monkeypatch):
+    """No statement per row: a chunk of 40 rows (creates, updates, errors, new accounts,
+    addresses) costs what a chunk of 4 alike rows costs."""
+    from resolvers import importing
+    from tests.conftest import count_statements
+
+    header = "contactNo,Nombre,Apellidos,Correo electrónico,Móvil,Dirección,Empresa"
+
+    async def statements(size: int) -> int:
+        await wipe_and_admin()
+        await make_account("Ferretería Lima")
+        made = payload(await upload(client, csv(header, *(
+            f",Old{i},R,old{i}@x.pe,,,Ferretería Lima" for i in range(size)
+        ))))  # fmt: skip
+        assert made["created"] == size
+        rows = [f",New{i},R,new{i}@x.pe,+51 999 000 {i:03d},Calle {i},Bodega {i % 2}"
+                for i in range(size)]  # fmt: skip
+        rows += [f"CON-{i + 1:06d},Old{i},Ruiz,,,,Ferretería Lima" for i in range(size)]
+        rows += [f",Bad{i},R,bad{i},,,Ferretería Lima" for i in range(size)]
+        monkeypatch.setattr(importing, "CHUNK", 3 * size)
+        with count_statements() as counter:
+            result = payload(await upload(client, csv(header, *rows), createAccounts=True))
+        assert (result["created"], result["updated"], len(result["rowErrors"])) == (size,) * 3
+        return len(counter.statements)
+
+    assert await statements(40) == await statements(4)
+
+
+async def wipe_and_admin() -> None:
+    from resolvers.users import ensure_admin
+    from tests.conftest import wipe
+
+    await wipe()
+    await ensure_admin(ADMIN_TOKEN)
