@@ -5,6 +5,7 @@ from models.activities import Activity
 from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
+from models.idempotency import IdempotencyKey
 from models.imports import ContactImport, ImportRowError
 from models.locations import Location
 from models.outbox import Outbox
@@ -18,6 +19,7 @@ __all__ = [
     "Channel",
     "Contact",
     "ContactImport",
+    "IdempotencyKey",
     "ImportRowError",
     "Location",
     "Outbox",

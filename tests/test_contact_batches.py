@@ -287,6 +287,17 @@ async def test_rule8_an_agent_cannot_write_into_another_teams_account(client):
     assert await counts() == before
 
 
+async def test_a_token_without_contacts_write_is_forbidden_and_writes_nothing(client):
+    account, _ = await make_account()
+    secret = await person("Lectora", Role.ADMIN, scopes=["contacts:read"])
+    before = await counts()
+    body = await gql(client, CREATE_MANY, {"input": {"contacts": [person_item(account.id, 0)]}},
+                     token=secret)  # fmt: skip
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "contacts:write" in body["errors"][0]["message"]
+    assert await counts() == before
+
+
 # ---------------------------------------------------------------- concurrency
 
 

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_outbox')]
+    dependencies = [('models', '0004_idempotency')]
 
     initial = False
 
