@@ -808,3 +808,20 @@ async def wipe_and_admin() -> None:
 
     await wipe()
     await ensure_admin(ADMIN_TOKEN)
+
+
+def test_every_refusal_of_the_reader_is_a_user_error_code():
+    from resolvers.errors import ProblemCode
+    from resolvers.porting.reader import FileRefusal
+
+    assert {refusal.value for refusal in FileRefusal} <= {code.value for code in ProblemCode}
+
+
+async def test_a_refused_file_leaves_no_spooled_copy_behind(client, monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    await assert_refused(client, PNG, "UNSUPPORTED_FILE")
+    await make_account("Ferretería Lima")
+    payload(await upload(client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima")))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("crm-import-")] == []
