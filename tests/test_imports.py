@@ -825,3 +825,29 @@ async def test_a_refused_file_leaves_no_spooled_copy_behind(client, monkeypatch,
     await make_account("Ferretería Lima")
     payload(await upload(client, csv(HEADER, "Ana,Ruiz,ana@lima.pe,,Ferretería Lima")))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("crm-import-")] == []
+
+
+async def test_statistics_are_refreshed_as_an_import_grows_the_tables(client, monkeypatch):
+    """On PostgreSQL an ANALYZE of the written tables each time the import's rows double;
+    on SQLite nothing (its planner reads no table statistics of that kind)."""
+    from tortoise import connections
+
+    from resolvers import importing
+
+    db = connections.get("default")
+    scripts: list[str] = []
+    run_script = type(db).execute_script
+
+    async def spied(self, script: str) -> None:
+        scripts.append(script)
+        await run_script(self, script)
+
+    monkeypatch.setattr(type(db), "execute_script", spied)
+    monkeypatch.setattr(importing, "ANALYZE_FROM", 1)
+    monkeypatch.setattr(importing, "CHUNK", 1)
+    await make_account("Ferretería Lima")
+    rows = [f"A{i},R,a{i}@x.pe,,Ferretería Lima" for i in range(5)]
+    assert payload(await upload(client, csv(HEADER, *rows)))["created"] == 5
+    analysed = [script for script in scripts if script.startswith("ANALYZE")]
+    postgres = db.capabilities.dialect == "postgres"
+    assert analysed == (["ANALYZE contact, channel, location, account"] * 3 if postgres else [])
