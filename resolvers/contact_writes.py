@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pypika_tortoise.functions import Cast
@@ -458,7 +459,9 @@ async def _apply(access: Access, good: list[_Item], audit_action: AuditAction) -
                 setattr(contact, name, value)
             changes[contact.id] = values
             item.contact = contact
-        await update_rows(unit.connection, Contact, changes)
+        written_at = await update_rows(unit.connection, Contact, changes)
+        for contact in contacts:
+            contact.updated_at = written_at
         await rules.make_preferred(unit, [item.current for item in good if item.preferred])
         await _replace_channels(unit.connection, good)
         await _refresh_search(unit.connection, contacts)
@@ -529,20 +532,20 @@ async def update_rows(
     changes: Mapping[int, Mapping[str, Any]],
     *,
     touch: bool = True,
-) -> None:
+) -> datetime | None:
     """One UPDATE for many rows, each with its own values (``{id: {field: value}}``): a
     ``CASE id WHEN … THEN … ELSE column END`` per field, so a row keeps what is stored in
     the fields it does not change (a concurrent write to them is not overwritten with a
-    stale copy). ``touch``: also set ``updated_at``."""
+    stale copy). ``touch``: also set ``updated_at``, to the time returned."""
     if not changes:
-        return
+        return None
     meta = model._meta
     table = meta.basetable
     postgres = connection.capabilities.dialect == "postgres"
     query = connection.query_class.update(table)
     names = dict.fromkeys(name for values in changes.values() for name in values)
     if not names and not touch:
-        return
+        return None
     for name in names:
         field_object = meta.fields_map[name]
         column = field_object.source_field or name
@@ -554,9 +557,12 @@ async def update_rows(
                     value = Cast(value, field_object.get_for_dialect("postgres", "SQL_TYPE"))
                 case = case.when(table.id == pk, value)
         query = query.set(column, case.else_(table[column]))
+    now = None
     if touch and "updated_at" in meta.fields_map:
-        now = meta.fields_map["updated_at"].to_db_value(timezone.now(), None)
-        query = query.set("updated_at", ValueWrapper(now))
+        now = timezone.now()
+        stored = meta.fields_map["updated_at"].to_db_value(now, None)
+        query = query.set("updated_at", ValueWrapper(stored))
     query = query.where(table.id.isin(list(changes)))
     sql, parameters = query.get_parameterized_sql()
     await connection.execute_query(sql, parameters)
+    return now
