@@ -279,10 +279,16 @@ class GraphQLApp(GraphQL):
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
-            response = await self.handle(Request(scope, receive))
+            # With an Idempotency-Key the body is hashed as it streams by (an upload is
+            # never held whole for it).
+            keyed = any(name == idempotency.HEADER_BYTES for name, _ in scope["headers"])
+            body = idempotency.HashedBody(receive) if keyed else None
+            response = await self.handle(Request(scope, receive if body is None else body), body)
             await response(scope, receive, send)
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(
+        self, request: Request, body: idempotency.HashedBody | None = None
+    ) -> Response:
         media_type = response_media_type(request.headers.get("accept"))
         try:
             if request.method not in ("GET", "POST"):
@@ -291,12 +297,11 @@ class GraphQLApp(GraphQL):
             if self.should_render_graphql_ide(StarletteRequestAdapter(request)):
                 return await self.render_graphql_ide(request)
             keys = request.headers.getlist(idempotency.HEADER) if request.method == "POST" else []
-            # Read whole before the parameters (a multipart form reads the same bytes again).
-            body = await request.body() if keys else b""
             operation = Operation.of(await self.parameters(request))
-            if keys and _is_mutation(operation):  # queries: the header is ignored
+            if body is not None and keys and _is_mutation(operation):  # queries: ignored
                 key = idempotency_key(keys)
-                return await self.idempotent(request, operation, key, body, media_type)
+                # The parameters were the whole body: its hash is complete.
+                return await self.idempotent(request, operation, key, body.hexdigest(), media_type)
             result = await self.execute(request, operation)
         except Refusal as refusal:
             return refusal.response(media_type)
@@ -311,14 +316,14 @@ class GraphQLApp(GraphQL):
         return graphql_response(result, media_type)
 
     async def idempotent(
-        self, request: Request, operation: Operation, key: str, body: bytes, media_type: str
+        self, request: Request, operation: Operation, key: str, body_hash: str, media_type: str
     ) -> Response:
         """A mutation sent with an ``Idempotency-Key``: run once per token and key, its first
         answer sent again to a retry with the same body (``idempotency``)."""
         context = await self.context(request)
         if context.token is None:  # anonymous: refused by the mutation, nothing to keep
             return graphql_response(await self.execute(request, operation, context), media_type)
-        claim = await self.idempotency.claim(context.token.pk, key, idempotency.body_hash(body))
+        claim = await self.idempotency.claim(context.token.pk, key, body_hash)
         if claim.verdict is idempotency.Verdict.REUSED:
             raise Refusal(422, "IDEMPOTENCY_KEY_REUSED",
                           "This Idempotency-Key was sent with another request body in the last "
