@@ -39,8 +39,8 @@ def check_channel_value(
     """A channel's value of ``kind``: an email's syntax, a phone-like number valid in
     ``region`` (``resolvers.locations.region_of_site``), other kinds as text."""
     if kind == ChannelKind.EMAIL:
-        address = check.email(problems, path, value, required=True)
-        return None if address is None else ChannelValue(address, check.email_key(address))
+        checked = check.email_and_key(problems, path, value, required=True)
+        return None if checked is None else ChannelValue(*checked)
     if kind in PHONE_CHANNEL_KINDS:
         number = check.phone(problems, path, value, region, required=True)
         return None if number is None else ChannelValue(

@@ -14,7 +14,8 @@ values with the same codes and store the same canonical forms (docs/canonical-da
   ``region_of(location_country, main_location_country)`` is the region rule.
 - ``email(problems, path, value, required=)``: syntax as mail servers check it
   (``email-validator``, no DNS), else ``INVALID_EMAIL`` with the library's reason;
-  ``email_key(value)`` is the case-insensitive form duplicates compare.
+  ``email_key(value)`` is the case-insensitive form duplicates compare (``email_and_key``
+  gives both from one parse).
 - ``document(problems, path, kind, number)``: DNI (8 digits), RUC (11 digits, check digit),
   CE, RFC and CURP (official formats and check digits, ``python-stdnum``) in compact form,
   else ``INVALID_DOCUMENT``; passports and other documents are text.
@@ -130,17 +131,25 @@ def text(
 
 def email(problems: Problems, path: Path, value: str | None, *, required: bool = False):
     """An address as typed, if mail servers would take its syntax (no DNS lookup)."""
+    checked = email_and_key(problems, path, value, required=required)
+    return None if checked is None else checked[0]
+
+
+def email_and_key(
+    problems: Problems, path: Path, value: str | None, *, required: bool = False
+) -> tuple[str, str] | None:
+    """``email``, with ``email_key``'s form of it, from one parse."""
     cleaned = text(problems, path, value, 254, required=required)
     if cleaned is None:
         return None
     try:
-        validate_email(cleaned, check_deliverability=False)
+        normalized = validate_email(cleaned, check_deliverability=False).normalized
     except EmailNotValidError as error:
         problems.add(
             ProblemCode.INVALID_EMAIL, path, f"'{cleaned}' is not an email address: {error}"
         )
         return None
-    return cleaned
+    return cleaned, normalized.casefold()
 
 
 def email_key(value: str) -> str:
