@@ -52,6 +52,7 @@ from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from metrics import WEBSOCKETS, MetricsMiddleware, metrics, shared_between_workers, worker_exited
+from models.canonical import default_region
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from requestlog import (
@@ -461,6 +462,19 @@ class BodyTooLarge(Exception):
     pass
 
 
+class DefaultRegion:
+    """Every request reads numbers without a country of their own in the server's region
+    (``--default-region``; ``models.canonical.DEFAULT_REGION``)."""
+
+    def __init__(self, app: ASGIApp, region: str) -> None:
+        self.app = app
+        self.region = region
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with default_region(self.region):
+            await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """413 for a body over the limit, before it is read whole: at once when Content-Length
     says so, else as soon as the streamed body passes the limit. Multipart uploads (files)
@@ -607,7 +621,8 @@ async def prepare_database(settings: Settings) -> None:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    await init_database(settings.tortoise_db_url())
+    with default_region(settings.default_region):  # the migrations read stored numbers
+        await init_database(settings.tortoise_db_url())
     secret = await ensure_admin(settings.admin_token)
     if secret is not None:
         print(
@@ -644,7 +659,8 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         if prepare:
             await prepare_database(settings)
         else:
-            await init_database(settings.tortoise_db_url())
+            with default_region(settings.default_region):
+                await init_database(settings.tortoise_db_url())
         # What start-up built (schema, modules: ~90k objects) lives as long as the process:
         # out of the collector's generations, full collections look at request objects only.
         gc.freeze()
@@ -672,7 +688,11 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     count_statements()
-    middleware = [Middleware(MetricsMiddleware), Middleware(RequestLog)]
+    middleware = [
+        Middleware(DefaultRegion, region=settings.default_region),
+        Middleware(MetricsMiddleware),
+        Middleware(RequestLog),
+    ]
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware,
@@ -756,7 +776,8 @@ async def migrate_database(settings: Settings) -> None:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    applied = await init_database(settings.tortoise_db_url())
+    with default_region(settings.default_region):
+        applied = await init_database(settings.tortoise_db_url())
     await close_database()
     print(f"Applied {', '.join(applied)}." if applied else "No migrations to apply.", flush=True)
 

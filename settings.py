@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import phonenumbers
+
 from engine.limits import MAX_COST
 
 DEFAULT_DATABASE_URL = "sqlite://./data/crm.sqlite3"
@@ -40,6 +42,8 @@ class Settings:
     # Seconds a shutdown (SIGTERM) waits for requests in flight before cancelling them.
     graceful_timeout: int = 20
     log_format: str = "text"
+    # The region of phone numbers whose contact has no country (nor its account's main site).
+    default_region: str = "PE"
 
     @property
     def is_postgres(self) -> bool:
@@ -67,6 +71,7 @@ class Settings:
             "CRM_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "CRM_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
             "CRM_LOG_FORMAT": self.log_format,
+            "CRM_DEFAULT_REGION": self.default_region,
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
@@ -190,6 +195,13 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: text; env CRM_LOG_FORMAT)",
     )
     parser.add_argument(
+        "--default-region",
+        type=str.upper,
+        default=env.get("CRM_DEFAULT_REGION", "PE").upper(),
+        help="ISO 3166-1 alpha-2 country whose phone numbers are read when a contact's "
+        "location and account have no country (default: %(default)s; env CRM_DEFAULT_REGION)",
+    )
+    parser.add_argument(
         "--standard-execution",
         action="store_true",
         default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
@@ -219,6 +231,9 @@ def load_settings(
         parser.error(f"--log-format must be text or json (got {args.log_format!r})")
     if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
         parser.error("body limits must be positive")
+    if args.default_region not in phonenumbers.SUPPORTED_REGIONS:
+        parser.error(f"--default-region must be a country code phone numbers know, such as PE "
+                     f"or MX (got {args.default_region!r})")  # fmt: skip
     return Settings(
         host=args.host,
         port=args.port,
@@ -234,6 +249,7 @@ def load_settings(
         fast_execution=not args.standard_execution,
         graceful_timeout=args.graceful_timeout,
         log_format=args.log_format,
+        default_region=args.default_region,
     )
 
 

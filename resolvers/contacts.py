@@ -36,6 +36,7 @@ from resolvers.listing import (
     with_tag,
 )
 from resolvers.loaders import Loaders
+from resolvers.locations import region_of_site
 from resolvers.unit_of_work import Unit, change
 
 CONTACT_ORDER_KEYS = {
@@ -209,14 +210,18 @@ async def refresh_search(contact: Contact) -> None:
 @dataclass(slots=True)
 class ChannelSpec:
     kind: ChannelKind
-    value: str
+    value: channel_rules.ChannelValue
     label: str | None
     primary: bool
     path: tuple[str, ...]
 
 
-def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, Any]:
-    """Validated column values of a create or update input (only the fields sent)."""
+def _check_fields(
+    problems: Problems, data: Any, region: str, current: Contact | None = None
+) -> dict[str, Any]:
+    """Validated column values of a create (no ``current``) or update input (only the fields
+    sent); ``region`` reads the home phone (``region_of_site``)."""
+    creating = current is None
     values: dict[str, Any] = {}
 
     def sent(name: str) -> bool:
@@ -237,7 +242,8 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
             values[name] = check.text(problems, path, None if raw is None else raw, limit,
                                       required=required)  # fmt: skip
     if sent("home_phone"):
-        values["home_phone"] = check.phone(problems, "homePhone", data.home_phone)
+        number = check.phone(problems, "homePhone", data.home_phone, region)
+        values["home_phone"] = None if number is None else number.value
     if sent("image_url"):
         values["image_url"] = check.url(problems, "imageUrl", data.image_url, 500)
     if sent("birthday"):
@@ -255,11 +261,18 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
             values[name] = raw
     if values.get("document_number") and "document_type" not in values and creating:
         problems.add(ProblemCode.REQUIRED, "documentType", "Give the type of the document.")
+    if "document_number" in values or "document_type" in values:
+        # The pair as it will be: a new type checks the number already stored too.
+        kind = values.get("document_type", None if creating else current.document_type)
+        number = values.get("document_number", None if creating else current.document_number)
+        if number is not None:
+            values["document_number"] = check.document(problems, "documentNumber", kind, number)
     return values
 
 
-def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
-    """Channels of the input: the ``channels`` list, then the email/phone/mobile shorthands.
+def _check_channels(problems: Problems, data: Any, region: str) -> list[ChannelSpec] | None:
+    """Channels of the input: the ``channels`` list, then the email/phone/mobile shorthands;
+    phone-like numbers read in ``region``.
 
     Returns None when neither was sent (on update: leave the channels as they are).
     """
@@ -274,7 +287,8 @@ def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
             channels = []
         for index, item in enumerate(channels):
             path = ("channels", str(index), "value")
-            value = channel_rules.check_channel_value(problems, path, item.kind, item.value)
+            value = channel_rules.check_channel_value(problems, path, item.kind, item.value,
+                                                      region)  # fmt: skip
             label = check.text(problems, ("channels", str(index), "label"), item.label, 60)
             if value is not None:
                 specs.append(ChannelSpec(item.kind, value, label, bool(item.is_primary), path))
@@ -282,7 +296,7 @@ def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
         raw = getattr(data, name, None)
         if check.given(raw) and raw is not None:
             sent_any = True
-            value = channel_rules.check_channel_value(problems, (name,), kind, raw)
+            value = channel_rules.check_channel_value(problems, (name,), kind, raw, region)
             if value is not None:
                 specs = [s for s in specs if not (s.kind == kind and s.primary)]
                 specs.insert(0, ChannelSpec(kind, value, None, True, (name,)))
@@ -299,11 +313,7 @@ def _cleared_kinds(data: Any) -> list[ChannelKind]:
 
 
 def _emails_of(specs: list[ChannelSpec]) -> dict[str, tuple[str, ...]]:
-    return {
-        channel_rules.normalize_channel(s.kind, s.value): s.path
-        for s in specs
-        if s.kind == ChannelKind.EMAIL
-    }
+    return {s.value.normalized: s.path for s in specs if s.kind == ChannelKind.EMAIL}
 
 
 async def _resolve_placement(
@@ -375,11 +385,14 @@ async def create_contact(access: Access, data: Any) -> Contact:
     """createContact; raises Rejected with every problem found, having written nothing."""
     viewer = access.user
     problems = Problems()
-    values = _check_fields(problems, data, creating=True)
-    specs = _check_channels(problems, data) or []
     account, location = await _resolve_placement(
         access, problems, data.account_id, data.location_id, None
     )
+    region = await region_of_site(
+        location.id if location else None, account.id if account else None
+    )
+    values = _check_fields(problems, data, region)
+    specs = _check_channels(problems, data, region) or []
     owner_id = None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
     if problems:
         raise Rejected(problems.items)
@@ -422,14 +435,19 @@ async def update_contact(access: Access, data: Any) -> Contact:
     contact = await access.find(problems, Contact, data.id, "id")
     if contact is None:
         raise Rejected(problems.items)
-    values = _check_fields(problems, data, creating=False)
-    specs = _check_channels(problems, data)
     moving = check.given(data.account_id) or check.given(data.location_id)
     account, location = (
         await _resolve_placement(access, problems, data.account_id, data.location_id, contact)
         if moving
         else (None, None)
     )
+    # New numbers are read where the contact will be; the stored ones are not read again.
+    region = await region_of_site(
+        location.id if moving and location else contact.location_id,
+        account.id if moving and account else contact.account_id,
+    )
+    values = _check_fields(problems, data, region, contact)
+    specs = _check_channels(problems, data, region)
     if check.given(data.owner_id):
         values["owner_id"] = (
             None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
@@ -490,8 +508,9 @@ async def _replace_channels(contact: Contact, data: Any, specs: list[ChannelSpec
     for spec in specs:
         current = await Channel.get_or_none(contact_id=contact.id, kind=spec.kind, is_primary=True)
         if current is not None:
-            current.value = spec.value
-            current.normalized = channel_rules.normalize_channel(spec.kind, spec.value)
+            current.value, current.normalized, current.e164 = (
+                spec.value.value, spec.value.normalized, spec.value.e164
+            )  # fmt: skip
             await current.save()
         else:
             await channel_rules.add_channel_row(contact, spec.kind, spec.value, None, True)
