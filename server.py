@@ -59,6 +59,7 @@ from requestlog import (
     configure_logging,
     count_statements,
     current,
+    note_cause,
     request_id,
 )
 from resolvers.context import RequestContext
@@ -513,7 +514,8 @@ class BodyLimit:
 class DatabaseOutage:
     """Any request that fails because the database cannot be reached, wherever that
     happened (the token lookup runs before GraphQL does), answers ``503
-    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id, logged in one line."""
+    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id; the request's one log line
+    (a warning) carries the cause."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -534,8 +536,9 @@ class DatabaseOutage:
         except Exception as error:
             if started or not database_unavailable(error):
                 raise
-            log.warning("request %s: %s %s: database unavailable (%s)", request_id(),
-                        scope["method"], scope["path"], describe(error))  # fmt: skip
+            if not note_cause(describe(error)):  # the request's line says why, else a line here
+                log.warning("%s %s: database unavailable (%s)", scope["method"], scope["path"],
+                            describe(error))  # fmt: skip
             refusal = Refusal(
                 503, "SERVICE_UNAVAILABLE",
                 f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
@@ -595,8 +598,9 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         await connections.get("default").execute_query("SELECT 1")
     except Exception as error:  # any failure means: not ready
-        # A probe asks every few seconds: one line each, not a traceback.
-        log.warning("not ready: %s", describe(error))
+        # A probe asks every few seconds: its request line says why, not a traceback.
+        if not note_cause(describe(error)):
+            log.warning("not ready: %s", describe(error))
         return JSONResponse({"status": "unavailable"}, status_code=503,
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
     return JSONResponse({"status": "ok"})

@@ -101,7 +101,7 @@ async def test_labels_hold_no_user_input_but_operation_names(client):
     assert not any(secret in str(key) for key in found)
     allowed = {
         "route": metrics.ROUTES | {"other"},
-        "code": metrics.ERROR_CODES | {"OTHER"},
+        "code": metrics.LABELLED_CODES | {"OTHER"},
         "type": metrics.OPERATION_TYPES,
         "path": {"fast", "fallback", "standard"},
     }
@@ -157,6 +157,12 @@ def test_every_code_the_server_answers_with_has_its_own_label():
     assert codes - metrics.ERROR_CODES == set()
 
 
+def test_every_user_error_code_has_its_own_label():
+    from resolvers.errors import ProblemCode
+
+    assert {code.value for code in ProblemCode} == metrics.USER_ERROR_CODES
+
+
 async def test_with_two_workers_every_scrape_sums_both_workers(tmp_path: Path):
     from tests.test_server import ServerProcess
 
@@ -185,3 +191,41 @@ async def test_with_two_workers_every_scrape_sums_both_workers(tmp_path: Path):
                              operation="TwoWorkers", type="query"))  # fmt: skip
     assert counts == {sent}
     assert not directory.exists()  # removed once the workers stopped
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+
+async def exemplars(client: httpx.AsyncClient, operation: str) -> list[dict[str, str]]:
+    """The exemplars of ``operation``'s latency buckets, scraped as OpenMetrics."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse
+
+    response = await client.get("/metrics", headers={"Accept": OPENMETRICS})
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    return [
+        sample.exemplar.labels
+        for family in parse(response.text)
+        for sample in family.samples
+        if sample.name == "crm_graphql_request_duration_seconds_bucket"
+        and sample.labels.get("operation") == operation and sample.exemplar
+    ]
+
+
+async def test_the_latency_exemplar_names_the_request_in_openmetrics(client):
+    response = await client.post("/graphql", json={"query": "query Ejemplar { __typename }"},
+                                 headers={"X-Request-ID": "ejemplar-123"})  # fmt: skip
+    assert response.status_code == 200
+    assert await exemplars(client, "Ejemplar") == [{"request_id": "ejemplar-123"}]
+    # The Prometheus text format, the default, has no exemplars.
+    plain = await client.get("/metrics")
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert "ejemplar-123" not in plain.text
+
+
+async def test_a_long_request_id_is_cut_to_fit_the_exemplar(client):
+    long_id = "x" * 128  # the longest X-Request-ID kept
+    await client.post("/graphql", json={"query": "query Largo { __typename }"},
+                      headers={"X-Request-ID": long_id})  # fmt: skip
+    [labels] = await exemplars(client, "Largo")
+    assert long_id.startswith(labels["request_id"])
+    assert len("request_id") + len(labels["request_id"]) == metrics.EXEMPLAR_CHARACTERS

@@ -4,56 +4,25 @@ never holding the token, the query's values or its search terms."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 
-import requestlog
 from resolvers.users import user_for_token
 from settings import load_settings
-from tests.conftest import ADMIN_TOKEN, count_statements, make_account
+from tests.conftest import (
+    ADMIN_TOKEN,
+    count_statements,
+    logging_to,
+    make_account,
+    request_lines,
+    the_line,
+)
 from tests.test_outage import database_away
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET_SEARCH = "busqueda-secreta-7731"
 SECRET_NAME = "Nombre-Secreto-4410"
-
-
-@contextmanager
-def logging_to(log_format: str) -> Iterator[io.StringIO]:
-    """Logging configured as ``server.py --log-format <log_format>`` does, into a string
-    (the test's HTTP client logs its own requests, URLs included: left out)."""
-    root = logging.getLogger()
-    handlers, level, line = root.handlers, root.level, requestlog._line
-    stream = io.StringIO()
-    requestlog.configure_logging(log_format, stream)
-    root.handlers[0].addFilter(lambda record: not record.name.startswith("httpx"))
-    try:
-        yield stream
-    finally:
-        root.handlers, requestlog._line = handlers, line
-        root.setLevel(level)
-
-
-@pytest.fixture
-def log_output() -> Iterator[Callable[[], str]]:
-    """Everything the server logs while the test runs, as ``--log-format json`` writes it."""
-    with logging_to("json") as stream:
-        yield stream.getvalue
-
-
-def request_lines(output: str) -> list[dict]:
-    lines = [json.loads(line) for line in output.splitlines()]
-    return [line for line in lines if line.get("logger") == "crm.requests"]
-
-
-def the_line(output: str) -> dict:
-    [line] = request_lines(output)
-    return line
 
 
 async def admin_ids() -> tuple[int, int]:
@@ -97,6 +66,25 @@ async def test_a_mutation_logs_its_type_and_the_statements_it_wrote(client, log_
     assert line["statements"] == len(counter.statements)
     assert any(s.lstrip().upper().startswith("INSERT") for s in counter.statements)
     assert line["user_id"] == (await admin_ids())[0]
+
+
+async def test_a_mutations_user_errors_are_logged_and_counted_by_code(client, log_output):
+    from tests.test_metrics import samples, value
+
+    before = await samples(client)
+    mutation = "mutation Alta($input: CreateAccountInput!) { createAccount(input: $input) " \
+               "{ account { id } errors { code } } }"  # fmt: skip
+    response = await client.post(
+        "/graphql", json={"query": mutation, "variables": {"input": {"name": "  "}}},
+        headers=AUTH,
+    )  # fmt: skip
+    [error] = response.json()["data"]["createAccount"]["errors"]
+    line = request_lines(log_output())[-1]
+    assert line["operation_name"] == "Alta" and line["error_codes"] == [error["code"]]
+    after = await samples(client)
+    name = "crm_graphql_errors_total"
+    assert value(after, name, code=error["code"]) - value(before, name, code=error["code"]) == 1
+    assert value(after, name, code="OTHER") == value(before, name, code="OTHER")
 
 
 async def test_an_anonymous_request_logs_no_caller(client, log_output):
