@@ -59,6 +59,19 @@ WEBSOCKETS = Gauge(
     "crm_websocket_connections", "WebSocket connections open on /graphql.", registry=REGISTRY,
     multiprocess_mode="livesum",
 )  # fmt: skip
+# The database connections (models/pool.py), summed over the live workers.
+POOL_IN_USE = Gauge(
+    "crm_db_pool_connections_in_use", "Database connections in use now (SQLite: 0 or 1).",
+    registry=REGISTRY, multiprocess_mode="livesum",
+)  # fmt: skip
+POOL_WAITING = Gauge(
+    "crm_db_pool_waiting", "Callers waiting for a database connection now.",
+    registry=REGISTRY, multiprocess_mode="livesum",
+)  # fmt: skip
+POOL_MAX = Gauge(
+    "crm_db_pool_max_connections", "Database connections the pool may open (SQLite: 1).",
+    registry=REGISTRY, multiprocess_mode="livesum",
+)  # fmt: skip
 
 # The codes of ``extensions.code`` the server answers with; any other is counted as OTHER.
 ERROR_CODES = frozenset({

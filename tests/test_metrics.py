@@ -183,13 +183,16 @@ async def test_with_two_workers_every_scrape_sums_both_workers(tmp_path: Path):
             if len(pids) >= 2:
                 break
         assert len(pids) >= 2, "one worker answered every request"
-        counts = set()
+        counts, pools = set(), set()
         for _ in range(6):  # whichever worker answers the scrape sees both workers' counts
             async with httpx.AsyncClient(base_url=server.url) as http:
                 found = await samples(http)
+                pools.add(await pool(http))
             counts.add(value(found, "crm_graphql_request_duration_seconds_count",
                              operation="TwoWorkers", type="query"))  # fmt: skip
     assert counts == {sent}
+    # Each worker's one SQLite connection, idle: the live workers' gauges summed.
+    assert pools == {(0, 0, 2)}
     assert not directory.exists()  # removed once the workers stopped
 
 
@@ -229,3 +232,49 @@ async def test_a_long_request_id_is_cut_to_fit_the_exemplar(client):
     [labels] = await exemplars(client, "Largo")
     assert long_id.startswith(labels["request_id"])
     assert len("request_id") + len(labels["request_id"]) == metrics.EXEMPLAR_CHARACTERS
+
+
+async def pool(client: httpx.AsyncClient) -> tuple[float, float, float]:
+    found = await samples(client)
+    return (value(found, "crm_db_pool_connections_in_use"), value(found, "crm_db_pool_waiting"),
+            value(found, "crm_db_pool_max_connections"))  # fmt: skip
+
+
+async def test_the_pool_gauges_count_connections_in_use_and_callers_waiting(client):
+    """Every connection held by a transaction, then one more statement: it waits. On SQLite
+    the one connection is held by a transaction (Tortoise's lock), on PostgreSQL each of
+    the pool's connections."""
+    from tortoise import connections
+    from tortoise.transactions import in_transaction
+
+    from models import Account
+
+    db = connections.get("default")
+    size = 1 if db.capabilities.dialect == "sqlite" else db._pool.get_max_size()
+    assert await pool(client) == (0, 0, size)
+    release, held = asyncio.Event(), asyncio.Semaphore(0)
+
+    async def hold() -> None:
+        async with in_transaction():
+            held.release()
+            await release.wait()
+
+    async def count() -> int:
+        return await Account.all().count()
+
+    holders = [asyncio.create_task(hold()) for _ in range(size)]
+    try:
+        for _ in range(size):
+            await held.acquire()
+        assert await pool(client) == (size, 0, size)
+        waiting = asyncio.create_task(count())
+        for _ in range(200):  # until the statement has asked for a connection
+            if (await pool(client))[1] == 1:
+                break
+            await asyncio.sleep(0.005)
+        assert await pool(client) == (size, 1, size)
+    finally:
+        release.set()
+        await asyncio.gather(*holders)
+    assert await waiting == 0
+    assert await pool(client) == (0, 0, size)
