@@ -84,6 +84,9 @@ PRE_EXECUTION_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED"
 # Arrays and objects inside each other in a JSON body, `variables` or `extensions`: deep
 # nesting buys a client nothing and costs the server stack (Python's decoder recurses).
 MAX_JSON_DEPTH = 32
+# A WebSocket closed because the database is out of reach: "try again later" (RFC 6455).
+WS_TRY_AGAIN_LATER = 1013
+UNAVAILABLE = f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s."
 
 
 @dataclass(slots=True)
@@ -250,17 +253,51 @@ class GraphQLApp(GraphQL):
         # ``--standard-execution`` turns the breadth-first path off for every operation.
         with execution(fast=self.fast_execution and FAST_PATH.get()):
             if scope["type"] == "websocket":
-                WEBSOCKETS.inc()
-                try:
-                    await super().__call__(scope, receive, send)
-                finally:
-                    WEBSOCKETS.dec()
+                await self.websocket(scope, receive, send)
                 return
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
             response = await self.handle(Request(scope, receive))
             await response(scope, receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection. Refused before the handshake (400) when the upgrade
+        carries several ``Authorization`` headers, as HTTP requests are. When the database
+        cannot be reached (signing in, at the upgrade or in ``connection_init``), it is
+        closed with 1013 (try again later) and the connection's log line says why."""
+        try:
+            authorization(Headers(scope=scope))
+        except Refusal as refusal:
+            websocket = WebSocket(scope, receive, send)
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await websocket.send_denial_response(refusal.response(JSON))
+            else:  # closed before the handshake: the server answers it with 403
+                note_outcome((refusal.code,), None)
+                await websocket.close(1008)
+            return
+        accepted = closed = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal accepted, closed
+            accepted = accepted or message["type"] == "websocket.accept"
+            closed = closed or message["type"] == "websocket.close"
+            await send(message)
+
+        WEBSOCKETS.inc()
+        try:
+            await super().__call__(scope, receive, tracking_send)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            note_outcome(("SERVICE_UNAVAILABLE",), None)
+            if not note_cause(describe(error)):
+                log.warning("WebSocket: database unavailable (%s)", describe(error))
+            if not closed:
+                await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER,
+                            "reason": UNAVAILABLE})  # fmt: skip
+        finally:
+            WEBSOCKETS.dec()
 
     async def handle(self, request: Request) -> Response:
         media_type = response_media_type(request.headers.get("accept"))
@@ -382,6 +419,7 @@ class GraphQLApp(GraphQL):
         if header is not None:
             signed_in = await context_for(str(header))
             if signed_in.user is None:
+                note_outcome(("UNAUTHENTICATED",), None)
                 raise ConnectionRejectionError({"message": signed_in.auth_error})
             context.user, context.token = signed_in.user, signed_in.token
         return None
@@ -540,9 +578,7 @@ class DatabaseOutage:
                 log.warning("%s %s: database unavailable (%s)", scope["method"], scope["path"],
                             describe(error))  # fmt: skip
             refusal = Refusal(
-                503, "SERVICE_UNAVAILABLE",
-                f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                503, "SERVICE_UNAVAILABLE", UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)},
                 requestId=request_id(), retryAfter=RETRY_AFTER_SECONDS,
             )  # fmt: skip
             media_type = response_media_type(Headers(scope=scope).get("accept"))

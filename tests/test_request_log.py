@@ -4,9 +4,12 @@ never holding the token, the query's values or its search terms."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 import pytest
+from websockets.asyncio.client import connect
 
 from resolvers.users import user_for_token
 from settings import load_settings
@@ -19,6 +22,7 @@ from tests.conftest import (
     the_line,
 )
 from tests.test_outage import database_away
+from tests.test_server import live_server, ws_query  # noqa: F401  (a fixture)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET_SEARCH = "busqueda-secreta-7731"
@@ -221,3 +225,89 @@ def test_the_log_format_flag_and_its_variable():
         load_settings(["--log-format", "xml"])
     with pytest.raises(SystemExit):
         load_settings([], {"CRM_LOG_FORMAT": "yaml"})
+
+
+async def websocket_lines(output) -> list[dict]:
+    """The WebSocket lines, once the server has written them (a moment after the client's
+    side closed)."""
+    for _ in range(200):
+        lines = [line for line in request_lines(output()) if line["event"] == "websocket"]
+        if lines:
+            return lines
+        await asyncio.sleep(0.005)
+    raise AssertionError("no WebSocket line")
+
+
+async def test_a_websocket_logs_one_line_when_it_ends(live_server, log_output):  # noqa: F811
+    async with connect(f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"],
+                       additional_headers={"X-Request-ID": "ws-abc"}) as ws:  # fmt: skip
+        assert ws.response.headers["X-Request-ID"] == "ws-abc"
+        await ws.send(json.dumps({"type": "connection_init", "payload": AUTH}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for number in ("1", "2"):
+            await ws.send(json.dumps({"id": number, "type": "subscribe",
+                                      "payload": {"query": "{ viewer { name } }"}}))  # fmt: skip
+            assert json.loads(await ws.recv())["type"] == "next"
+            assert json.loads(await ws.recv())["type"] == "complete"
+    [line] = await websocket_lines(log_output)
+    user_id, token_id = await admin_ids()
+    assert line["request_id"] == "ws-abc" and line["path"] == "/graphql"
+    assert (line["user_id"], line["token_id"]) == (user_id, token_id)
+    assert (line["operations"], line["close_code"], line["level"]) == (2, 1000, "info")
+    assert line["statements"] > 0 and line["duration_ms"] > 0 and line["error_codes"] == []
+    assert ADMIN_TOKEN not in log_output()
+
+
+async def test_a_websocket_with_a_bad_token_logs_its_refusal(live_server, log_output):  # noqa: F811
+    from websockets.exceptions import ConnectionClosed
+
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws_query(live_server, {"Authorization": "Bearer nope"}, "{ __typename }")
+    assert closed.value.rcvd.code == 4403
+    [line] = await websocket_lines(log_output)
+    assert (line["close_code"], line["error_codes"], line["user_id"]) == (
+        4403, ["UNAUTHENTICATED"], None)  # fmt: skip
+
+
+async def test_two_authorization_headers_on_the_upgrade_are_refused(live_server, log_output):  # noqa: F811
+    from websockets.exceptions import InvalidStatus
+
+    headers = [("Authorization", f"Bearer {ADMIN_TOKEN}"), ("Authorization", "Bearer other")]
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"],
+                           additional_headers=headers):  # fmt: skip
+            pass
+    response = refused.value.response
+    assert response.status_code == 400
+    [error] = json.loads(response.body)["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST" and "Authorization" in error["message"]
+    [line] = await websocket_lines(log_output)
+    assert (line["close_code"], line["error_codes"]) == (400, ["BAD_REQUEST"])
+    # One header is fine.
+    data, _complete = await ws_query(live_server, AUTH, "{ viewer { role } }")
+    assert data["payload"]["data"] == {"viewer": {"role": "ADMIN"}}
+
+
+@pytest.mark.parametrize("where", ["connection_init", "upgrade"])
+async def test_a_websocket_signing_in_while_the_database_is_away_is_closed_1013(
+    live_server, tmp_path, log_output, caplog, where  # noqa: F811
+):
+    from websockets.exceptions import ConnectionClosed
+
+    headers, init = (AUTH, {}) if where == "upgrade" else ({}, AUTH)
+    async with database_away(tmp_path):
+        with caplog.at_level(logging.INFO):
+            async with connect(f"ws://{live_server}/graphql", additional_headers=headers,
+                               subprotocols=["graphql-transport-ws"]) as ws:  # fmt: skip
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+                    await ws.recv()
+    assert closed.value.rcvd.code == 1013 and "retry" in closed.value.rcvd.reason
+    [line] = await websocket_lines(log_output)
+    assert (line["level"], line["close_code"], line["error_codes"]) == (
+        "warning", 1013, ["SERVICE_UNAVAILABLE"])  # fmt: skip
+    assert line["cause"]
+    # That line is the only one: no traceback, no second line saying why.
+    assert not any(r.exc_info for r in caplog.records)
+    assert [r for r in caplog.records if r.name.startswith(("crm", "strawberry", "uvicorn"))
+            and r.levelno >= logging.WARNING] == []  # fmt: skip
