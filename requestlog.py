@@ -237,6 +237,8 @@ def _add_request_id(logger: Any, name: str, event: dict[str, Any]) -> dict[str, 
     record = CURRENT.get()
     if record is not None:
         event.setdefault("request_id", record.request_id)
+        if record.trace_id is not None:
+            event.setdefault("trace_id", record.trace_id)
     return event
 
 

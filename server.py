@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
@@ -68,6 +68,9 @@ from resolvers.export import contact_csv, export_cost, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
 from settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tracing import Tracing
 
 log = logging.getLogger("crm.server")
 
@@ -664,14 +667,22 @@ async def prepare_database(settings: Settings) -> None:
             print(f"Demo data: {summary}", flush=True)
 
 
-def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
-    """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``."""
+def build_app(
+    settings: Settings, *, prepare: bool = True, tracing: Tracing | None = None
+) -> Starlette:
+    """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``.
+    Traced when ``settings.trace_exporters`` names exporters (or ``tracing`` is given);
+    otherwise nothing of OpenTelemetry is imported."""
     if 0 < settings.rate_limit_points < MAX_COST:
         raise ValueError(
             f"The rate limit ({settings.rate_limit_points} points a minute) must allow at "
             f"least one query of the largest cost ({MAX_COST}), or be 0 (off)."
         )
     limiter = build_rate_limiter(settings.rate_limit_points, settings.redis_url)
+    if tracing is None and settings.trace_exporters:
+        from tracing import Tracing  # only loaded when traces are configured
+
+        tracing = Tracing.from_names(settings.trace_exporters)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -699,9 +710,15 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             await close_database()
             if limiter is not None:
                 await limiter.close()
+            if tracing is not None:
+                tracing.close()
             worker_exited()
 
-    graphql = GraphQLApp(schema, limiter, fast_execution=settings.fast_execution)
+    graphql_schema = schema
+    if tracing is not None:
+        graphql_schema = tracing.schema(schema)
+        tracing.trace_statements()
+    graphql = GraphQLApp(graphql_schema, limiter, fast_execution=settings.fast_execution)
     routes = [
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
@@ -713,6 +730,8 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
     ]
     count_statements()
     middleware = [Middleware(MetricsMiddleware), Middleware(RequestLog)]
+    if tracing is not None:  # inside RequestLog: its spans know the request's record
+        middleware.append(tracing.middleware())
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware,
@@ -729,6 +748,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
     middleware.append(Middleware(DatabaseOutage))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.rate_limiter = limiter
+    app.state.tracing = tracing
     return app
 
 
