@@ -219,3 +219,15 @@ async def test_a_started_server_exports_its_spans_with_the_console_exporter(
     assert {"POST /graphql", "query Consola"} <= {span["name"] for span in mine}
     assert {span["context"]["trace_id"] for span in mine} == {"0x" + line["trace_id"]}
     assert all(span["resource"]["attributes"]["service.name"] == "crm-prueba" for span in mine)
+
+
+async def test_an_incoming_traceparent_is_continued(traced, spans, log_output):
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = await traced.post("/graphql", json={"query": "{ __typename }"},
+                                 headers={"traceparent": f"00-{trace_id}-{parent}-01",
+                                          "X-Request-ID": "padre-1"})  # fmt: skip
+    assert response.status_code == 200
+    [line] = [line for line in request_lines(log_output()) if line["request_id"] == "padre-1"]
+    assert line["trace_id"] == trace_id
+    [server] = [s for s in of_request(spans, "padre-1") if s.name == "POST /graphql"]
+    assert format(server.parent.span_id, "016x") == parent
