@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
@@ -60,6 +60,7 @@ from requestlog import (
     configure_logging,
     count_statements,
     current,
+    note_cause,
     request_id,
 )
 from resolvers.context import RequestContext
@@ -68,6 +69,9 @@ from resolvers.export import contact_csv, export_cost, parse_parameters
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
 from settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tracing import Tracing
 
 log = logging.getLogger("crm.server")
 
@@ -84,6 +88,9 @@ PRE_EXECUTION_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED"
 # Arrays and objects inside each other in a JSON body, `variables` or `extensions`: deep
 # nesting buys a client nothing and costs the server stack (Python's decoder recurses).
 MAX_JSON_DEPTH = 32
+# A WebSocket closed because the database is out of reach: "try again later" (RFC 6455).
+WS_TRY_AGAIN_LATER = 1013
+UNAVAILABLE = f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s."
 
 
 @dataclass(slots=True)
@@ -250,17 +257,51 @@ class GraphQLApp(GraphQL):
         # ``--standard-execution`` turns the breadth-first path off for every operation.
         with execution(fast=self.fast_execution and FAST_PATH.get()):
             if scope["type"] == "websocket":
-                WEBSOCKETS.inc()
-                try:
-                    await super().__call__(scope, receive, send)
-                finally:
-                    WEBSOCKETS.dec()
+                await self.websocket(scope, receive, send)
                 return
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
             response = await self.handle(Request(scope, receive))
             await response(scope, receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection. Refused before the handshake (400) when the upgrade
+        carries several ``Authorization`` headers, as HTTP requests are. When the database
+        cannot be reached (signing in, at the upgrade or in ``connection_init``), it is
+        closed with 1013 (try again later) and the connection's log line says why."""
+        try:
+            authorization(Headers(scope=scope))
+        except Refusal as refusal:
+            websocket = WebSocket(scope, receive, send)
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await websocket.send_denial_response(refusal.response(JSON))
+            else:  # closed before the handshake: the server answers it with 403
+                note_outcome((refusal.code,), None)
+                await websocket.close(1008)
+            return
+        accepted = closed = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal accepted, closed
+            accepted = accepted or message["type"] == "websocket.accept"
+            closed = closed or message["type"] == "websocket.close"
+            await send(message)
+
+        WEBSOCKETS.inc()
+        try:
+            await super().__call__(scope, receive, tracking_send)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            note_outcome(("SERVICE_UNAVAILABLE",), None)
+            if not note_cause(describe(error)):
+                log.warning("WebSocket: database unavailable (%s)", describe(error))
+            if not closed:
+                await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER,
+                            "reason": UNAVAILABLE})  # fmt: skip
+        finally:
+            WEBSOCKETS.dec()
 
     async def handle(self, request: Request) -> Response:
         media_type = response_media_type(request.headers.get("accept"))
@@ -382,6 +423,7 @@ class GraphQLApp(GraphQL):
         if header is not None:
             signed_in = await context_for(str(header))
             if signed_in.user is None:
+                note_outcome(("UNAUTHENTICATED",), None)
                 raise ConnectionRejectionError({"message": signed_in.auth_error})
             context.user, context.token = signed_in.user, signed_in.token
         return None
@@ -527,7 +569,8 @@ class BodyLimit:
 class DatabaseOutage:
     """Any request that fails because the database cannot be reached, wherever that
     happened (the token lookup runs before GraphQL does), answers ``503
-    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id, logged in one line."""
+    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id; the request's one log line
+    (a warning) carries the cause."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -548,12 +591,11 @@ class DatabaseOutage:
         except Exception as error:
             if started or not database_unavailable(error):
                 raise
-            log.warning("request %s: %s %s: database unavailable (%s)", request_id(),
-                        scope["method"], scope["path"], describe(error))  # fmt: skip
+            if not note_cause(describe(error)):  # the request's line says why, else a line here
+                log.warning("%s %s: database unavailable (%s)", scope["method"], scope["path"],
+                            describe(error))  # fmt: skip
             refusal = Refusal(
-                503, "SERVICE_UNAVAILABLE",
-                f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                503, "SERVICE_UNAVAILABLE", UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)},
                 requestId=request_id(), retryAfter=RETRY_AFTER_SECONDS,
             )  # fmt: skip
             media_type = response_media_type(Headers(scope=scope).get("accept"))
@@ -609,8 +651,9 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         await connections.get("default").execute_query("SELECT 1")
     except Exception as error:  # any failure means: not ready
-        # A probe asks every few seconds: one line each, not a traceback.
-        log.warning("not ready: %s", describe(error))
+        # A probe asks every few seconds: its request line says why, not a traceback.
+        if not note_cause(describe(error)):
+            log.warning("not ready: %s", describe(error))
         return JSONResponse({"status": "unavailable"}, status_code=503,
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
     return JSONResponse({"status": "ok"})
@@ -639,14 +682,22 @@ async def prepare_database(settings: Settings) -> None:
             print(f"Demo data: {summary}", flush=True)
 
 
-def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
-    """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``."""
+def build_app(
+    settings: Settings, *, prepare: bool = True, tracing: Tracing | None = None
+) -> Starlette:
+    """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``.
+    Traced when ``settings.trace_exporters`` names exporters (or ``tracing`` is given);
+    otherwise nothing of OpenTelemetry is imported."""
     if 0 < settings.rate_limit_points < MAX_COST:
         raise ValueError(
             f"The rate limit ({settings.rate_limit_points} points a minute) must allow at "
             f"least one query of the largest cost ({MAX_COST}), or be 0 (off)."
         )
     limiter = build_rate_limiter(settings.rate_limit_points, settings.redis_url)
+    if tracing is None and settings.trace_exporters:
+        from tracing import Tracing  # only loaded when traces are configured
+
+        tracing = Tracing.from_names(settings.trace_exporters)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -675,9 +726,15 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             await close_database()
             if limiter is not None:
                 await limiter.close()
+            if tracing is not None:
+                tracing.close()
             worker_exited()
 
-    graphql = GraphQLApp(schema, limiter, fast_execution=settings.fast_execution)
+    graphql_schema = schema
+    if tracing is not None:
+        graphql_schema = tracing.schema(schema)
+        tracing.trace_statements()
+    graphql = GraphQLApp(graphql_schema, limiter, fast_execution=settings.fast_execution)
     routes = [
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
@@ -693,6 +750,8 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Middleware(MetricsMiddleware),
         Middleware(RequestLog),
     ]
+    if tracing is not None:  # inside RequestLog: its spans know the request's record
+        middleware.append(tracing.middleware())
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware,
@@ -709,6 +768,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
     middleware.append(Middleware(DatabaseOutage))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.rate_limiter = limiter
+    app.state.tracing = tracing
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from engine.types import documented_enum
+from requestlog import note_user_errors
 from resolvers.errors import Problem, ProblemCode
 
 UserErrorCode = documented_enum(
@@ -64,4 +65,6 @@ class UserError:
 
 
 def user_errors(problems: list[Problem]) -> list[UserError]:
+    """The payload's ``errors``; their codes go to the request's log line and metrics."""
+    note_user_errors(str(p.code) for p in problems)
     return [UserError.from_problem(p) for p in problems]
