@@ -63,10 +63,13 @@ DocumentType = documented_enum(
     enums.DocumentType,
     "Kind of identity document.",
     {
-        "DNI": "Documento Nacional de Identidad (Peru).",
-        "RUC": "Registro Único de Contribuyentes (Peruvian tax id).",
+        "DNI": "Documento Nacional de Identidad (Peru): 8 digits.",
+        "RUC": "Registro Único de Contribuyentes (Peruvian tax id): 11 digits, check digit.",
         "PASSPORT": "Passport.",
-        "FOREIGN_ID": "Foreigner's identity card (carné de extranjería).",
+        "FOREIGN_ID": "Another country's identity card (stored as given).",
+        "CE": "Carné de extranjería (Peru): 8 to 12 letters and digits.",
+        "RFC": "Registro Federal de Contribuyentes (Mexican tax id), with its check digit.",
+        "CURP": "Clave Única de Registro de Población (Mexico), with its check digit.",
         "OTHER": "Any other document.",
     },
 )
@@ -157,7 +160,9 @@ class Contact(RowType, Node, entity=ENTITIES["Contact"]):
     birthday: date | None = field(description="Date of birth.")
     image_url: str | None = field(description="Photo of the contact.")
     document_type: DocumentType | None = field(description="Kind of identity document.")
-    document_number: str | None = field(description="Identity document number.")
+    document_number: str | None = field(
+        description="Identity document number; DNI, RUC, CE, RFC and CURP in compact form."
+    )
     is_vip: bool = field(description="High-priority contact.")
     is_preferred: bool = field(description="The location's preferred contact.")
     portal_user: bool = field(description="Has access to the customer portal.")
