@@ -105,6 +105,8 @@ class _Item:
 
     @property
     def moving(self) -> bool:
+        """Whether the item places its contact: every create, an update that sends
+        ``accountId`` or ``locationId``."""
         return self.current is None or (
             check.given(self.data.account_id) or check.given(self.data.location_id)
         )
