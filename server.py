@@ -48,6 +48,7 @@ from strawberry.types.graphql import OperationType
 from tortoise import connections
 
 import graphiql
+import idempotency
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
@@ -234,6 +235,25 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+def idempotency_key(values: Sequence[str]) -> str:
+    """The ``Idempotency-Key`` of a mutation request, checked: one header, 1 to 255
+    characters."""
+    if len(values) > 1:
+        raise Refusal(400, "BAD_REQUEST", "Send one `Idempotency-Key` header, not several.")
+    key = values[0].strip()
+    if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+        raise Refusal(400, "BAD_REQUEST",
+                      f"`Idempotency-Key` must have 1 to {idempotency.MAX_KEY_LENGTH} "
+                      f"characters (got {len(key)}).",
+                      limit=idempotency.MAX_KEY_LENGTH)  # fmt: skip
+    return key
+
+
+def _is_mutation(operation: Operation) -> bool:
+    found = operation_of(operation.query, operation.operation_name)
+    return found is not None and found.operation.value == OperationType.MUTATION.value
+
+
 def authorization(headers: Headers) -> str | None:
     """The request's one ``Authorization`` header; several are refused (which would count?)."""
     values = headers.getlist("authorization")
@@ -252,6 +272,7 @@ class GraphQLApp(GraphQL):
         super().__init__(graphql_schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.limiter = limiter
         self.fast_execution = fast_execution
+        self.idempotency = idempotency.IdempotencyStore()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # ``--standard-execution`` turns the breadth-first path off for every operation.
@@ -262,7 +283,11 @@ class GraphQLApp(GraphQL):
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
-            response = await self.handle(Request(scope, receive))
+            # With an Idempotency-Key the body is hashed as it streams by (an upload is
+            # never held whole for it).
+            keyed = any(name == idempotency.HEADER_BYTES for name, _ in scope["headers"])
+            body = idempotency.HashedBody(receive) if keyed else None
+            response = await self.handle(Request(scope, receive if body is None else body), body)
             await response(scope, receive, send)
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -303,7 +328,9 @@ class GraphQLApp(GraphQL):
         finally:
             WEBSOCKETS.dec()
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(
+        self, request: Request, body: idempotency.HashedBody | None = None
+    ) -> Response:
         media_type = response_media_type(request.headers.get("accept"))
         try:
             if request.method not in ("GET", "POST"):
@@ -311,7 +338,12 @@ class GraphQLApp(GraphQL):
                               {"Allow": "GET, POST"})  # fmt: skip
             if self.should_render_graphql_ide(StarletteRequestAdapter(request)):
                 return await self.render_graphql_ide(request)
+            keys = request.headers.getlist(idempotency.HEADER) if request.method == "POST" else []
             operation = Operation.of(await self.parameters(request))
+            if body is not None and keys and _is_mutation(operation):  # queries: ignored
+                key = idempotency_key(keys)
+                # The parameters were the whole body: its hash is complete.
+                return await self.idempotent(request, operation, key, body.hexdigest(), media_type)
             result = await self.execute(request, operation)
         except Refusal as refusal:
             return refusal.response(media_type)
@@ -324,6 +356,41 @@ class GraphQLApp(GraphQL):
                 media_type
             )
         return graphql_response(result, media_type)
+
+    async def idempotent(
+        self, request: Request, operation: Operation, key: str, body_hash: str, media_type: str
+    ) -> Response:
+        """A mutation sent with an ``Idempotency-Key``: run once per token and key, its first
+        answer sent again to a retry with the same body (``idempotency``)."""
+        context = await self.context(request)
+        if context.token is None:  # anonymous: refused by the mutation, nothing to keep
+            return graphql_response(await self.execute(request, operation, context), media_type)
+        claim = await self.idempotency.claim(context.token.pk, key, body_hash)
+        if claim.verdict is idempotency.Verdict.REUSED:
+            raise Refusal(422, "IDEMPOTENCY_KEY_REUSED",
+                          "This Idempotency-Key was sent with another request body in the last "
+                          "24 hours: use a new key for a new request.")  # fmt: skip
+        if claim.verdict is idempotency.Verdict.IN_PROGRESS:
+            raise Refusal(409, "IDEMPOTENCY_KEY_IN_PROGRESS",
+                          "A request with this Idempotency-Key is still running: retry in a "
+                          "moment.", {"Retry-After": "1"})  # fmt: skip
+        if claim.verdict is idempotency.Verdict.REPLAY:
+            note_outcome((), None)
+            return Response(claim.body, claim.status, {"Idempotent-Replayed": "true"},
+                            claim.content_type)  # fmt: skip
+        try:
+            response = graphql_response(await self.execute(request, operation, context),
+                                        media_type)  # fmt: skip
+        except BaseException:
+            await self.idempotency.release(claim)
+            raise
+        if response.status_code >= 500 or response.status_code == 429:
+            await self.idempotency.release(claim)  # nothing was done: a retry runs
+        else:
+            await self.idempotency.complete(claim, response.status_code,
+                                            response.headers["content-type"],
+                                            bytes(response.body).decode())  # fmt: skip
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         """The JSON parts of a multipart request (``operations``, ``map``), depth-checked."""
@@ -370,18 +437,24 @@ class GraphQLApp(GraphQL):
             raise Refusal(400, "BAD_REQUEST", "The body must be a JSON object.")
         return data
 
-    async def execute(self, request: Request, operation: Operation) -> ExecutionResult:
+    async def context(self, request: Request) -> ServerContext:
+        return await context_for(
+            authorization(request.headers),
+            limiter=self.limiter,
+            address=request.client.host if request.client else "",
+        )
+
+    async def execute(
+        self, request: Request, operation: Operation, context: ServerContext | None = None
+    ) -> ExecutionResult:
         record = current()
         if record is not None:
             found = operation_of(operation.query, operation.operation_name)
             if found is not None:
                 record.operation_type = found.operation.value
                 record.operation_name = found.name.value if found.name else None
-        context = await context_for(
-            authorization(request.headers),
-            limiter=self.limiter,
-            address=request.client.host if request.client else "",
-        )
+        if context is None:
+            context = await self.context(request)
         allowed = {OperationType.QUERY}
         if request.method == "POST":
             allowed.add(OperationType.MUTATION)
@@ -757,8 +830,9 @@ def build_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID", *PREFLIGHT_HEADERS],
-            expose_headers=["Retry-After", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key",
+                           *PREFLIGHT_HEADERS],
+            expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
             max_age=600,
         ))  # fmt: skip
     middleware.append(

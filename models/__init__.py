@@ -5,6 +5,7 @@ from models.activities import Activity
 from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
+from models.idempotency import IdempotencyKey
 from models.locations import Location
 from models.outbox import Outbox
 from models.users import ApiToken, Team, User
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "Channel",
     "Contact",
+    "IdempotencyKey",
     "Location",
     "Outbox",
     "Team",

@@ -15,7 +15,7 @@ types answer ``FORBIDDEN`` at their path.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -142,15 +142,31 @@ class Access:
     async def owner_id(self, problems: Problems, gid: Any, path: str = "ownerId") -> int | None:
         """The user key of an ``ownerId`` input, checked: the user exists (else a problem at
         ``path``) and this caller may give records to them (else FORBIDDEN)."""
-        pk = expect_id(gid, "User", path, problems)
-        if pk is None:
-            return None
-        if not await User.filter(id=pk).exists():
-            problems.add(ProblemCode.NOT_FOUND, path, "No user has this id.")
-            return None
-        if not await self.may_own(pk):
-            raise Forbidden("Only a manager or an admin may give records to another team.")
+        [pk] = await self.owner_ids([(problems, gid)], path)
         return pk
+
+    async def owner_ids(
+        self, wanted: Sequence[tuple[Problems, Any]], path: str = "ownerId"
+    ) -> list[int | None]:
+        """``owner_id`` for many inputs ``(their problems, ownerId)``, in one statement."""
+        pks = [expect_id(gid, "User", path, problems) for problems, gid in wanted]
+        asked = sorted({pk for pk in pks if pk is not None})
+        teams = dict(await User.filter(id__in=asked).values_list("id", "team_id")) if asked else {}
+        found: list[int | None] = []
+        for (problems, _), pk in zip(wanted, pks, strict=True):
+            if pk is not None and pk not in teams:
+                problems.add(ProblemCode.NOT_FOUND, path, "No user has this id.")
+                pk = None
+            if pk is not None and not self._may_give_to(pk, teams[pk]):
+                raise Forbidden("Only a manager or an admin may give records to another team.")
+            found.append(pk)
+        return found
+
+    def _may_give_to(self, user_id: int, team_id: int | None) -> bool:
+        """``may_own`` of a user whose team is known."""
+        if self.role in SUPERVISORS or user_id == self.user.id:
+            return True
+        return self.user.team_id is not None and team_id == self.user.team_id
 
     async def may_own(self, user_id: int) -> bool:
         """May this caller give a record to ``user_id``? Supervisors: anyone; others: their

@@ -6,6 +6,7 @@ contact's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,22 @@ def check_channel_value(
     return None if cleaned is None else ChannelValue(cleaned, cleaned.casefold())
 
 
+def new_channel(
+    contact: Contact, kind: ChannelKind, value: ChannelValue, label: str | None, primary: bool
+) -> Channel:
+    """A channel row of ``contact``, not yet saved: every write path builds its rows here."""
+    return Channel(
+        contact_id=contact.id,
+        kind=kind,
+        value=value.value,
+        normalized=value.normalized,
+        e164=value.e164,
+        label=label,
+        is_primary=primary,
+        contact_active=contact.status == RecordStatus.ACTIVE,
+    )
+
+
 async def add_channel_row(
     contact: Contact, kind: ChannelKind, value: ChannelValue, label: str | None, primary: bool
 ) -> Channel:
@@ -59,25 +76,58 @@ async def add_channel_row(
         await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).update(
             is_primary=False
         )
-    return await Channel.create(
-        contact_id=contact.id,
-        kind=kind,
-        value=value.value,
-        normalized=value.normalized,
-        e164=value.e164,
-        label=label,
-        is_primary=primary or not has_primary,
-        contact_active=contact.status == RecordStatus.ACTIVE,
-    )
+    channel = new_channel(contact, kind, value, label, primary or not has_primary)
+    await channel.save()
+    return channel
+
+
+def channel_set(
+    contact: Contact, wanted: Sequence[tuple[ChannelKind, ChannelValue, str | None, bool]]
+) -> list[Channel]:
+    """Rule 3 for a contact's whole new set of channels ``(kind, value, label, primary)``,
+    unsaved, in the order to insert them: of each kind the last one asked primary is the
+    primary, else the first; primaries first (what one ``add_channel_row`` after another
+    would leave)."""
+    chosen: dict[ChannelKind, int] = {}
+    for index, (kind, _, _, primary) in enumerate(wanted):
+        if primary:
+            chosen[kind] = index
+    for index, (kind, _, _, _) in enumerate(wanted):
+        chosen.setdefault(kind, index)
+    order = sorted(range(len(wanted)), key=lambda index: not wanted[index][3])
+    return [
+        new_channel(contact, kind, value, label, chosen[kind] == index)
+        for index in order
+        for kind, value, label, _ in [wanted[index]]
+    ]
 
 
 async def promote_oldest(contact_id: int, kind: ChannelKind) -> None:
     """Rule 3: when the primary goes, the oldest remaining channel of its kind takes over."""
-    if await Channel.filter(contact_id=contact_id, kind=kind, is_primary=True).exists():
+    await promote_oldest_of([(contact_id, kind)])
+
+
+async def promote_oldest_of(pairs: Sequence[tuple[int, ChannelKind]]) -> None:
+    """``promote_oldest`` for many ``(contact id, kind)`` pairs: two statements at most."""
+    if not pairs:
         return
-    oldest = await Channel.filter(contact_id=contact_id, kind=kind).order_by("created_at", "id")
-    if oldest:
-        await Channel.filter(id=oldest[0].id).update(is_primary=True)
+    wanted = set(pairs)
+    rows = await Channel.filter(
+        contact_id__in=sorted({contact_id for contact_id, _ in wanted}),
+        kind__in=sorted({kind for _, kind in wanted}),
+    ).order_by("created_at", "id")
+    oldest: dict[tuple[int, ChannelKind], int] = {}
+    has_primary: set[tuple[int, ChannelKind]] = set()
+    for row in rows:
+        key = (row.contact_id, row.kind)
+        if key not in wanted:
+            continue
+        oldest.setdefault(key, row.id)
+        if row.is_primary:
+            has_primary.add(key)
+    promoted = [pk for key, pk in oldest.items() if key not in has_primary]
+    if promoted:
+        await Channel.filter(id__in=promoted).update(is_primary=True)
 
 
 # ---------------------------------------------------------------- mutations

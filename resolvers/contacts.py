@@ -11,16 +11,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
-from models import Account, Channel, Contact, Location
+from models import Channel, Contact, Location
 from models.enums import (
-    CONTACT_ADDRESS_KINDS,
     AuditAction,
-    CaptureSource,
     ChannelKind,
     RecordStatus,
 )
 from models.registry import ENTITIES
-from resolvers import audit
 from resolvers import channels as channel_rules
 from resolvers import validation as check
 from resolvers.access import Access
@@ -36,7 +33,6 @@ from resolvers.listing import (
     with_tag,
 )
 from resolvers.loaders import Loaders
-from resolvers.locations import region_of_site
 from resolvers.unit_of_work import Unit, change
 
 CONTACT_ORDER_KEYS = {
@@ -122,22 +118,44 @@ def contacts_pages_of(
 # ---------------------------------------------------------------- rules
 
 
-async def make_preferred(unit: Unit, contact: Contact) -> None:
+async def make_preferred(unit: Unit, contacts: Sequence[Contact]) -> None:
     """Rule 1: one preferred contact per location; the previous one is un-preferred.
 
-    ``unit`` must hold the location's lock (taken before any insert or update, in the lock
-    order): it serialises concurrent calls on PostgreSQL; SQLite serialises every
+    Each of ``contacts`` becomes its location's preferred contact, two statements for any
+    number of them; two at one location are a caller's error (a batch refuses them first).
+    ``unit`` must hold the locations' locks (taken before any insert or update, in the lock
+    order): they serialise concurrent calls on PostgreSQL; SQLite serialises every
     transaction. The partial unique index ``uq_contact_preferred`` holds the rule even if a
     writer forgets this function.
     """
-    unit.require_lock(Location, contact.location_id)
+    if not contacts:
+        return
+    locations = [contact.location_id for contact in contacts]
+    if len(set(locations)) != len(locations):
+        raise ValueError("two contacts made preferred at one location")
+    for location in locations:
+        unit.require_lock(Location, location)
+    ids = [contact.id for contact in contacts]
     await (
-        Contact.filter(location_id=contact.location_id, is_preferred=True)
-        .exclude(id=contact.id)
+        Contact.filter(location_id__in=locations, is_preferred=True)
+        .exclude(id__in=ids)
         .update(is_preferred=False)
     )
-    await Contact.filter(id=contact.id).update(is_preferred=True)
-    contact.is_preferred = True
+    await Contact.filter(id__in=ids).update(is_preferred=True)
+    for contact in contacts:
+        contact.is_preferred = True
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What one contact is about to hold that rule 4 keeps unique: its emails (normalized
+    form -> the input path that gave it) and its document pair; ``contact``: its own id
+    (an update), whose current channels and document do not count against it."""
+
+    emails: dict[str, tuple[str, ...]]
+    document: tuple[Any, str | None]
+    contact: int | None = None
+    document_path: tuple[str, ...] = ("documentNumber",)
 
 
 async def duplicate_problems(
@@ -147,44 +165,65 @@ async def duplicate_problems(
     exclude_contact: int | None,
     document_path: tuple[str, ...] = ("documentNumber",),
 ) -> list[Problem]:
+    """Rule 4 for one contact (see ``duplicates_of``)."""
+    [problems] = await duplicates_of(
+        access, [Claims(emails, document, exclude_contact, document_path)]
+    )
+    return problems
+
+
+async def duplicates_of(access: Access, claims: Sequence[Claims]) -> list[list[Problem]]:
     """Rule 4: an email belongs to one active contact; a document pair to one contact.
 
-    Rule 8 holds in the messages: they name the other contact only to a caller who sees it.
+    The problems of each claim against what is stored, for any number of claims in three
+    statements at most (emails, documents, the names of their holders). Rule 8 holds in the
+    messages: they name the other contact only to a caller who sees it.
     """
-    problems = Problems()
+    emails = {email for claim in claims for email in claim.emails}
+    channels: list[Channel] = []
     if emails:
-        taken = Channel.filter(
-            kind=ChannelKind.EMAIL, normalized__in=list(emails), contact_active=True
+        channels = await Channel.filter(
+            kind=ChannelKind.EMAIL, normalized__in=sorted(emails), contact_active=True
         )
-        if exclude_contact is not None:
-            taken = taken.exclude(contact_id=exclude_contact)
-        channels = await taken
-        visible = await _visible_contacts(access, {channel.contact_id for channel in channels})
+    documents = {claim.document for claim in claims if claim.document[0] is not None
+                 and claim.document[1]}  # fmt: skip
+    holders: list[Contact] = []
+    if documents:
+        holders = await Contact.filter(
+            document_type__in=sorted({kind for kind, _ in documents}),
+            document_number__in=sorted({number for _, number in documents}),
+        )
+    visible = await _visible_contacts(
+        access, {channel.contact_id for channel in channels} | {row.id for row in holders}
+    )
+    found: list[list[Problem]] = []
+    for claim in claims:
+        problems = Problems()
         for channel in channels:
-            owner = visible.get(channel.contact_id)
-            problems.add(
-                ProblemCode.DUPLICATE_EMAIL,
-                emails[channel.normalized],
-                f"{channel.value} already belongs to {_named(owner)}."
-                if owner is not None
-                else "This email address already belongs to another active contact.",
-            )
-    document_type, document_number = document
-    if document_type is not None and document_number:
-        same = Contact.filter(document_type=document_type, document_number=document_number)
-        if exclude_contact is not None:
-            same = same.exclude(id=exclude_contact)
-        other = await same.first()
-        if other is not None:
-            owner = (await _visible_contacts(access, {other.id})).get(other.id)
-            problems.add(
-                ProblemCode.DUPLICATE_DOCUMENT,
-                document_path,
-                f"{document_type} {document_number} already belongs to {_named(owner)}."
-                if owner is not None
-                else "This document already belongs to another contact.",
-            )
-    return problems.items
+            if channel.normalized in claim.emails and channel.contact_id != claim.contact:
+                owner = visible.get(channel.contact_id)
+                problems.add(
+                    ProblemCode.DUPLICATE_EMAIL,
+                    claim.emails[channel.normalized],
+                    f"{channel.value} already belongs to {_named(owner)}."
+                    if owner is not None
+                    else "This email address already belongs to another active contact.",
+                )
+        document_type, document_number = claim.document
+        for other in holders:
+            if (other.document_type, other.document_number) == claim.document and (
+                other.id != claim.contact
+            ):
+                owner = visible.get(other.id)
+                problems.add(
+                    ProblemCode.DUPLICATE_DOCUMENT,
+                    claim.document_path,
+                    f"{document_type} {document_number} already belongs to {_named(owner)}."
+                    if owner is not None
+                    else "This document already belongs to another contact.",
+                )
+        found.append(problems.items)
+    return found
 
 
 async def _visible_contacts(access: Access, ids: set[int]) -> dict[int, Contact]:
@@ -316,51 +355,16 @@ def _emails_of(specs: list[ChannelSpec]) -> dict[str, tuple[str, ...]]:
     return {s.value.normalized: s.path for s in specs if s.kind == ChannelKind.EMAIL}
 
 
-async def _resolve_placement(
-    access: Access,
-    problems: Problems,
-    account_gid: Any,
-    location_gid: Any,
-    current: Contact | None,
-) -> tuple[Account | None, Location | None]:
-    """Account and location of a contact; rule 7: the location is one of the account's."""
-    account = None
-    if check.given(account_gid) and account_gid is not None:
-        account = await access.find(problems, Account, account_gid, "accountId")
-    elif current is not None:
-        account = await Account.get(id=current.account_id)
+def unique_violation(error: IntegrityError) -> Problem | None:
+    """The rule-4 Problem of a unique index that fired under a race (None: another index)."""
+    message = str(error).lower()
+    if "email" in message or "normalized" in message:
+        code, path, text = ProblemCode.DUPLICATE_EMAIL, ("email",), "email address"
+    elif "documen" in message:  # PostgreSQL truncates the index name to "documen"
+        code, path, text = ProblemCode.DUPLICATE_DOCUMENT, ("documentNumber",), "document"
     else:
-        problems.add(ProblemCode.REQUIRED, "accountId", "A contact belongs to an account.")
-    location = None
-    if check.given(location_gid) and location_gid is not None:
-        location = await access.find(problems, Location, location_gid, "locationId")
-    elif current is not None and account is not None and account.id == current.account_id:
-        location = await Location.get(id=current.location_id)
-    elif account is not None:
-        location = await Location.get_or_none(account_id=account.id, kind="MAIN")
-    if account is not None and location is not None:
-        if location.account_id != account.id:
-            problems.add(
-                ProblemCode.LOCATION_MISMATCH,
-                "locationId",
-                f"This location belongs to another account, not to {account.name}.",
-            )
-        elif location.kind in CONTACT_ADDRESS_KINDS and location.contact_id is not None:
-            problems.add(
-                ProblemCode.INVALID_KIND,
-                "locationId",
-                "This is a contact's own address, not a site of the account.",
-            )
-    return account, location
-
-
-async def _write_channels(contact: Contact, specs: list[ChannelSpec]) -> None:
-    # A primary asked for explicitly wins; otherwise the first of each kind (rule 3).
-    ordered = sorted(specs, key=lambda s: not s.primary)
-    for spec in ordered:
-        await channel_rules.add_channel_row(
-            contact, spec.kind, spec.value, spec.label, spec.primary
-        )
+        return None
+    return Problem(code, path, f"Another contact took this {text} a moment ago.")
 
 
 async def guard_unique(action):
@@ -368,152 +372,13 @@ async def guard_unique(action):
     try:
         return await action()
     except IntegrityError as error:
-        message = str(error).lower()
-        if "email" in message or "normalized" in message:
-            code, path, text = ProblemCode.DUPLICATE_EMAIL, ("email",), "email address"
-        elif "documen" in message:  # PostgreSQL truncates the index name to "documen"
-            code, path, text = ProblemCode.DUPLICATE_DOCUMENT, ("documentNumber",), "document"
-        else:
+        problem = unique_violation(error)
+        if problem is None:
             raise
-        raise Rejected.one(code, path, f"Another contact took this {text} a moment ago.") from None
+        raise Rejected([problem]) from None
 
 
 # ---------------------------------------------------------------- mutations
-
-
-async def create_contact(access: Access, data: Any) -> Contact:
-    """createContact; raises Rejected with every problem found, having written nothing."""
-    viewer = access.user
-    problems = Problems()
-    account, location = await _resolve_placement(
-        access, problems, data.account_id, data.location_id, None
-    )
-    region = await region_of_site(
-        location.id if location else None, account.id if account else None
-    )
-    values = _check_fields(problems, data, region)
-    specs = _check_channels(problems, data, region) or []
-    owner_id = None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
-    if problems:
-        raise Rejected(problems.items)
-    duplicates = await duplicate_problems(
-        access,
-        _emails_of(specs),
-        (values.get("document_type"), values.get("document_number")),
-        None,
-    )
-    if duplicates:
-        raise Rejected(duplicates)
-
-    async def write() -> Contact:
-        # The location is locked before the insert's foreign-key check takes its key-share lock.
-        async with change(viewer, locations=[location.id] if data.is_preferred else []) as unit:
-            contact = await Contact.create(
-                **values,
-                account_id=account.id,
-                location_id=location.id,
-                owner_id=owner_id if owner_id is not None else account.owner_id,
-                created_by_id=viewer.id,
-                capture_source=CaptureSource.API,
-            )
-            if data.is_preferred:
-                await make_preferred(unit, contact)
-            await _write_channels(contact, specs)
-            await refresh_search(contact)
-            await unit.record(
-                AuditAction.CREATED, contact, contact.full_name,
-                audit.diff({}, audit.snapshot(contact, AUDITED_FIELDS)),
-            )  # fmt: skip
-            return contact
-
-    return await guard_unique(write)
-
-
-async def update_contact(access: Access, data: Any) -> Contact:
-    viewer = access.user
-    problems = Problems()
-    contact = await access.find(problems, Contact, data.id, "id")
-    if contact is None:
-        raise Rejected(problems.items)
-    moving = check.given(data.account_id) or check.given(data.location_id)
-    account, location = (
-        await _resolve_placement(access, problems, data.account_id, data.location_id, contact)
-        if moving
-        else (None, None)
-    )
-    # New numbers are read where the contact will be; the stored ones are not read again.
-    region = await region_of_site(
-        location.id if moving and location else contact.location_id,
-        account.id if moving and account else contact.account_id,
-    )
-    values = _check_fields(problems, data, region, contact)
-    specs = _check_channels(problems, data, region)
-    if check.given(data.owner_id):
-        values["owner_id"] = (
-            None if data.owner_id is None else await access.owner_id(problems, data.owner_id)
-        )
-    if values.get("document_number") and not (values.get("document_type") or contact.document_type):
-        problems.add(ProblemCode.REQUIRED, "documentType", "Give the type of the document.")
-    if problems:
-        raise Rejected(problems.items)
-    document = (
-        values.get("document_type", contact.document_type),
-        values.get("document_number", contact.document_number),
-    )
-    emails = _emails_of(specs or [])
-    duplicates = await duplicate_problems(
-        access, emails if contact.status == RecordStatus.ACTIVE else {}, document, contact.id
-    )
-    if duplicates:
-        raise Rejected(duplicates)
-
-    async def write() -> Contact:
-        placed = [contact.location_id, *([location.id] if moving else [])]
-        async with change(viewer, locations=placed) as unit:
-            before = audit.snapshot(contact, AUDITED_FIELDS)
-            if moving and location.id != contact.location_id:
-                # Moving away un-prefers: rule 1 is per location.
-                values["is_preferred"] = False
-            if moving:
-                values["account_id"] = account.id
-                values["location_id"] = location.id
-            for name, value in values.items():
-                setattr(contact, name, value)
-            await contact.save_changes(*values)
-            if check.given(data.is_preferred) and data.is_preferred is not None:
-                if data.is_preferred:
-                    await make_preferred(unit, contact)
-                else:
-                    await Contact.filter(id=contact.id).update(is_preferred=False)
-                    contact.is_preferred = False
-            if specs is not None:
-                await _replace_channels(contact, data, specs)
-            for kind in _cleared_kinds(data):
-                await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).delete()
-                await channel_rules.promote_oldest(contact.id, kind)
-            await refresh_search(contact)
-            changes = audit.diff(before, audit.snapshot(contact, AUDITED_FIELDS))
-            await unit.record(AuditAction.UPDATED, contact, contact.full_name, changes)
-            return contact
-
-    return await guard_unique(write)
-
-
-async def _replace_channels(contact: Contact, data: Any, specs: list[ChannelSpec]) -> None:
-    """``channels`` replaces the whole set; a shorthand alone replaces its kind's primary."""
-    if check.given(getattr(data, "channels", None)) and data.channels is not None:
-        await Channel.filter(contact_id=contact.id).delete()
-        await _write_channels(contact, specs)
-        return
-    for spec in specs:
-        current = await Channel.get_or_none(contact_id=contact.id, kind=spec.kind, is_primary=True)
-        if current is not None:
-            current.value, current.normalized, current.e164 = (
-                spec.value.value, spec.value.normalized, spec.value.e164
-            )  # fmt: skip
-            await current.save()
-        else:
-            await channel_rules.add_channel_row(contact, spec.kind, spec.value, None, True)
 
 
 async def set_status(access: Access, gid: str, active: bool) -> Contact:
@@ -564,7 +429,7 @@ async def set_preferred(access: Access, gid: str) -> Contact:
         raise Rejected.one(ProblemCode.INACTIVE, "id", "An inactive contact cannot be preferred.")
     async with change(viewer, locations=[contact.location_id]) as unit:
         was = contact.is_preferred
-        await make_preferred(unit, contact)
+        await make_preferred(unit, [contact])
         await unit.record(
             AuditAction.UPDATED, contact, contact.full_name,
             {"isPreferred": {"from": was, "to": True}},

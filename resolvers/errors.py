@@ -42,6 +42,7 @@ class ProblemCode(StrEnum):
     INACTIVE = "INACTIVE"
     ALREADY_IN_STATE = "ALREADY_IN_STATE"
     LAST_ADMIN = "LAST_ADMIN"
+    BATCH_CONFLICT = "BATCH_CONFLICT"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -83,6 +84,35 @@ class Unit:
         if (model, pk) not in self._held:
             raise LockOrderError(f"{model.__name__} {pk} is not locked by this unit of work")
 
+    async def new_ids(self, model: type[Model], count: int) -> list[int]:
+        """``count`` fresh ids of ``model``'s table, ascending, for rows a bulk insert writes
+        with their ids (other rows can point at them before they exist). They come from the
+        table's own counter, so concurrent writers never get the same id: PostgreSQL's
+        sequence (``nextval``); on SQLite the AUTOINCREMENT counter, moved by a write that
+        takes the database's write lock until this unit commits. One statement."""
+        self._check_open()
+        if count <= 0:
+            return []
+        table = model._meta.db_table
+        if self.connection.capabilities.dialect == "postgres":
+            rows = await self.connection.execute_query_dict(
+                f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', 'id')) AS \"id\" "
+                "FROM generate_series(1, $1)",
+                [count],
+            )
+            return sorted(row["id"] for row in rows)
+        rows = await self.connection.execute_query_dict(
+            "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = ? RETURNING seq", [count, table]
+        )
+        if not rows:  # a table that never had a row has no counter yet
+            rows = await self.connection.execute_query_dict(
+                f'INSERT INTO sqlite_sequence (name, seq) SELECT ?, COALESCE(MAX("id"), 0) + ? '
+                f'FROM "{table}" RETURNING seq',
+                [table, count],
+            )
+        top = rows[0]["seq"]
+        return list(range(top - count + 1, top + 1))
+
     async def record(
         self,
         action: AuditAction,
@@ -92,20 +122,50 @@ class Unit:
     ) -> AuditEvent:
         """The audit event of one change to ``resource``, and its outbox row."""
         self._check_open()
-        resource_type = type(resource).__name__
+        event = self._event(action, resource, name, changes)
+        await self._insert_audit([event])
+        self._outbox.append(outbox_row(event, await account_of(resource)))
+        return event
+
+    async def record_many(
+        self, changes: Sequence[tuple[AuditAction, Model, str, dict[str, Any] | None]]
+    ) -> list[AuditEvent]:
+        """The audit events of many changes ``(action, resource, name, changes)`` and their
+        outbox rows, in a few statements whatever their number (batch writes, the import)."""
+        self._check_open()
+        if not changes:
+            return []
+        ids = await self.new_ids(AuditEvent, len(changes))
+        now = timezone.now()
+        events, rows = [], []
+        for pk, (action, resource, name, diff) in zip(ids, changes, strict=True):
+            event = self._event(action, resource, name, diff, id=pk, occurred_at=now)
+            events.append(event)
+            rows.append(outbox_row(event, await account_of(resource)))
+        await self._insert_audit(events)
+        self._outbox.extend(rows)
+        return events
+
+    def _event(
+        self,
+        action: AuditAction,
+        resource: Model,
+        name: str,
+        changes: dict[str, Any] | None,
+        **given: Any,
+    ) -> AuditEvent:
         actor = self.actor
         event = AuditEvent(
             action=action,
-            resource_type=resource_type,
+            resource_type=type(resource).__name__,
             resource_id=resource.pk,
             resource_name=name[:255],
             actor_id=actor.id if actor else None,
             actor_name=actor.name if actor else "",
             changes=changes or {},
+            **given,
         )
         event.search_text = event.search_document()
-        await self._insert_audit(event)
-        self._outbox.append(outbox_row(event, await account_of(resource)))
         return event
 
     async def record_loaded(
@@ -114,16 +174,16 @@ class Unit:
         """A bulk load's audit events, built with their ids and ``(event, account id)``
         paired, and their outbox rows: a few statements for many changes."""
         self._check_open()
-        await self._insert_audit_rows([event for event, _ in events], batch_size)
+        await self._insert_audit([event for event, _ in events], batch_size)
         await self._insert_outbox(
             [outbox_row(event, account_id) for event, account_id in events], batch_size
         )
 
-    async def _insert_audit(self, event: AuditEvent) -> None:
-        await event.save(using_db=self.connection)
-
-    async def _insert_audit_rows(self, events: list[AuditEvent], batch_size: int) -> None:
-        await AuditEvent.bulk_create(events, batch_size=batch_size, using_db=self.connection)
+    async def _insert_audit(self, events: list[AuditEvent], batch_size: int | None = None) -> None:
+        if len(events) == 1 and events[0].id is None:
+            await events[0].save(using_db=self.connection)
+        else:
+            await AuditEvent.bulk_create(events, batch_size=batch_size, using_db=self.connection)
 
     async def _insert_outbox(self, rows: list[Outbox], batch_size: int | None = None) -> None:
         await Outbox.bulk_create(rows, batch_size=batch_size, using_db=self.connection)

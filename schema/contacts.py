@@ -18,14 +18,16 @@ from engine.types import GraphInfo, Node, RowType, documented_enum
 from models import enums
 from models.registry import ENTITIES
 from resolvers import activities as activity_work
-from resolvers import audit_log
+from resolvers import audit_log, contact_writes
 from resolvers import contacts as work
 from resolvers.access import Area
 from resolvers.contacts import CONTACT_ORDER_KEYS
+from resolvers.errors import Problem, ProblemCode
 from resolvers.listing import ordering
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.channels import ChannelInput
 from schema.common import RecordStatus, Search, mutation, payload, sort_keys
+from schema.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -338,6 +340,37 @@ class UpdateContactInput:
     )
 
 
+# Items of one createContacts / updateContacts: a limit of the API, not of the write path
+# (the import writes bigger chunks through the same resolvers.contact_writes).
+MAX_BATCH_ITEMS = 100
+
+
+@strawberry.input(description="Contacts to create in one request.")
+class CreateContactsInput:
+    contacts: list[CreateContactInput] = field(
+        description=f"The new contacts, at most {MAX_BATCH_ITEMS}; errors name an item by its "
+        "index in this list."
+    )
+    atomic: bool = field(
+        default=False,
+        description="true: an error in any item and nothing is written; false: the good items "
+        "are written and the bad ones reported.",
+    )
+
+
+@strawberry.input(description="Changes to several contacts in one request.")
+class UpdateContactsInput:
+    contacts: list[UpdateContactInput] = field(
+        description=f"The changes, one item per contact, at most {MAX_BATCH_ITEMS}; errors name "
+        "an item by its index in this list."
+    )
+    atomic: bool = field(
+        default=False,
+        description="true: an error in any item and nothing is written; false: the good items "
+        "are written and the bad ones reported.",
+    )
+
+
 DeactivateContactInput = id_input(
     "DeactivateContactInput",
     "Names the contact to deactivate.",
@@ -363,6 +396,53 @@ ActivateContactPayload = _contact_payload("ActivateContactPayload", "Result of a
 SetPreferredContactPayload = _contact_payload(
     "SetPreferredContactPayload", "Result of setPreferredContact."
 )
+
+
+_BATCH_CONTACTS = (
+    "The contacts in the order of the input, null where that item failed (every item when "
+    "`atomic` and any failed); null when the whole batch was refused (over the limit)."
+)
+_BATCH_ERRORS = (
+    "What failed: each `field` starts with `contacts` and the item's index "
+    '(`["contacts", "3", "email"]`).'
+)
+
+
+@strawberry.type(description="Result of createContacts.")
+class CreateContactsPayload:
+    contacts: list[Contact | None] | None = field(description=_BATCH_CONTACTS)
+    errors: list[UserError] = field(default_factory=list, description=_BATCH_ERRORS)
+
+
+@strawberry.type(description="Result of updateContacts.")
+class UpdateContactsPayload:
+    contacts: list[Contact | None] | None = field(description=_BATCH_CONTACTS)
+    errors: list[UserError] = field(default_factory=list, description=_BATCH_ERRORS)
+
+
+async def _batch(info: GraphInfo, input: object, write, payload_type: type):
+    """A batch mutation: its limit, the write path's results as a payload, each item's
+    problems under its index."""
+    access = info.context.access.require_write(Area.CONTACTS)
+    data = plain(input)
+    items = data.contacts
+    if len(items) > MAX_BATCH_ITEMS:
+        refused = Problem(
+            ProblemCode.OUT_OF_RANGE,
+            ("contacts",),
+            f"At most {MAX_BATCH_ITEMS} contacts in one batch (got {len(items)}).",
+        )
+        return payload_type(contacts=None, errors=user_errors([refused]))
+    results = await write(access, items, atomic=data.atomic)
+    problems = [
+        Problem(p.code, ("contacts", str(index), *p.field), p.message)
+        for index, result in enumerate(results)
+        for p in result.problems
+    ]
+    return payload_type(
+        contacts=[None if r.contact is None else Contact.from_row(r.contact) for r in results],
+        errors=user_errors(problems),
+    )
 
 
 OrderBy = Annotated[
@@ -391,7 +471,7 @@ class ContactQuery:
 @strawberry.type
 class ContactMutation:
     create_contact = mutation(
-        work.create_contact,
+        contact_writes.create_contact,
         CreateContactInput,
         CreateContactPayload,
         area=Area.CONTACTS,
@@ -401,7 +481,7 @@ class ContactMutation:
     )
 
     update_contact = mutation(
-        work.update_contact,
+        contact_writes.update_contact,
         UpdateContactInput,
         UpdateContactPayload,
         area=Area.CONTACTS,
@@ -409,6 +489,28 @@ class ContactMutation:
         description="Change a contact; only the fields sent change.",
         argument="The changes.",
     )
+
+    @strawberry.mutation(
+        description=f"Create up to {MAX_BATCH_ITEMS} contacts in one request, all or the good "
+        "ones (`atomic`)."
+    )
+    async def create_contacts(
+        self,
+        info: GraphInfo,
+        input: Annotated[CreateContactsInput, strawberry.argument(description="The contacts.")],
+    ) -> CreateContactsPayload:
+        return await _batch(info, input, contact_writes.create_contacts, CreateContactsPayload)
+
+    @strawberry.mutation(
+        description=f"Change up to {MAX_BATCH_ITEMS} contacts in one request, all or the good "
+        "ones (`atomic`); only the fields sent change."
+    )
+    async def update_contacts(
+        self,
+        info: GraphInfo,
+        input: Annotated[UpdateContactsInput, strawberry.argument(description="The changes.")],
+    ) -> UpdateContactsPayload:
+        return await _batch(info, input, contact_writes.update_contacts, UpdateContactsPayload)
 
     deactivate_contact = mutation(
         lambda access, data: work.set_status(access, data.id, active=False),

@@ -46,6 +46,10 @@ UserErrorCode = documented_enum(
         "INACTIVE": "The object is inactive and cannot take part in this change.",
         "ALREADY_IN_STATE": "The object is already in the requested state.",
         "LAST_ADMIN": "The change would leave no active admin to manage users and tokens.",
+        "BATCH_CONFLICT": (
+            "Two items of one batch collide though each is fine alone: the same contact "
+            "twice, or two preferred contacts at one location."
+        ),
     },
     name="UserErrorCode",
 )

@@ -44,6 +44,13 @@ VALID: dict[str, Callable[[World], dict[str, Any]]] = {
     "updateContact": lambda w: {
         "id": w["ana"], "channels": [{"kind": "EMAIL", "value": "ana@andina.pe"}],
     },
+    "createContacts": lambda w: {"contacts": [{
+        "accountId": w["account"], "firstName": "Eva", "lastName": "Soto",
+        "channels": [{"kind": "EMAIL", "value": "eva@andina.pe"}],
+    }]},
+    "updateContacts": lambda w: {"contacts": [{
+        "id": w["ana"], "channels": [{"kind": "EMAIL", "value": "ana@andina.pe"}],
+    }]},
     "addChannel": lambda w: {"contactId": w["ana"], "kind": "EMAIL", "value": "a2@andina.pe"},
     "updateChannel": lambda w: {"id": w["ana.phone"]},
     "createActivity": lambda w: {"contactId": w["ana"], "kind": "TASK", "subject": "Enviar"},

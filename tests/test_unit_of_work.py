@@ -169,6 +169,23 @@ CASES = (
         id="ana",
         other="outlet",
     ),
+    one(
+        "createContacts",
+        'contacts: [{accountId: $id, firstName: "Eva", lastName: "Soto", isPreferred: true}, '
+        '{accountId: $id, firstName: "Iris", lastName: "Vega", email: "iris@andina.pe"}]',
+        ID,
+        id="account",
+        changes=2,
+    ),
+    one(
+        "updateContacts",
+        'contacts: [{id: $id, jobTitle: "Jefa", isPreferred: true, email: "ana@uno.pe"}, '
+        '{id: $other, lastName: "Ruiz Soto", channels: [{kind: PHONE, value: "+51 1 455 5555"}]}]',
+        BOTH,
+        id="ana",
+        other="luis",
+        changes=2,
+    ),
     one("deactivateContact", "id: $id", ID, id="ana"),
     one("activateContact", "id: $id", ID, id="luis"),
     one("setPreferredContact", "id: $id", ID, id="ana"),
@@ -485,6 +502,8 @@ async def test_concurrent_writes_to_one_location_contact_and_channels_finish(
         send("createActivity", id="ana"),
         send("deactivateContact", id="ana"),
         send("setPreferredContact", id="luis"),
+        send("createContacts", id="account"),
+        send("updateContacts", id="ana", other="luis"),
     ]
     bodies = await asyncio.gather(*requests)
     assert [body.get("errors") for body in bodies] == [None] * len(bodies)
