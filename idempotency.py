@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 
+from starlette.types import Message, Receive
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
 from models import IdempotencyKey
 
 HEADER = "idempotency-key"
+HEADER_BYTES = HEADER.encode()
 MAX_KEY_LENGTH = 255
 KEPT_FOR = timedelta(hours=24)
 # How long a retry waits for the first request's answer before it is told to come back.
@@ -54,8 +56,23 @@ class Claim:
     body: str | None = None
 
 
-def body_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+class HashedBody:
+    """An ASGI ``receive`` that hashes (SHA-256) the request body as it is read."""
+
+    __slots__ = ("_digest", "_receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._digest = hashlib.sha256()
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._digest.update(message.get("body", b""))
+        return message
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 class IdempotencyStore:

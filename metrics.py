@@ -16,15 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,7 +42,9 @@ OPERATION_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
 )  # fmt: skip
 ERRORS = Counter(
-    "crm_graphql_errors", "Errors answered, by extensions.code (OTHER for an unknown code).",
+    "crm_graphql_errors",
+    "Errors answered, by extensions.code, and mutation payloads' UserError codes (OTHER for "
+    "an unknown code).",
     ("code",), registry=REGISTRY,
 )  # fmt: skip
 STATEMENTS = Histogram(
@@ -64,6 +59,19 @@ WEBSOCKETS = Gauge(
     "crm_websocket_connections", "WebSocket connections open on /graphql.", registry=REGISTRY,
     multiprocess_mode="livesum",
 )  # fmt: skip
+# The database connections (models/pool.py), summed over the live workers.
+POOL_IN_USE = Gauge(
+    "crm_db_pool_connections_in_use", "Database connections in use now (SQLite: 0 or 1).",
+    registry=REGISTRY, multiprocess_mode="livesum",
+)  # fmt: skip
+POOL_WAITING = Gauge(
+    "crm_db_pool_waiting", "Callers waiting for a database connection now.",
+    registry=REGISTRY, multiprocess_mode="livesum",
+)  # fmt: skip
+POOL_MAX = Gauge(
+    "crm_db_pool_max_connections", "Database connections the pool may open (SQLite: 1).",
+    registry=REGISTRY, multiprocess_mode="livesum",
+)  # fmt: skip
 
 # The codes of ``extensions.code`` the server answers with; any other is counted as OTHER.
 ERROR_CODES = frozenset({
@@ -74,6 +82,18 @@ ERROR_CODES = frozenset({
     "QUERY_TOO_COSTLY", "TOO_MANY_TOKENS", "TOO_MANY_FIELDS", "TOO_MANY_DIRECTIVES",
     "TOO_MANY_ALIASES", "IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_PROGRESS",
 })  # fmt: skip
+# The codes of a mutation payload's ``errors`` (``UserErrorCode``: a closed set; a test
+# keeps this list equal to it).
+USER_ERROR_CODES = frozenset({
+    "ALREADY_IN_STATE", "BATCH_CONFLICT", "BLANK", "CONTACT_MISMATCH", "DUPLICATE_DOCUMENT",
+    "DUPLICATE_EMAIL",
+    "DUPLICATE_NAME", "INACTIVE", "INVALID_CHARACTERS", "INVALID_DATE", "INVALID_DOCUMENT",
+    "INVALID_EMAIL",
+    "INVALID_FORMAT", "INVALID_ID", "INVALID_KIND", "INVALID_PHONE", "INVALID_STATUS",
+    "LAST_ADMIN", "LOCATION_IN_USE", "LOCATION_MISMATCH", "MAIN_LOCATION", "NOT_FOUND",
+    "OUT_OF_RANGE", "REQUIRED", "TARGET_REQUIRED", "TOO_LONG",
+})  # fmt: skip
+LABELLED_CODES = ERROR_CODES | USER_ERROR_CODES
 OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
 MAX_OPERATION_NAMES = 200
 UNNAMED, OTHER_NAME = "(unnamed)", "(other)"
@@ -99,16 +119,35 @@ def observe_request(
     error_codes: tuple[str, ...],
     statements: int,
     duration: float,
+    *,
+    request_id: str | None = None,
+    trace_id: str | None = None,
 ) -> None:
     """One HTTP request's metrics, from its record. The operation's latency and statements
-    only when a GraphQL operation was found in its document."""
+    only when a GraphQL operation was found in its document; the latency's exemplar names
+    the request (and its trace)."""
     for code in error_codes:
-        ERRORS.labels(code if code in ERROR_CODES else "OTHER").inc()
+        ERRORS.labels(code if code in LABELLED_CODES else "OTHER").inc()
     if "RATE_LIMITED" in error_codes:
         RATE_LIMIT_REFUSALS.inc()
     if operation_type in OPERATION_TYPES:
-        OPERATION_LATENCY.labels(operation_label(operation_name), operation_type).observe(duration)
+        OPERATION_LATENCY.labels(operation_label(operation_name), operation_type).observe(
+            duration, exemplar(request_id, trace_id)
+        )
         STATEMENTS.observe(statements)
+
+
+# OpenMetrics allows an exemplar 128 characters of label names and values in all.
+EXEMPLAR_CHARACTERS = 128
+
+
+def exemplar(request_id: str | None, trace_id: str | None) -> dict[str, str] | None:
+    """``{request_id, trace_id}``; a request id too long to fit beside them is cut."""
+    if request_id is None:
+        return None
+    labels = {"trace_id": trace_id} if trace_id else {}
+    room = EXEMPLAR_CHARACTERS - len("request_id") - sum(map(len, [*labels, *labels.values()]))
+    return {"request_id": request_id[:room], **labels}
 
 
 # Known routes only: a label per arbitrary path would let clients grow the registry.
@@ -167,9 +206,12 @@ def worker_exited(pid: int | None = None) -> None:
 
 
 async def metrics(request: Request) -> Response:
-    """This process's metrics; with several workers, every worker's, summed."""
+    """This process's metrics; with several workers, every worker's, summed. In the
+    Prometheus text format, or OpenMetrics (which has the exemplars) when the scraper's
+    ``Accept`` asks for it."""
+    registry = REGISTRY
     if os.environ.get(MULTIPROC_DIR):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(registry), headers={"Content-Type": content_type})

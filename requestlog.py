@@ -12,8 +12,9 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import orjson
@@ -40,8 +41,19 @@ class RequestRecord:
     operation_type: str | None = None
     user_id: int | None = None
     token_id: int | None = None
+    # The response's error codes (``extensions.code``), then its payloads' UserError codes.
     error_codes: tuple[str, ...] = ()
+    user_error_codes: list[str] = field(default_factory=list)
     cost: int | None = None
+    # Why it failed, when the database was out of reach (``engine.outage.describe``).
+    cause: str | None = None
+    # The trace it belongs to, when tracing is on (``tracing.RequestIds``).
+    trace_id: str | None = None
+    # Operations run over a WebSocket connection.
+    operations: int = 0
+
+    def codes(self) -> tuple[str, ...]:
+        return (*self.error_codes, *self.user_error_codes)
 
 
 CURRENT: ContextVar[RequestRecord | None] = ContextVar("crm_request", default=None)
@@ -61,6 +73,22 @@ def current() -> RequestRecord | None:
     return CURRENT.get()
 
 
+def note_cause(cause: str) -> bool:
+    """The current request's line will say why it failed; False outside a request."""
+    record = CURRENT.get()
+    if record is None:
+        return False
+    record.cause = record.cause or cause
+    return True
+
+
+def note_user_errors(codes: Iterable[str]) -> None:
+    """A mutation payload's UserError codes, for the request's line and metrics."""
+    record = CURRENT.get()
+    if record is not None:
+        record.user_error_codes.extend(codes)
+
+
 def client_request_id(value: str | None) -> str:
     """The client's (or proxy's) ``X-Request-ID`` when it looks like an id, else a new one."""
     if value is not None and _VALID_ID.fullmatch(value):
@@ -70,12 +98,16 @@ def client_request_id(value: str | None) -> str:
 
 class RequestLog:
     """Plain ASGI middleware: the request's id and record, its ``X-Request-ID`` response
-    header, and its one line once the response is sent."""
+    header, and its one line once the response is sent; a WebSocket's line when it ends
+    (its id in the handshake's ``X-Request-ID``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -97,11 +129,13 @@ class RequestLog:
         finally:
             CURRENT.reset(token)
             duration = time.perf_counter() - started
-            metrics.observe_request(record.operation_type, record.operation_name,
-                                    record.error_codes, record.statements, duration)  # fmt: skip
-            _line.info(
+            codes = record.codes()
+            metrics.observe_request(record.operation_type, record.operation_name, codes,
+                                    record.statements, duration, request_id=record.request_id,
+                                    trace_id=record.trace_id)  # fmt: skip
+            _write(
                 "request",
-                logger=LOGGER_NAME,
+                record,
                 request_id=record.request_id,
                 method=scope["method"],
                 path=scope["path"],
@@ -110,11 +144,70 @@ class RequestLog:
                 user_id=record.user_id,
                 token_id=record.token_id,
                 status=status,
-                error_codes=list(record.error_codes),
+                error_codes=list(codes),
                 duration_ms=round(duration * 1000, 3),
                 cost=record.cost,
                 statements=record.statements,
             )
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection is one record for its whole life: its operations, their
+        statements, who signed in, and how it closed (the first close either side sent;
+        1011 if the server failed, as uvicorn then closes it)."""
+        record = RequestRecord(client_request_id(Headers(scope=scope).get(HEADER)))
+        token = CURRENT.set(record)
+        header = (HEADER.encode(), record.request_id.encode())
+        close_code: int | None = None
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal close_code
+            kind = message["type"]
+            if kind in ("websocket.accept", "websocket.http.response.start"):
+                message["headers"] = [*message.get("headers", ()), header]
+            if kind == "websocket.http.response.start" and close_code is None:
+                close_code = message["status"]  # refused before the handshake: an HTTP status
+            elif kind == "websocket.close" and close_code is None:
+                close_code = message.get("code", 1000)
+            await send(message)
+
+        async def receiving() -> Message:
+            nonlocal close_code
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and close_code is None:
+                close_code = message.get("code", 1005)
+            return message
+
+        try:
+            await self.app(scope, receiving, sending)
+        except Exception:
+            close_code = close_code or 1011
+            raise
+        finally:
+            CURRENT.reset(token)
+            _write(
+                "websocket",
+                record,
+                request_id=record.request_id,
+                path=scope["path"],
+                user_id=record.user_id,
+                token_id=record.token_id,
+                operations=record.operations,
+                close_code=close_code,
+                error_codes=list(record.codes()),
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                statements=record.statements,
+            )
+
+
+def _write(event: str, record: RequestRecord, **fields: Any) -> None:
+    """The line: a warning when the database was out of reach (its cause in it)."""
+    if record.trace_id is not None:
+        fields["trace_id"] = record.trace_id
+    if record.cause is None:
+        _line.info(event, logger=LOGGER_NAME, **fields)
+    else:
+        _line.warning(event, logger=LOGGER_NAME, cause=record.cause, **fields)
 
 
 class _StatementLogger(logging.Logger):
@@ -144,6 +237,8 @@ def _add_request_id(logger: Any, name: str, event: dict[str, Any]) -> dict[str, 
     record = CURRENT.get()
     if record is not None:
         event.setdefault("request_id", record.request_id)
+        if record.trace_id is not None:
+            event.setdefault("trace_id", record.trace_id)
     return event
 
 

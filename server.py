@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
@@ -53,6 +53,7 @@ from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from metrics import WEBSOCKETS, MetricsMiddleware, metrics, shared_between_workers, worker_exited
+from models.canonical import default_region
 from models.db import close_database, init_database
 from ratelimit import RateLimiter, Verdict, build_rate_limiter
 from requestlog import (
@@ -60,6 +61,7 @@ from requestlog import (
     configure_logging,
     count_statements,
     current,
+    note_cause,
     request_id,
 )
 from resolvers.access import Area
@@ -79,6 +81,9 @@ from resolvers.users import ensure_admin, user_for_token
 from schema import schema
 from settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from tracing import Tracing
+
 log = logging.getLogger("crm.server")
 
 GC_YOUNGEST_THRESHOLD = 20_000  # allocations between collections of the youngest generation
@@ -94,6 +99,9 @@ PRE_EXECUTION_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED"
 # Arrays and objects inside each other in a JSON body, `variables` or `extensions`: deep
 # nesting buys a client nothing and costs the server stack (Python's decoder recurses).
 MAX_JSON_DEPTH = 32
+# A WebSocket closed because the database is out of reach: "try again later" (RFC 6455).
+WS_TRY_AGAIN_LATER = 1013
+UNAVAILABLE = f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s."
 
 
 @dataclass(slots=True)
@@ -280,19 +288,59 @@ class GraphQLApp(GraphQL):
         # ``--standard-execution`` turns the breadth-first path off for every operation.
         with execution(fast=self.fast_execution and FAST_PATH.get()):
             if scope["type"] == "websocket":
-                WEBSOCKETS.inc()
-                try:
-                    await super().__call__(scope, receive, send)
-                finally:
-                    WEBSOCKETS.dec()
+                await self.websocket(scope, receive, send)
                 return
             if scope["type"] != "http":
                 await super().__call__(scope, receive, send)
                 return
-            response = await self.handle(Request(scope, receive))
+            # With an Idempotency-Key the body is hashed as it streams by (an upload is
+            # never held whole for it).
+            keyed = any(name == idempotency.HEADER_BYTES for name, _ in scope["headers"])
+            body = idempotency.HashedBody(receive) if keyed else None
+            response = await self.handle(Request(scope, receive if body is None else body), body)
             await response(scope, receive, send)
 
-    async def handle(self, request: Request) -> Response:
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection. Refused before the handshake (400) when the upgrade
+        carries several ``Authorization`` headers, as HTTP requests are. When the database
+        cannot be reached (signing in, at the upgrade or in ``connection_init``), it is
+        closed with 1013 (try again later) and the connection's log line says why."""
+        try:
+            authorization(Headers(scope=scope))
+        except Refusal as refusal:
+            websocket = WebSocket(scope, receive, send)
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await websocket.send_denial_response(refusal.response(JSON))
+            else:  # closed before the handshake: the server answers it with 403
+                note_outcome((refusal.code,), None)
+                await websocket.close(1008)
+            return
+        accepted = closed = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal accepted, closed
+            accepted = accepted or message["type"] == "websocket.accept"
+            closed = closed or message["type"] == "websocket.close"
+            await send(message)
+
+        WEBSOCKETS.inc()
+        try:
+            await super().__call__(scope, receive, tracking_send)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            note_outcome(("SERVICE_UNAVAILABLE",), None)
+            if not note_cause(describe(error)):
+                log.warning("WebSocket: database unavailable (%s)", describe(error))
+            if not closed:
+                await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER,
+                            "reason": UNAVAILABLE})  # fmt: skip
+        finally:
+            WEBSOCKETS.dec()
+
+    async def handle(
+        self, request: Request, body: idempotency.HashedBody | None = None
+    ) -> Response:
         media_type = response_media_type(request.headers.get("accept"))
         try:
             if request.method not in ("GET", "POST"):
@@ -301,12 +349,11 @@ class GraphQLApp(GraphQL):
             if self.should_render_graphql_ide(StarletteRequestAdapter(request)):
                 return await self.render_graphql_ide(request)
             keys = request.headers.getlist(idempotency.HEADER) if request.method == "POST" else []
-            # Read whole before the parameters (a multipart form reads the same bytes again).
-            body = await request.body() if keys else b""
             operation = Operation.of(await self.parameters(request))
-            if keys and _is_mutation(operation):  # queries: the header is ignored
+            if body is not None and keys and _is_mutation(operation):  # queries: ignored
                 key = idempotency_key(keys)
-                return await self.idempotent(request, operation, key, body, media_type)
+                # The parameters were the whole body: its hash is complete.
+                return await self.idempotent(request, operation, key, body.hexdigest(), media_type)
             result = await self.execute(request, operation)
         except Refusal as refusal:
             return refusal.response(media_type)
@@ -321,14 +368,14 @@ class GraphQLApp(GraphQL):
         return graphql_response(result, media_type)
 
     async def idempotent(
-        self, request: Request, operation: Operation, key: str, body: bytes, media_type: str
+        self, request: Request, operation: Operation, key: str, body_hash: str, media_type: str
     ) -> Response:
         """A mutation sent with an ``Idempotency-Key``: run once per token and key, its first
         answer sent again to a retry with the same body (``idempotency``)."""
         context = await self.context(request)
         if context.token is None:  # anonymous: refused by the mutation, nothing to keep
             return graphql_response(await self.execute(request, operation, context), media_type)
-        claim = await self.idempotency.claim(context.token.pk, key, idempotency.body_hash(body))
+        claim = await self.idempotency.claim(context.token.pk, key, body_hash)
         if claim.verdict is idempotency.Verdict.REUSED:
             raise Refusal(422, "IDEMPOTENCY_KEY_REUSED",
                           "This Idempotency-Key was sent with another request body in the last "
@@ -464,6 +511,7 @@ class GraphQLApp(GraphQL):
         if header is not None:
             signed_in = await context_for(str(header))
             if signed_in.user is None:
+                note_outcome(("UNAUTHENTICATED",), None)
                 raise ConnectionRejectionError({"message": signed_in.auth_error})
             context.user, context.token = signed_in.user, signed_in.token
         return None
@@ -544,6 +592,19 @@ class BodyTooLarge(Exception):
     pass
 
 
+class DefaultRegion:
+    """Every request reads numbers without a country of their own in the server's region
+    (``--default-region``; ``models.canonical.DEFAULT_REGION``)."""
+
+    def __init__(self, app: ASGIApp, region: str) -> None:
+        self.app = app
+        self.region = region
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with default_region(self.region):
+            await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """413 for a body over the limit, before it is read whole: at once when Content-Length
     says so, else as soon as the streamed body passes the limit. Multipart uploads (files)
@@ -596,7 +657,8 @@ class BodyLimit:
 class DatabaseOutage:
     """Any request that fails because the database cannot be reached, wherever that
     happened (the token lookup runs before GraphQL does), answers ``503
-    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id, logged in one line."""
+    SERVICE_UNAVAILABLE`` with ``Retry-After`` and a request id; the request's one log line
+    (a warning) carries the cause."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -617,12 +679,11 @@ class DatabaseOutage:
         except Exception as error:
             if started or not database_unavailable(error):
                 raise
-            log.warning("request %s: %s %s: database unavailable (%s)", request_id(),
-                        scope["method"], scope["path"], describe(error))  # fmt: skip
+            if not note_cause(describe(error)):  # the request's line says why, else a line here
+                log.warning("%s %s: database unavailable (%s)", scope["method"], scope["path"],
+                            describe(error))  # fmt: skip
             refusal = Refusal(
-                503, "SERVICE_UNAVAILABLE",
-                f"The service is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s.",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                503, "SERVICE_UNAVAILABLE", UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)},
                 requestId=request_id(), retryAfter=RETRY_AFTER_SECONDS,
             )  # fmt: skip
             media_type = response_media_type(Headers(scope=scope).get("accept"))
@@ -725,8 +786,9 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         await connections.get("default").execute_query("SELECT 1")
     except Exception as error:  # any failure means: not ready
-        # A probe asks every few seconds: one line each, not a traceback.
-        log.warning("not ready: %s", describe(error))
+        # A probe asks every few seconds: its request line says why, not a traceback.
+        if not note_cause(describe(error)):
+            log.warning("not ready: %s", describe(error))
         return JSONResponse({"status": "unavailable"}, status_code=503,
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
     return JSONResponse({"status": "ok"})
@@ -737,7 +799,8 @@ async def prepare_database(settings: Settings) -> None:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    await init_database(settings.tortoise_db_url())
+    with default_region(settings.default_region):  # the migrations read stored numbers
+        await init_database(settings.tortoise_db_url())
     secret = await ensure_admin(settings.admin_token)
     if secret is not None:
         print(
@@ -754,14 +817,22 @@ async def prepare_database(settings: Settings) -> None:
             print(f"Demo data: {summary}", flush=True)
 
 
-def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
-    """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``."""
+def build_app(
+    settings: Settings, *, prepare: bool = True, tracing: Tracing | None = None
+) -> Starlette:
+    """The ASGI application. With ``prepare``, start-up also runs ``prepare_database``.
+    Traced when ``settings.trace_exporters`` names exporters (or ``tracing`` is given);
+    otherwise nothing of OpenTelemetry is imported."""
     if 0 < settings.rate_limit_points < MAX_COST:
         raise ValueError(
             f"The rate limit ({settings.rate_limit_points} points a minute) must allow at "
             f"least one query of the largest cost ({MAX_COST}), or be 0 (off)."
         )
     limiter = build_rate_limiter(settings.rate_limit_points, settings.redis_url)
+    if tracing is None and settings.trace_exporters:
+        from tracing import Tracing  # only loaded when traces are configured
+
+        tracing = Tracing.from_names(settings.trace_exporters)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -774,7 +845,8 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         if prepare:
             await prepare_database(settings)
         else:
-            await init_database(settings.tortoise_db_url())
+            with default_region(settings.default_region):
+                await init_database(settings.tortoise_db_url())
         # What start-up built (schema, modules: ~90k objects) lives as long as the process:
         # out of the collector's generations, full collections look at request objects only.
         gc.freeze()
@@ -789,9 +861,15 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
             await close_database()
             if limiter is not None:
                 await limiter.close()
+            if tracing is not None:
+                tracing.close()
             worker_exited()
 
-    graphql = GraphQLApp(schema, limiter, fast_execution=settings.fast_execution)
+    graphql_schema = schema
+    if tracing is not None:
+        graphql_schema = tracing.schema(schema)
+        tracing.trace_statements()
+    graphql = GraphQLApp(graphql_schema, limiter, fast_execution=settings.fast_execution)
     routes = [
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
@@ -805,7 +883,13 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     count_statements()
-    middleware = [Middleware(MetricsMiddleware), Middleware(RequestLog)]
+    middleware = [
+        Middleware(DefaultRegion, region=settings.default_region),
+        Middleware(MetricsMiddleware),
+        Middleware(RequestLog),
+    ]
+    if tracing is not None:  # inside RequestLog: its spans know the request's record
+        middleware.append(tracing.middleware())
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware,
@@ -823,6 +907,7 @@ def build_app(settings: Settings, *, prepare: bool = True) -> Starlette:
     middleware.append(Middleware(DatabaseOutage))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.rate_limiter = limiter
+    app.state.tracing = tracing
     return app
 
 
@@ -890,7 +975,8 @@ async def migrate_database(settings: Settings) -> None:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    applied = await init_database(settings.tortoise_db_url())
+    with default_region(settings.default_region):
+        applied = await init_database(settings.tortoise_db_url())
     await close_database()
     print(f"Applied {', '.join(applied)}." if applied else "No migrations to apply.", flush=True)
 

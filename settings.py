@@ -9,7 +9,10 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
+
+import phonenumbers
 
 from engine.limits import MAX_COST
 
@@ -40,6 +43,11 @@ class Settings:
     # Seconds a shutdown (SIGTERM) waits for requests in flight before cancelling them.
     graceful_timeout: int = 20
     log_format: str = "text"
+    # The region of phone numbers whose contact has no country (nor its account's main site).
+    default_region: str = "PE"
+    # The span exporters (the SDK's entry-point names) the OTEL_* variables configure; none:
+    # tracing off, and nothing of OpenTelemetry loaded (tracing.py).
+    trace_exporters: tuple[str, ...] = ()
 
     @property
     def is_postgres(self) -> bool:
@@ -67,6 +75,7 @@ class Settings:
             "CRM_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "CRM_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
             "CRM_LOG_FORMAT": self.log_format,
+            "CRM_DEFAULT_REGION": self.default_region,
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
@@ -88,6 +97,39 @@ def _switch(name: str, value: str) -> bool:
     raise SystemExit(f"{name} must be 1/true/yes/on or 0/false/no/off (got {value!r})")
 
 
+# OTEL_EXPORTER_OTLP_PROTOCOL's values and the exporter each means (the spec's default:
+# http/protobuf; crm-graph[otel] installs that one).
+_OTLP_EXPORTERS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_grpc"}
+
+
+def trace_exporters(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The span exporters the standard variables configure: ``OTEL_TRACES_EXPORTER``
+    (``otlp``, ``console``, … comma-separated; ``none``), or ``otlp`` when only an OTLP
+    endpoint is set. None when neither is set or ``OTEL_SDK_DISABLED=true``."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ()
+    names = [name.strip() for name in env.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    names = [name for name in names if name]
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT")  # fmt: skip
+    if not names and endpoint:
+        names = ["otlp"]
+    if "none" in names:
+        return ()
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf").strip()  # fmt: skip
+    if "otlp" in names and protocol not in _OTLP_EXPORTERS:
+        raise SystemExit(f"OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or grpc "
+                         f"(got {protocol!r})")  # fmt: skip
+    exporters = tuple(dict.fromkeys(_OTLP_EXPORTERS[protocol] if name == "otlp" else name
+                                    for name in names))  # fmt: skip
+    for name in exporters:
+        if not entry_points(group="opentelemetry_traces_exporter", name=name):
+            raise SystemExit(f"OTEL_TRACES_EXPORTER: no installed package provides the "
+                             f"{name!r} span exporter (pip install 'crm-graph[otel]')")  # fmt: skip
+    return exporters
+
+
 def _origins(value: str) -> tuple[str, ...]:
     return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
 
@@ -100,6 +142,9 @@ commands:
 environment only:
   CRM_ADMIN_TOKEN       start-up makes sure an admin user with this API token exists;
                         unset and no users yet: start-up creates one and prints its token once
+  OTEL_TRACES_EXPORTER  otlp, console (comma-separated) or none: OpenTelemetry traces, with
+                        crm-graph[otel] installed; the SDK's other OTEL_* variables apply
+                        (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, ...)
 
 The server runs in the foreground until Ctrl-C or SIGTERM. A flag wins over its variable.
 docs/operations.md: running it in production."""
@@ -190,6 +235,13 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: text; env CRM_LOG_FORMAT)",
     )
     parser.add_argument(
+        "--default-region",
+        type=str.upper,
+        default=env.get("CRM_DEFAULT_REGION", "PE").upper(),
+        help="ISO 3166-1 alpha-2 country whose phone numbers are read when a contact's "
+        "location and account have no country (default: %(default)s; env CRM_DEFAULT_REGION)",
+    )
+    parser.add_argument(
         "--standard-execution",
         action="store_true",
         default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
@@ -219,6 +271,9 @@ def load_settings(
         parser.error(f"--log-format must be text or json (got {args.log_format!r})")
     if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
         parser.error("body limits must be positive")
+    if args.default_region not in phonenumbers.SUPPORTED_REGIONS:
+        parser.error(f"--default-region must be a country code phone numbers know, such as PE "
+                     f"or MX (got {args.default_region!r})")  # fmt: skip
     return Settings(
         host=args.host,
         port=args.port,
@@ -234,6 +289,8 @@ def load_settings(
         fast_execution=not args.standard_execution,
         graceful_timeout=args.graceful_timeout,
         log_format=args.log_format,
+        default_region=args.default_region,
+        trace_exporters=trace_exporters(env),
     )
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
+from stdnum.mx import curp as mx_curp
+from stdnum.mx import rfc as mx_rfc
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
@@ -34,7 +36,8 @@ from models.enums import (
     RecordStatus,
     Role,
 )
-from resolvers.channels import normalize_channel
+from resolvers.channels import check_channel_value
+from resolvers.errors import Problems
 from resolvers.unit_of_work import Unit, change
 
 __all__ = ["DemoSummary", "fill_demo_data"]
@@ -290,6 +293,8 @@ FREE_MAIL_DOMAINS = {
 }
 CONSONANTS = "BCDFGHJKLMNPQRSTVXZ"
 RFC_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+HOMOCLAVE_FIRST = "123456789ABCDEFGHIJKLMNPQRSTUV"
+HOMOCLAVE_SECOND = "123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 RFC_SKIPPED_WORDS = frozenset({"DE", "DEL", "LA", "LAS", "LOS", "EL", "Y"})
 
 # (kind, name, share of contacts that have one)
@@ -866,19 +871,19 @@ class DemoGenerator:
             kind = (
                 DocumentType.DNI if roll < 0.8
                 else DocumentType.RUC if roll < 0.9
-                else DocumentType.FOREIGN_ID if roll < 0.95
+                else DocumentType.CE if roll < 0.95
                 else DocumentType.PASSPORT
             )  # fmt: skip
         else:
             if roll < 0.5:
                 return None, None
-            kind = DocumentType.OTHER if roll < 0.85 else DocumentType.PASSPORT
+            kind = DocumentType.CURP if roll < 0.85 else DocumentType.PASSPORT
         while True:
             if kind == DocumentType.DNI:
                 number = f"{rng.randint(10_000_000, 79_999_999)}"
             elif kind == DocumentType.RUC:
                 number = ruc(f"10{rng.randint(10_000_000, 79_999_999)}")
-            elif kind == DocumentType.FOREIGN_ID:
+            elif kind == DocumentType.CE:
                 number = f"00{rng.randint(1_000_000, 9_999_999)}"
             elif kind == DocumentType.PASSPORT:
                 number = f"{rng.choice('GNPE')}{rng.randint(10_000_000, 99_999_999)}"
@@ -909,14 +914,18 @@ class DemoGenerator:
             values.append((ChannelKind.EMAIL, personal, "Personal"))
         channels = []
         seen: set[ChannelKind] = set()
-        for offset, (kind, value, label) in enumerate(values):
+        for offset, (kind, typed, label) in enumerate(values):
+            # The write paths' own check: demo values pass it, or the generator is wrong.
+            value = check_channel_value(Problems(), (), kind, typed, metro.country)
+            assert value is not None, f"demo {kind} {typed!r} is not valid in {metro.country}"
             channels.append(
                 Channel(
                     id=self.take_id(Channel),
                     contact_id=contact.id,
                     kind=kind,
-                    value=value,
-                    normalized=normalize_channel(kind, value),
+                    value=value.value,
+                    normalized=value.normalized,
+                    e164=value.e164,
                     label=label,
                     is_primary=kind not in seen,
                     contact_active=contact.status == RecordStatus.ACTIVE,
@@ -1090,8 +1099,15 @@ def company_rfc(rng: random.Random, name: str, founded: date) -> str:
     words = [word for word in words if word not in RFC_SKIPPED_WORDS] or ["X"]
     letters = "".join(word[0] for word in words)[:3]
     letters = (letters + "".join(ch for ch in words[-1][1:] if ch.isalpha()) + "XXX")[:3]
-    homoclave = "".join(rng.choice(RFC_CHARS) for _ in range(3))
-    return f"{letters}{founded:%y%m%d}{homoclave}"
+    # SAT's homoclave: a character of 1-9/A-V, one of 1-9/A-Z, then the check digit. Three
+    # draws as before the check digit was computed, so a seed still gives the same data.
+    first, second, _ = (rng.choice(RFC_CHARS) for _ in range(3))
+    homoclave = "".join(
+        allowed[RFC_CHARS.index(drawn) % len(allowed)]
+        for drawn, allowed in ((first, HOMOCLAVE_FIRST), (second, HOMOCLAVE_SECOND))
+    )
+    first_eleven = f"{letters}{founded:%y%m%d}{homoclave}"
+    return first_eleven + mx_rfc.calc_check_digit(first_eleven)
 
 
 def curp(rng: random.Random, person: Person, birthday: date | None, state: str) -> str:
@@ -1104,4 +1120,12 @@ def curp(rng: random.Random, person: Person, birthday: date | None, state: str) 
     born = birthday or date(rng.randint(1960, 2002), rng.randint(1, 12), rng.randint(1, 28))
     consonants = "".join(rng.choice(CONSONANTS) for _ in range(3))
     sex = "M" if person.female else "H"
-    return f"{letters}{born:%y%m%d}{sex}{state}{consonants}{rng.choice('0A')}{rng.randint(0, 9)}"
+    century = "0" if born.year < 2000 else "A"  # RENAPO's differentiator: digit before 2000
+    rng.choice("0A"), rng.randint(0, 9)  # the old random tail's draws: a seed keeps its data
+    first_seventeen = f"{letters}{born:%y%m%d}{sex}{state}{consonants}{century}"
+    number = first_seventeen + mx_curp.calc_check_digit(first_seventeen)
+    try:
+        return mx_curp.validate(number)
+    except ValueError:  # an unseemly word as the first four letters: RENAPO puts X second
+        first_seventeen = first_seventeen[0] + "X" + first_seventeen[2:]
+        return first_seventeen + mx_curp.calc_check_digit(first_seventeen)

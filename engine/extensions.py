@@ -13,6 +13,8 @@ from engine.context import OperationContext
 from engine.errors import RequestError
 from engine.limits import parser_limit_code, without_suggestions
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
+from requestlog import current as current_record
+from requestlog import note_cause
 from requestlog import request_id as current_request_id
 
 log = logging.getLogger("crm.errors")
@@ -55,9 +57,13 @@ def coded(error: GraphQLError, *, suggestions: bool = False) -> GraphQLError:
 class PerOperationLoaders(SchemaExtension):
     """A WebSocket keeps one context for many operations: loaders must not outlive one, and
     its token is checked again before each. When an operation ends its loaders let go of
-    what they loaded, so its rows are freed at once rather than by the cycle collector."""
+    what they loaded, so its rows are freed at once rather than by the cycle collector.
+    Each operation counts in its request's record (a WebSocket's line says how many ran)."""
 
     async def on_operation(self) -> AsyncIterator[None]:
+        record = current_record()
+        if record is not None:
+            record.operations += 1
         context = self.execution_context.context
         if isinstance(context, OperationContext):
             await context.start_operation()
@@ -83,7 +89,7 @@ class CodedErrors(MaskErrors):
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: True)
-        # An outage fails every field that reads: one request id and one log line for all.
+        # An outage fails every field that reads: one request id and one cause for all.
         self.outage_id: str | None = None
 
     def _process_result(self, result: object) -> None:
@@ -96,8 +102,10 @@ class CodedErrors(MaskErrors):
         if database_unavailable(error.original_error):
             if self.outage_id is None:
                 self.outage_id = current_request_id()
-                log.warning("request %s: database unavailable (%s)", self.outage_id,
-                            describe(error.original_error))  # fmt: skip
+                # The request's line carries the cause; outside one, a line of its own.
+                if not note_cause(describe(error.original_error)):
+                    log.warning("request %s: database unavailable (%s)", self.outage_id,
+                                describe(error.original_error))  # fmt: skip
             return unavailable(error, self.outage_id)
         context = self.execution_context.context
         return coded(error, suggestions=getattr(context, "suggestions", False))

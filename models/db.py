@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from tortoise import Tortoise, connections
 
 from models.migrate import migrate, schema_lock, tortoise_config
+from models.pool import count_connections
 from models.registry import ENTITIES
 
 log = logging.getLogger("crm.db")
@@ -233,6 +234,7 @@ async def init_database(db_url: str, *, global_fallback: bool = True) -> list[st
     Never drops or rewrites data. Two processes starting at once take turns (a lock).
     """
     await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=global_fallback)
+    count_connections(connections.get("default"))
     try:
         return await _bring_schema_up_to_date(connections.get("default"))
     except BaseException:

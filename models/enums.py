@@ -44,6 +44,9 @@ class DocumentType(StrEnum):
     RUC = "RUC"
     PASSPORT = "PASSPORT"
     FOREIGN_ID = "FOREIGN_ID"
+    CE = "CE"
+    RFC = "RFC"
+    CURP = "CURP"
     OTHER = "OTHER"
 
 

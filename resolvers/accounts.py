@@ -23,7 +23,7 @@ from resolvers.listing import (
     with_status,
     with_tag,
 )
-from resolvers.locations import check_address, new_location
+from resolvers.locations import check_address, new_location, region_of_site
 from resolvers.unit_of_work import change
 
 ACCOUNT_ORDER_KEYS = {
@@ -62,8 +62,9 @@ async def list_accounts(
 AUDITED_FIELDS = ENTITIES["Account"].audited
 
 
-def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, Any]:
-    """Validated column values of a create or update input (on update only the fields sent)."""
+def _check_fields(problems: Problems, data: Any, creating: bool, region: str) -> dict[str, Any]:
+    """Validated column values of a create or update input (on update only the fields sent);
+    the tax id and the phone are read by ``region``, the main location's country."""
     values: dict[str, Any] = {}
 
     def sent(name: str) -> bool:
@@ -71,19 +72,18 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
 
     if sent("name"):
         values["name"] = check.text(problems, "name", data.name, 200, required=True)
-    for name, path, limit in (
-        ("legal_name", "legalName", 200),
-        ("tax_id", "taxId", 32),
-        ("industry", "industry", 100),
-    ):
+    for name, path, limit in (("legal_name", "legalName", 200), ("industry", "industry", 100)):
         if sent(name):
             values[name] = check.text(problems, path, getattr(data, name), limit)
+    if sent("tax_id"):
+        values["tax_id"] = check.tax_id(problems, "taxId", data.tax_id, region)
     if sent("website"):
         values["website"] = check.url(problems, "website", data.website)
     if sent("email"):
         values["email"] = check.email(problems, "email", data.email)
     if sent("phone"):
-        values["phone"] = check.phone(problems, "phone", data.phone)
+        number = check.phone(problems, "phone", data.phone, region)
+        values["phone"] = None if number is None else number.value
     if sent("tags"):
         values["tags"] = check.tags(problems, "tags", data.tags)
     if sent("custom_fields"):
@@ -105,12 +105,12 @@ async def create_account(access: Access, data: Any) -> Account:
     """createAccount: the account and its MAIN location, in one transaction, or nothing."""
     viewer = access.user
     problems = Problems()
-    values = _check_fields(problems, data, creating=True)
     owner_id = (
         viewer.id if data.owner_id is None else await access.owner_id(problems, data.owner_id)
     )
     main = data.main_location
     address = check_address(problems, main, ("mainLocation",), creating=True) if main else {}
+    values = _check_fields(problems, data, True, check.region_of(address.get("country")))
     main_name = None
     if main is not None and main.name is not None:
         main_name = check.text(problems, ("mainLocation", "name"), main.name, 200, required=True)
@@ -142,7 +142,7 @@ async def update_account(access: Access, data: Any) -> Account:
     account = await access.find(problems, Account, data.id, "id")
     if account is None:
         raise Rejected(problems.items)
-    values = _check_fields(problems, data, creating=False)
+    values = _check_fields(problems, data, False, await region_of_site(None, account.id))
     if values.get("status", account.status) != account.status:
         access.require_supervisor("deactivate or reactivate an account")
     if check.given(data.owner_id):

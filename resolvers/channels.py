@@ -7,15 +7,16 @@ contact's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from models import Channel, Contact
-from models.base import digits
 from models.enums import PHONE_CHANNEL_KINDS, AuditAction, ChannelKind, RecordStatus
 from resolvers import contacts
 from resolvers import validation as check
 from resolvers.access import Access
 from resolvers.errors import ProblemCode, Problems, Rejected
+from resolvers.locations import region_of_site
 from resolvers.unit_of_work import Unit, change
 
 MAX_CHANNELS = 30
@@ -24,29 +25,42 @@ MAX_CHANNELS = 30
 # ---------------------------------------------------------------- rules
 
 
-def normalize_channel(kind: ChannelKind, value: str) -> str:
-    if kind in PHONE_CHANNEL_KINDS:
-        return digits(value)
-    return value.casefold()
+@dataclass(frozen=True, slots=True)
+class ChannelValue:
+    """A checked channel value: as typed, what uniqueness compares, and a phone's E.164."""
+
+    value: str
+    normalized: str
+    e164: str | None = None
 
 
-def check_channel_value(problems: Problems, path: tuple[str, ...], kind, value) -> str | None:
+def check_channel_value(
+    problems: Problems, path: tuple[str, ...], kind: ChannelKind, value: Any, region: str
+) -> ChannelValue | None:
+    """A channel's value of ``kind``: an email's syntax, a phone-like number valid in
+    ``region`` (``resolvers.locations.region_of_site``), other kinds as text."""
     if kind == ChannelKind.EMAIL:
-        return check.email(problems, path, value, required=True)
+        checked = check.email_and_key(problems, path, value, required=True)
+        return None if checked is None else ChannelValue(*checked)
     if kind in PHONE_CHANNEL_KINDS:
-        return check.phone(problems, path, value, required=True)
-    return check.text(problems, path, value, 254, required=True)
+        number = check.phone(problems, path, value, region, required=True)
+        return None if number is None else ChannelValue(
+            number.value, number.e164.removeprefix("+"), number.e164
+        )  # fmt: skip
+    cleaned = check.text(problems, path, value, 254, required=True)
+    return None if cleaned is None else ChannelValue(cleaned, cleaned.casefold())
 
 
 def new_channel(
-    contact: Contact, kind: ChannelKind, value: str, label: str | None, primary: bool
+    contact: Contact, kind: ChannelKind, value: ChannelValue, label: str | None, primary: bool
 ) -> Channel:
     """A channel row of ``contact``, not yet saved: every write path builds its rows here."""
     return Channel(
         contact_id=contact.id,
         kind=kind,
-        value=value,
-        normalized=normalize_channel(kind, value),
+        value=value.value,
+        normalized=value.normalized,
+        e164=value.e164,
         label=label,
         is_primary=primary,
         contact_active=contact.status == RecordStatus.ACTIVE,
@@ -54,7 +68,7 @@ def new_channel(
 
 
 async def add_channel_row(
-    contact: Contact, kind: ChannelKind, value: str, label: str | None, primary: bool
+    contact: Contact, kind: ChannelKind, value: ChannelValue, label: str | None, primary: bool
 ) -> Channel:
     """Rule 3: the first channel of a kind is primary; a new primary demotes the old one."""
     has_primary = await Channel.filter(contact_id=contact.id, kind=kind, is_primary=True).exists()
@@ -67,8 +81,9 @@ async def add_channel_row(
     return channel
 
 
-def channel_set(contact: Contact, wanted: Sequence[tuple[ChannelKind, str, str | None, bool]]
-                ) -> list[Channel]:  # fmt: skip
+def channel_set(
+    contact: Contact, wanted: Sequence[tuple[ChannelKind, ChannelValue, str | None, bool]]
+) -> list[Channel]:
     """Rule 3 for a contact's whole new set of channels ``(kind, value, label, primary)``,
     unsaved, in the order to insert them: of each kind the last one asked primary is the
     primary, else the first; primaries first (what one ``add_channel_row`` after another
@@ -126,12 +141,17 @@ async def _record_channel_change(unit: Unit, contact: Contact, changes: dict) ->
 async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
     problems = Problems()
     contact = await access.find(problems, Contact, data.contact_id, "contactId")
-    value = check_channel_value(problems, ("value",), data.kind, data.value)
+    region = (
+        await region_of_site(contact.location_id, contact.account_id)
+        if contact is not None
+        else check.region_of()
+    )
+    value = check_channel_value(problems, ("value",), data.kind, data.value, region)
     label = check.text(problems, "label", data.label, 60)
     if problems:
         raise Rejected(problems.items)
     if contact.status == RecordStatus.ACTIVE and data.kind == ChannelKind.EMAIL:
-        emails = {normalize_channel(data.kind, value): ("value",)}
+        emails = {value.normalized: ("value",)}
         duplicates = await contacts.duplicate_problems(access, emails, (None, None), None)
         if duplicates:
             raise Rejected(duplicates)
@@ -142,8 +162,9 @@ async def add_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
         async with change(access.user, contacts=[contact.id]) as unit:
             channel = await add_channel_row(contact, data.kind, value, label, bool(data.is_primary))
             await _record_channel_change(
-                unit, contact, {"channels": {"from": None, "to": f"{data.kind.value} {value}"}}
-            )
+                unit, contact,
+                {"channels": {"from": None, "to": f"{data.kind.value} {value.value}"}},
+            )  # fmt: skip
             return channel, contact
 
     return await contacts.guard_unique(write)
@@ -154,17 +175,16 @@ async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
     channel = await access.find(problems, Channel, data.id, "id")
     if channel is None:
         raise Rejected(problems.items)
-    value = (
-        check_channel_value(problems, ("value",), channel.kind, data.value)
-        if check.given(data.value)
-        else channel.value
-    )
+    contact = await Contact.get(id=channel.contact_id)
+    value = ChannelValue(channel.value, channel.normalized, channel.e164)
+    if check.given(data.value):
+        region = await region_of_site(contact.location_id, contact.account_id)
+        value = check_channel_value(problems, ("value",), channel.kind, data.value, region)
     label = check.text(problems, "label", data.label, 60) if check.given(data.label) else None
     if problems:
         raise Rejected(problems.items)
-    contact = await Contact.get(id=channel.contact_id)
     if channel.kind == ChannelKind.EMAIL and channel.contact_active:
-        emails = {normalize_channel(channel.kind, value): ("value",)}
+        emails = {value.normalized: ("value",)}
         duplicates = await contacts.duplicate_problems(access, emails, (None, None), contact.id)
         if duplicates:
             raise Rejected(duplicates)
@@ -173,8 +193,9 @@ async def update_channel(access: Access, data: Any) -> tuple[Channel, Contact]:
         # The contact first, as every channel write: refresh_search updates it after the channel.
         async with change(access.user, contacts=[contact.id]) as unit:
             before = channel.value
-            channel.value = value
-            channel.normalized = normalize_channel(channel.kind, value)
+            channel.value, channel.normalized, channel.e164 = (
+                value.value, value.normalized, value.e164
+            )  # fmt: skip
             if check.given(data.label):
                 channel.label = label
             await channel.save()

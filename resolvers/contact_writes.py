@@ -15,14 +15,14 @@ Items are the input objects the mutations get (``resolvers.inputs.Input``); each
 A batch costs the same statements whatever its size (``tests/test_contact_batches.py``
 counts them):
 
-1. the input checks of each item, which read nothing (``contacts._check_fields``,
-   ``contacts._check_channels``: the same functions for every path);
-2. the lookups of the whole batch, a statement each: accounts and locations (rule 7, rule 8
-   through ``Access.rows``), owners (``Access.owner_ids``), the contacts an update changes,
-   emails and documents already taken (rule 4, ``contacts.duplicates_of``); then the
-   collisions between items (the same email or document twice, the same contact twice, two
-   preferred contacts at one location);
-3. one unit of work (``unit_of_work.change``) for the items without problems: the locks in
+1. the lookups of the whole batch, a statement each: the contacts an update changes;
+   accounts and locations (rule 7, rule 8 through ``Access.rows``), which also give each
+   item the region its numbers are read in; then each item's input checks, which read
+   nothing (``contacts._check_fields``, ``contacts._check_channels``: the same functions
+   for every path); owners (``Access.owner_ids``); emails and documents already taken
+   (rule 4, ``contacts.duplicates_of``); then the collisions between items (the same email
+   or document twice, the same contact twice, two preferred contacts at one location);
+2. one unit of work (``unit_of_work.change``) for the items without problems: the locks in
    the lock order (locations, then contacts), fresh ids (``Unit.new_ids``: contactNo is the
    id), bulk inserts of the contacts and their channels (rule 3 in ``channels.channel_set``),
    updates as one ``CASE`` statement per table, rule 1 for every preferred item at once
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pypika_tortoise.functions import Cast
@@ -99,10 +100,13 @@ class _Item:
     account: Account | None = None
     location: Location | None = None
     owner_pk: int | None = None
+    region: str = ""  # where its phone numbers are read (the region rule)
     contact: Contact | None = None
 
     @property
     def moving(self) -> bool:
+        """Whether the item places its contact: every create, an update that sends
+        ``accountId`` or ``locationId``."""
         return self.current is None or (
             check.given(self.data.account_id) or check.given(self.data.location_id)
         )
@@ -150,10 +154,10 @@ async def create_contacts(
 ) -> list[ItemResult]:
     """Create a contact per item (``CreateContactInput`` values), in one statement plan."""
     work = [_Item(index, data) for index, data in enumerate(items)]
-    for item in work:
-        item.values = rules._check_fields(item.problems, item.data, creating=True)
-        item.specs = rules._check_channels(item.problems, item.data) or []
     await _place(access, work)
+    for item in work:
+        item.values = rules._check_fields(item.problems, item.data, item.region)
+        item.specs = rules._check_channels(item.problems, item.data, item.region) or []
     await _owners(access, work)
 
     async def write(good: list[_Item]) -> None:
@@ -191,10 +195,10 @@ async def update_contacts(
         else:
             seen[pk] = item.index
     work_found = [item for item in work if item.current is not None]
-    for item in work_found:
-        item.values = rules._check_fields(item.problems, item.data, creating=False)
-        item.specs = rules._check_channels(item.problems, item.data)
     await _place(access, work_found)
+    for item in work_found:
+        item.values = rules._check_fields(item.problems, item.data, item.region, item.current)
+        item.specs = rules._check_channels(item.problems, item.data, item.region)
     await _owners(access, work_found)
     for item in work_found:
         if item.values.get("document_number") and not (
@@ -230,12 +234,20 @@ async def update_contact(access: Access, data: Any) -> Contact:
 
 async def _place(access: Access, work: list[_Item]) -> None:
     """Account and location of each item that places its contact; rule 7: the location is
-    one of the account's (by default its main one). Two statements for the batch."""
+    one of the account's (by default its main one). And every item's region, where its
+    numbers are read: its site's country, else its account's main location's, else the
+    server's default (``check.region_of``, as ``locations.region_of_site`` for one).
+    Two statements for the batch."""
     placing = [item for item in work if item.moving]
-    main_of: set[int] = set()  # accounts whose MAIN location an item falls back to
+    main_of: set[int] = set()  # accounts whose MAIN location a placement or a region reads
     location_pks: set[int] = set()
-    for item in placing:
+    for item in work:
         data, current = item.data, item.current
+        if current is not None:
+            location_pks.add(current.location_id)
+            main_of.add(current.account_id)
+        if not item.moving:
+            continue
         if check.given(data.account_id) and data.account_id is not None:
             item.account_pk = expect_id(data.account_id, "Account", "accountId", item.problems)
         elif current is not None:
@@ -243,16 +255,15 @@ async def _place(access: Access, work: list[_Item]) -> None:
         else:
             item.problems.add(ProblemCode.REQUIRED, "accountId",
                               "A contact belongs to an account.")  # fmt: skip
+        if item.account_pk is not None:
+            main_of.add(item.account_pk)
         if check.given(data.location_id) and data.location_id is not None:
             item.location_pk = expect_id(data.location_id, "Location", "locationId",
                                          item.problems)  # fmt: skip
-            if item.location_pk is not None:
-                location_pks.add(item.location_pk)
         elif current is not None and item.account_pk == current.account_id:
             item.location_pk = current.location_id
-            location_pks.add(current.location_id)
-        elif item.account_pk is not None:
-            main_of.add(item.account_pk)
+        if item.location_pk is not None:
+            location_pks.add(item.location_pk)
     account_pks = sorted({item.account_pk for item in placing if item.account_pk is not None})
     accounts = {row.id: row for row in await access.rows(Account).filter(id__in=account_pks)} \
         if account_pks else {}  # fmt: skip
@@ -296,6 +307,20 @@ async def _place(access: Access, work: list[_Item]) -> None:
                     "locationId",
                     "This is a contact's own address, not a site of the account.",
                 )
+    for item in work:
+        # New numbers are read where the contact will be; stored ones are not read again.
+        current = item.current
+        site = item.location if item.moving else None
+        if site is None and current is not None:
+            site = locations.get(current.location_id)
+        account_id = item.account.id if item.moving and item.account is not None else (
+            current.account_id if current is not None else None
+        )  # fmt: skip
+        main = mains.get(account_id) if account_id is not None else None
+        item.region = check.region_of(
+            site.country if site is not None else None,
+            main.country if main is not None and main is not site else None,
+        )
 
 
 async def _owners(access: Access, work: list[_Item]) -> None:
@@ -458,7 +483,9 @@ async def _apply(access: Access, good: list[_Item], audit_action: AuditAction) -
                 setattr(contact, name, value)
             changes[contact.id] = values
             item.contact = contact
-        await update_rows(unit.connection, Contact, changes)
+        written_at = await update_rows(unit.connection, Contact, changes)
+        for contact in contacts:
+            contact.updated_at = written_at
         await rules.make_preferred(unit, [item.current for item in good if item.preferred])
         await _replace_channels(unit.connection, good)
         await _refresh_search(unit.connection, contacts)
@@ -497,8 +524,9 @@ async def _replace_channels(connection: BaseDBAsyncClient, good: list[_Item]) ->
                     inserted.append(channel_rules.new_channel(item.current, spec.kind, spec.value,
                                                               None, True))  # fmt: skip
                 else:
-                    normalized = channel_rules.normalize_channel(spec.kind, spec.value)
-                    updated[row.id] = {"value": spec.value, "normalized": normalized}
+                    value = spec.value
+                    updated[row.id] = {"value": value.value, "normalized": value.normalized,
+                                       "e164": value.e164}  # fmt: skip
         await update_rows(connection, Channel, updated)
     if inserted:
         await Channel.bulk_create(inserted, using_db=connection)
@@ -529,20 +557,20 @@ async def update_rows(
     changes: Mapping[int, Mapping[str, Any]],
     *,
     touch: bool = True,
-) -> None:
+) -> datetime | None:
     """One UPDATE for many rows, each with its own values (``{id: {field: value}}``): a
     ``CASE id WHEN … THEN … ELSE column END`` per field, so a row keeps what is stored in
     the fields it does not change (a concurrent write to them is not overwritten with a
-    stale copy). ``touch``: also set ``updated_at``."""
+    stale copy). ``touch``: also set ``updated_at``, to the time returned."""
     if not changes:
-        return
+        return None
     meta = model._meta
     table = meta.basetable
     postgres = connection.capabilities.dialect == "postgres"
     query = connection.query_class.update(table)
     names = dict.fromkeys(name for values in changes.values() for name in values)
     if not names and not touch:
-        return
+        return None
     for name in names:
         field_object = meta.fields_map[name]
         column = field_object.source_field or name
@@ -554,9 +582,12 @@ async def update_rows(
                     value = Cast(value, field_object.get_for_dialect("postgres", "SQL_TYPE"))
                 case = case.when(table.id == pk, value)
         query = query.set(column, case.else_(table[column]))
+    now = None
     if touch and "updated_at" in meta.fields_map:
-        now = meta.fields_map["updated_at"].to_db_value(timezone.now(), None)
-        query = query.set("updated_at", ValueWrapper(now))
+        now = timezone.now()
+        stored = meta.fields_map["updated_at"].to_db_value(now, None)
+        query = query.set("updated_at", ValueWrapper(stored))
     query = query.where(table.id.isin(list(changes)))
     sql, parameters = query.get_parameterized_sql()
     await connection.execute_query(sql, parameters)
+    return now

@@ -249,14 +249,18 @@ async def refresh_search(contact: Contact) -> None:
 @dataclass(slots=True)
 class ChannelSpec:
     kind: ChannelKind
-    value: str
+    value: channel_rules.ChannelValue
     label: str | None
     primary: bool
     path: tuple[str, ...]
 
 
-def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, Any]:
-    """Validated column values of a create or update input (only the fields sent)."""
+def _check_fields(
+    problems: Problems, data: Any, region: str, current: Contact | None = None
+) -> dict[str, Any]:
+    """Validated column values of a create (no ``current``) or update input (only the fields
+    sent); ``region`` reads the home phone (``region_of_site``)."""
+    creating = current is None
     values: dict[str, Any] = {}
 
     def sent(name: str) -> bool:
@@ -277,7 +281,8 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
             values[name] = check.text(problems, path, None if raw is None else raw, limit,
                                       required=required)  # fmt: skip
     if sent("home_phone"):
-        values["home_phone"] = check.phone(problems, "homePhone", data.home_phone)
+        number = check.phone(problems, "homePhone", data.home_phone, region)
+        values["home_phone"] = None if number is None else number.value
     if sent("image_url"):
         values["image_url"] = check.url(problems, "imageUrl", data.image_url, 500)
     if sent("birthday"):
@@ -295,11 +300,18 @@ def _check_fields(problems: Problems, data: Any, creating: bool) -> dict[str, An
             values[name] = raw
     if values.get("document_number") and "document_type" not in values and creating:
         problems.add(ProblemCode.REQUIRED, "documentType", "Give the type of the document.")
+    if "document_number" in values or "document_type" in values:
+        # The pair as it will be: a new type checks the number already stored too.
+        kind = values.get("document_type", None if creating else current.document_type)
+        number = values.get("document_number", None if creating else current.document_number)
+        if number is not None:
+            values["document_number"] = check.document(problems, "documentNumber", kind, number)
     return values
 
 
-def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
-    """Channels of the input: the ``channels`` list, then the email/phone/mobile shorthands.
+def _check_channels(problems: Problems, data: Any, region: str) -> list[ChannelSpec] | None:
+    """Channels of the input: the ``channels`` list, then the email/phone/mobile shorthands;
+    phone-like numbers read in ``region``.
 
     Returns None when neither was sent (on update: leave the channels as they are).
     """
@@ -314,7 +326,8 @@ def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
             channels = []
         for index, item in enumerate(channels):
             path = ("channels", str(index), "value")
-            value = channel_rules.check_channel_value(problems, path, item.kind, item.value)
+            value = channel_rules.check_channel_value(problems, path, item.kind, item.value,
+                                                      region)  # fmt: skip
             label = check.text(problems, ("channels", str(index), "label"), item.label, 60)
             if value is not None:
                 specs.append(ChannelSpec(item.kind, value, label, bool(item.is_primary), path))
@@ -322,7 +335,7 @@ def _check_channels(problems: Problems, data: Any) -> list[ChannelSpec] | None:
         raw = getattr(data, name, None)
         if check.given(raw) and raw is not None:
             sent_any = True
-            value = channel_rules.check_channel_value(problems, (name,), kind, raw)
+            value = channel_rules.check_channel_value(problems, (name,), kind, raw, region)
             if value is not None:
                 specs = [s for s in specs if not (s.kind == kind and s.primary)]
                 specs.insert(0, ChannelSpec(kind, value, None, True, (name,)))
@@ -339,11 +352,7 @@ def _cleared_kinds(data: Any) -> list[ChannelKind]:
 
 
 def _emails_of(specs: list[ChannelSpec]) -> dict[str, tuple[str, ...]]:
-    return {
-        channel_rules.normalize_channel(s.kind, s.value): s.path
-        for s in specs
-        if s.kind == ChannelKind.EMAIL
-    }
+    return {s.value.normalized: s.path for s in specs if s.kind == ChannelKind.EMAIL}
 
 
 def unique_violation(error: IntegrityError) -> Problem | None:

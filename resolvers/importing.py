@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.functions import Lower
 from tortoise.transactions import in_transaction
 
@@ -39,10 +40,10 @@ from models.enums import (
     OnMatch,
 )
 from resolvers import audit
-from resolvers import channels as channel_rules
 from resolvers import validation as check
 from resolvers.access import Access, Area
 from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
+from resolvers.channels import ChannelValue
 from resolvers.contact_writes import create_contacts, update_contacts
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id, expect_id
@@ -371,8 +372,13 @@ async def _plan(
     for row in rows:
         problems = Problems()
         contact = found.match(row, problems)
+        if problems:
+            plan.fail(row, problems.items)
+            continue
+        placement = found.placement(row, contact, options, state, plan, problems)
         if not problems:
-            problems.items.extend(row.checked(creating=contact is None))
+            region = found.region(placement, contact)
+            problems.items.extend(row.checked(region, contact))
         if not problems:
             _in_file(row, contact, state, problems)
         if problems:
@@ -382,7 +388,6 @@ async def _plan(
             _remember(row, contact, state)
             plan.skipped += 1
             continue
-        placement = found.placement(row, contact, options, state, plan, problems)
         owner_id = found.owner(row, problems)
         problems.items.extend(found.duplicates(row, contact))
         if problems:
@@ -483,7 +488,7 @@ def _changes(
     replaced = {
         kind: wanted
         for kind, wanted in row.channels.items()
-        if _same_channels(kind, [c.value for c in _of_kind(channels, kind)], wanted) is False
+        if not _same_channels(_of_kind(channels, kind), wanted)
     }
     preferred = bool(row.preferred) and (not contact.is_preferred or "is_preferred" in values)
     if row.preferred is False and contact.is_preferred and "is_preferred" not in values:
@@ -504,11 +509,10 @@ def _changes(
     )
 
 
-def _same_channels(kind: ChannelKind, stored: list[str], wanted: list[str]) -> bool:
-    """The same channels in the same order, compared as rule 4 compares them (an email
-    case-insensitively, a phone by its digits)."""
-    normalized = channel_rules.normalize_channel
-    return [normalized(kind, v) for v in stored] == [normalized(kind, v) for v in wanted]
+def _same_channels(stored: list[Channel], wanted: list[ChannelValue]) -> bool:
+    """The same channels in the same order, compared as rule 4 compares them (an email by
+    its comparison form, a phone by its E.164 digits)."""
+    return [c.normalized for c in stored] == [v.normalized for v in wanted]
 
 
 def _of_kind(channels: list[Channel], kind: ChannelKind) -> list[Channel]:
@@ -532,7 +536,8 @@ class _Lookups:
         self.accounts: dict[int, Account] = {}
         self.accounts_by_name: dict[str, list[Account]] = {}
         self.locations: dict[tuple[int, str], Location] = {}
-        self.main_locations: dict[int, int] = {}
+        self.main_locations: dict[int, Location] = {}
+        self.sites: dict[int, Location] = {}
         self.owners: dict[str, User] = {}
         self.may_own: dict[int, bool] = {}
 
@@ -589,9 +594,16 @@ class _Lookups:
         ids = set(self.accounts) | {c.account_id for c in self.visible.values()}
         if not ids:
             return
-        main = Location.filter(account_id__in=list(ids), kind=LocationKind.MAIN)
-        for account_id, location_id in await main.values_list("account_id", "id"):
-            self.main_locations[account_id] = location_id
+        # With them the matched contacts' own sites: a row's numbers are read in its
+        # site's country (the region rule).
+        sites = {c.location_id for c in self.visible.values()}
+        main = Location.filter(
+            Q(account_id__in=list(ids), kind=LocationKind.MAIN) | Q(id__in=list(sites))
+        )
+        for location in await main:
+            self.sites[location.id] = location
+            if location.kind == LocationKind.MAIN:
+                self.main_locations[location.account_id] = location
         location_names = {row.location_name for row in rows if row.location_name}
         if location_names:
             sites = Location.filter(
@@ -599,6 +611,7 @@ class _Lookups:
             )
             for location in await sites.order_by("id"):
                 self.locations.setdefault((location.account_id, location.name), location)
+                self.sites[location.id] = location
 
     async def _owners(self, access: Access, rows: list[RowInput]) -> None:
         emails = {row.owner_email for row in rows if row.owner_email}
@@ -700,9 +713,7 @@ class _Lookups:
         elif contact is None and options.create_accounts:
             # A person without a company (a mailing list's row): an account of their own,
             # named after them, as a "persona natural" customer.
-            name = " ".join(
-                filter(None, (row.values.get("first_name"), row.values.get("last_name")))
-            )
+            name = row.person_name()
             place.account_key, place.account_name = account_key(name), name
         elif contact is None:
             problems.add(
@@ -730,7 +741,8 @@ class _Lookups:
             elif contact is not None and place.account_id == contact.account_id:
                 place.location_id = contact.location_id
             else:
-                place.location_id = self.main_locations.get(place.account_id)
+                main = self.main_locations.get(place.account_id)
+                place.location_id = main.id if main is not None else None
         elif row.location_name and account_key(row.location_name) != place.account_key:
             # A new account has only its main location, named as the account.
             problems.add(
@@ -739,6 +751,16 @@ class _Lookups:
                 "A new account has only its main location.",
             )
         return place
+
+    def region(self, place: _Placement, contact: Contact | None) -> str:
+        """Where the row's numbers are read: its site's country, else its account's main
+        location's, else the server's default (``check.region_of``, as createContact)."""
+        site = self.sites.get(place.location_id) if place.location_id is not None else None
+        main = self.main_locations.get(place.account_id) if place.account_id else None
+        return check.region_of(
+            site.country if site is not None else None,
+            main.country if main is not None and main is not site else None,
+        )
 
     def owner(self, row: RowInput, problems: Problems) -> int | None:
         if not row.owner_email:
@@ -855,7 +877,7 @@ def _channel_inputs(row: RowInput, kinds: Any = None) -> tuple[list[Input], list
         if kinds is not None and kind not in kinds:
             continue
         for index, value in enumerate(values):
-            inputs.append(_channel_input(kind, value, None, index == 0))
+            inputs.append(_channel_input(kind, value.value, None, index == 0))
             headers.append(row.channel_columns[kind][index])
     return inputs, headers
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import ImportRowError
-from models.enums import ChannelKind, DocumentType
+from models.enums import PHONE_CHANNEL_KINDS, ChannelKind, DocumentType
 from resolvers import channels as channel_rules
 from resolvers import contacts as contact_rules
 from resolvers import validation as check
+from resolvers.channels import ChannelValue
 from resolvers.errors import Problem, ProblemCode, Problems
 from resolvers.inputs import NOT_SENT, Input
 from resolvers.locations import ADDRESS_FIELDS, check_address
@@ -74,9 +75,11 @@ class RowInput:
     cells: dict[str, Any] = field(default_factory=dict)  # column key -> parsed value
     problems: list[Problem] = field(default_factory=list)
     # Channels by kind in column order (the first is the primary), checked.
-    channels: dict[ChannelKind, list[str]] = field(default_factory=dict)
+    channels: dict[ChannelKind, list[ChannelValue]] = field(default_factory=dict)
     channel_headers: dict[str, str] = field(default_factory=dict)  # normalized email -> header
     channel_columns: dict[ChannelKind, list[str]] = field(default_factory=dict)  # their headers
+    # Phone-like cells (kind -> [(value, header)]): read once the row's region is known.
+    phones: dict[ChannelKind, list[tuple[str, str]]] = field(default_factory=dict)
     address: dict[str, Any] = field(default_factory=dict)
     custom_fields: dict[str, Any] = field(default_factory=dict)
     # The contact fields, checked for a create or an update (``checked``).
@@ -160,10 +163,28 @@ class RowInput:
 
     # ------------------------------------------------------------ checks once matched
 
-    def checked(self, creating: bool) -> list[Problem]:
-        """The contact fields through createContact's (or updateContact's) checks; the values
-        land in ``values``, only those the row fills on an update."""
+    def person_name(self) -> str:
+        """The row's first and last name as written (a person's own account is named so)."""
+        full = self.cells.get("fullName")
+        first, last = full if full is not None else (None, None)
+        parts = (self.cells.get("firstName") or first, self.cells.get("lastName") or last)
+        return " ".join(" ".join(part.split()) for part in parts if part)
+
+    def checked(self, region: str, current: Any = None) -> list[Problem]:
+        """The contact fields through createContact's (no ``current``) or updateContact's
+        checks, and the phone-like channels, numbers read in ``region`` (the region rule of
+        the row's site); the values land in ``values``, only those the row fills on an
+        update."""
         problems = Problems()
+        for kind, found in self.phones.items():
+            values, headers = [], []
+            for value, header in found:
+                number = channel_rules.check_channel_value(problems, (header,), kind, value,
+                                                           region)  # fmt: skip
+                if number is not None:
+                    values.append(number)
+                    headers.append(header)
+            self.channels[kind], self.channel_columns[kind] = values, headers
         sent: dict[str, Any] = dict.fromkeys(CONTACT_FIELDS, NOT_SENT)
         full_name = self.cells.get("fullName")
         if full_name is not None:
@@ -174,8 +195,8 @@ class RowInput:
                 sent[name] = value
         if self.custom_fields:
             sent["custom_fields"] = self.custom_fields
-        values = contact_rules._check_fields(problems, Input("ImportRow", sent), creating)
-        if not creating:
+        values = contact_rules._check_fields(problems, Input("ImportRow", sent), region, current)
+        if current is not None:
             values = {name: value for name, value in values.items() if sent[name] is not NOT_SENT}
         self.values = values
         return problems.items
@@ -223,16 +244,18 @@ def read_row(columns: TableColumns, number: int, cells: dict[str, str]) -> RowIn
         else:
             row.cells[key] = value
     for kind, found in channel_cells.items():
-        values: list[str] = []
+        if kind in PHONE_CHANNEL_KINDS:
+            row.phones[kind] = [(value, header) for _, value, header in sorted(found)]
+            continue
+        values: list[ChannelValue] = []
         headers: list[str] = []
         for _, value, header in sorted(found):
-            checked = channel_rules.check_channel_value(problems, (header,), kind, value)
+            # Not a phone: no region reads it.
+            checked = channel_rules.check_channel_value(problems, (header,), kind, value, "")
             if checked is None:
                 continue
             if kind == ChannelKind.EMAIL:
-                row.channel_headers.setdefault(
-                    channel_rules.normalize_channel(kind, checked), header
-                )
+                row.channel_headers.setdefault(checked.normalized, header)
             values.append(checked)
             headers.append(header)
         row.channels[kind] = values

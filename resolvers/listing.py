@@ -13,12 +13,13 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, SortKey
-from models.base import fold
+from models.base import digits, fold
+from models.canonical import national_digits, parse_phone, region_of
 from models.db import tag_index, text_index
 from models.enums import RecordStatus
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id
-from resolvers.validation import bad_characters
+from resolvers.validation import bad_characters, is_phone_number
 
 M = TypeVar("M", bound=Model)
 
@@ -57,6 +58,18 @@ def trigram_query(words: Iterable[str]) -> str | None:
     return " AND ".join('"' + t.replace('"', '""') + '"' for t in trigrams) or None
 
 
+def phone_term(text: str) -> str | None:
+    """What a search that is one phone number looks for: its national significant number
+    (``+51 999 888 777``, ``999888777`` and ``51999888777`` -> ``999888777``), which every way
+    of typing the number holds among its digits; None when ``text`` is not phone-like."""
+    if not is_phone_number(text):
+        return None
+    number = parse_phone(text, region_of())
+    if number is None and not text.startswith("+"):
+        number = parse_phone("+" + digits(text), region_of())  # a country code without +
+    return national_digits(number) if number is not None else digits(text)
+
+
 def search_filter(
     search: str | None, number_prefix: str | None = None, text_index: str | None = None
 ) -> Q | None:
@@ -79,6 +92,10 @@ def search_filter(
         raise BadInput(f"`search` has more than {MAX_SEARCH_WORDS} words.", argument="search")
     condition = Q()
     terms = []
+    number = phone_term(search.strip())
+    if number is not None:
+        words = []  # "+51 999 888 777" is one number, not four words
+        terms.append(number)
     for word in words:
         match = _NUMBERED.match(word)
         if match and number_prefix == match.group(1):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
@@ -67,6 +68,26 @@ def locations_pages_of(
         columns=columns,
     )
     return loader.load_many(account_ids)
+
+
+# ---------------------------------------------------------------- the region rule
+
+
+async def region_of_site(location_id: int | None, account_id: int | None) -> str:
+    """The region a contact's numbers are read in: its location's country, else its
+    account's main location's, else the server's default (one statement).
+
+    Changing a location's country later does not read the stored numbers again: their
+    ``e164`` stays what it was when they were written (docs/canonical-data.md)."""
+    wanted = [Q(id=location_id)] if location_id is not None else []
+    if account_id is not None:
+        wanted.append(Q(account_id=account_id, kind=LocationKind.MAIN))
+    if not wanted:
+        return check.region_of()
+    rows = await Location.filter(Q(*wanted, join_type=Q.OR)).values("id", "country")
+    countries = {row["id"]: row["country"] for row in rows}
+    main = next((c for i, c in countries.items() if i != location_id), None)
+    return check.region_of(countries.get(location_id), main)
 
 
 # ---------------------------------------------------------------- input checks

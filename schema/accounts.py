@@ -166,7 +166,11 @@ class AccountFilter:
 class CreateAccountInput:
     name: str = field(description="Trade name; required, at most 200 characters.")
     legal_name: str | None = field(default=None, description="Registered legal name.")
-    tax_id: str | None = field(default=None, description="Tax id (RUC, RFC); at most 32.")
+    tax_id: str | None = field(
+        default=None,
+        description="Tax id by the main location's country (else the server's region): a RUC "
+        "in PE, an RFC in MX, text elsewhere.",
+    )
     industry: str | None = field(default=None, description="Industry or line of business.")
     website: str | None = field(default=None, description="http:// or https:// address.")
     email: str | None = field(default=None, description="General email address.")
@@ -187,7 +191,9 @@ class UpdateAccountInput:
     id: strawberry.ID = field(description="The account to change.")
     name: str | None = field(default=UNSET, description="Trade name; cannot be cleared.")
     legal_name: str | None = field(default=UNSET, description="Registered legal name.")
-    tax_id: str | None = field(default=UNSET, description="Tax id (RUC, RFC).")
+    tax_id: str | None = field(
+        default=UNSET, description="Tax id, checked by the main location's country as on create."
+    )
     industry: str | None = field(default=UNSET, description="Industry or line of business.")
     website: str | None = field(default=UNSET, description="http:// or https:// address.")
     email: str | None = field(default=UNSET, description="General email address.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry import UNSET
@@ -43,8 +43,18 @@ ChannelKind = documented_enum(
 
 @strawberry.type(description="One way to reach a contact (vía de contacto).")
 class Channel(RowType, Node, entity=ENTITIES["Channel"]):
+    _derived: ClassVar[dict[str, tuple[str, ...]]] = {"display": ("e164",)}
+
     kind: ChannelKind = field(description="Email, phone, mobile, WhatsApp…")
     value: str = field(description="The address or number as entered.")
+    e164: str | None = field(
+        description="A phone-like channel's number in E.164 form (+51999888777), read in its "
+        "contact's region when it was written; null for other kinds."
+    )
+    display: str | None = field(
+        description="A phone-like channel's number in its country's national format "
+        "(999 888 777); null for other kinds."
+    )
     label: str | None = field(description="Free label, e.g. 'trabajo'.")
     is_primary: bool = field(description="The primary channel of its kind for the contact.")
     created_at: datetime = field(description="When the channel was added.")

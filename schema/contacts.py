@@ -22,11 +22,12 @@ from resolvers import audit_log, contact_writes
 from resolvers import contacts as work
 from resolvers.access import Area
 from resolvers.contacts import CONTACT_ORDER_KEYS
+from resolvers.errors import Problem, ProblemCode
 from resolvers.listing import ordering
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.channels import ChannelInput
 from schema.common import RecordStatus, Search, mutation, payload, sort_keys
-from schema.errors import UserError, UserErrorCode
+from schema.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from schema.accounts import Account
@@ -63,10 +64,13 @@ DocumentType = documented_enum(
     enums.DocumentType,
     "Kind of identity document.",
     {
-        "DNI": "Documento Nacional de Identidad (Peru).",
-        "RUC": "Registro Único de Contribuyentes (Peruvian tax id).",
+        "DNI": "Documento Nacional de Identidad (Peru): 8 digits.",
+        "RUC": "Registro Único de Contribuyentes (Peruvian tax id): 11 digits, check digit.",
         "PASSPORT": "Passport.",
-        "FOREIGN_ID": "Foreigner's identity card (carné de extranjería).",
+        "FOREIGN_ID": "Another country's identity card (stored as given).",
+        "CE": "Carné de extranjería (Peru): 8 to 12 letters and digits.",
+        "RFC": "Registro Federal de Contribuyentes (Mexican tax id), with its check digit.",
+        "CURP": "Clave Única de Registro de Población (Mexico), with its check digit.",
         "OTHER": "Any other document.",
     },
 )
@@ -157,7 +161,9 @@ class Contact(RowType, Node, entity=ENTITIES["Contact"]):
     birthday: date | None = field(description="Date of birth.")
     image_url: str | None = field(description="Photo of the contact.")
     document_type: DocumentType | None = field(description="Kind of identity document.")
-    document_number: str | None = field(description="Identity document number.")
+    document_number: str | None = field(
+        description="Identity document number; DNI, RUC, CE, RFC and CURP in compact form."
+    )
     is_vip: bool = field(description="High-priority contact.")
     is_preferred: bool = field(description="The location's preferred contact.")
     portal_user: bool = field(description="Has access to the customer portal.")
@@ -421,20 +427,21 @@ async def _batch(info: GraphInfo, input: object, write, payload_type: type):
     data = plain(input)
     items = data.contacts
     if len(items) > MAX_BATCH_ITEMS:
-        refused = UserError(
-            code=UserErrorCode.OUT_OF_RANGE,
-            field=["contacts"],
-            message=f"At most {MAX_BATCH_ITEMS} contacts in one batch (got {len(items)}).",
+        refused = Problem(
+            ProblemCode.OUT_OF_RANGE,
+            ("contacts",),
+            f"At most {MAX_BATCH_ITEMS} contacts in one batch (got {len(items)}).",
         )
-        return payload_type(contacts=None, errors=[refused])
+        return payload_type(contacts=None, errors=user_errors([refused]))
     results = await write(access, items, atomic=data.atomic)
+    problems = [
+        Problem(p.code, ("contacts", str(index), *p.field), p.message)
+        for index, result in enumerate(results)
+        for p in result.problems
+    ]
     return payload_type(
         contacts=[None if r.contact is None else Contact.from_row(r.contact) for r in results],
-        errors=[
-            UserError(code=p.code, field=["contacts", str(index), *p.field], message=p.message)
-            for index, result in enumerate(results)
-            for p in result.problems
-        ],
+        errors=user_errors(problems),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from engine.types import documented_enum
+from requestlog import note_user_errors
 from resolvers.errors import Problem, ProblemCode
 
 UserErrorCode = documented_enum(
@@ -20,7 +21,14 @@ UserErrorCode = documented_enum(
         ),
         "INVALID_FORMAT": "The value does not have the expected format.",
         "INVALID_EMAIL": "The value is not an email address.",
-        "INVALID_PHONE": "The value is not a phone number (digits, spaces, +, -, parentheses).",
+        "INVALID_PHONE": (
+            "The value is not a valid phone number of its region (the contact's location's "
+            "country, else the account's, else the server's default); the message names it."
+        ),
+        "INVALID_DOCUMENT": (
+            "The document number does not fit its type: DNI 8 digits, RUC 11 with a valid "
+            "check digit, RFC and CURP by their official format and check digit."
+        ),
         "INVALID_DATE": "The date is impossible here (for example a birthday in the future).",
         "INVALID_ID": "The id is malformed or names an object of another type.",
         "NOT_FOUND": "No object has this id.",
@@ -73,4 +81,6 @@ class UserError:
 
 
 def user_errors(problems: list[Problem]) -> list[UserError]:
+    """The payload's ``errors``; their codes go to the request's log line and metrics."""
+    note_user_errors(str(p.code) for p in problems)
     return [UserError.from_problem(p) for p in problems]

@@ -6,9 +6,11 @@ it), the same suite runs on that PostgreSQL database and fails if it cannot be r
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import httpx
 import pytest
 from tortoise import connections
 
+import requestlog
 from server import build_app
 from settings import Settings
 
@@ -105,6 +108,39 @@ async def ok(client: httpx.AsyncClient, query: str, variables: dict | None = Non
     body = await gql(client, query, variables)
     assert "errors" not in body, body.get("errors")
     return body["data"]
+
+
+@contextmanager
+def logging_to(log_format: str) -> Iterator[io.StringIO]:
+    """Logging configured as ``server.py --log-format <log_format>`` does, into a string
+    (the test's HTTP client logs its own requests, URLs included: left out)."""
+    root = logging.getLogger()
+    handlers, level, line = root.handlers, root.level, requestlog._line
+    stream = io.StringIO()
+    requestlog.configure_logging(log_format, stream)
+    root.handlers[0].addFilter(lambda record: not record.name.startswith("httpx"))
+    try:
+        yield stream
+    finally:
+        root.handlers, requestlog._line = handlers, line
+        root.setLevel(level)
+
+
+@pytest.fixture
+def log_output() -> Iterator[Callable[[], str]]:
+    """Everything the server logs while the test runs, as ``--log-format json`` writes it."""
+    with logging_to("json") as stream:
+        yield stream.getvalue
+
+
+def request_lines(output: str) -> list[dict]:
+    lines = [json.loads(line) for line in output.splitlines()]
+    return [line for line in lines if line.get("logger") == "crm.requests"]
+
+
+def the_line(output: str) -> dict:
+    [line] = request_lines(output)
+    return line
 
 
 class StatementCounter(logging.Handler):

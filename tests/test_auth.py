@@ -117,7 +117,7 @@ async def agent_with_token(client) -> tuple[str, str]:
     data = await ok(
         client,
         CREATE_USER,
-        {"input": {"name": "Rosa Quispe", "email": "rosa@crm.local", "role": "AGENT"}},
+        {"input": {"name": "Rosa Quispe", "email": "rosa@empresa.pe", "role": "AGENT"}},
     )
     user_id = data["createUser"]["user"]["id"]
     _, secret = await new_token(client, userId=user_id)
@@ -130,13 +130,13 @@ async def test_a_non_admin_calling_create_user_is_forbidden_and_nothing_is_writt
     body = await gql(
         client,
         CREATE_USER,
-        {"input": {"name": "Intruso", "email": "intruso@crm.local", "role": "ADMIN"}},
+        {"input": {"name": "Intruso", "email": "intruso@empresa.pe", "role": "ADMIN"}},
         token=secret,
     )
     assert code_of(body) == "FORBIDDEN"
     assert body["data"] is None
     assert (await User.all().count(), await AuditEvent.all().count()) == (users, events)
-    assert not await User.filter(email="intruso@crm.local").exists()
+    assert not await User.filter(email="intruso@empresa.pe").exists()
 
 
 async def test_a_non_admin_may_create_tokens_only_for_themselves(client):

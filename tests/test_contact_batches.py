@@ -259,6 +259,11 @@ async def test_update_batch_only_writes_what_each_item_sends(client):
     assert (first.first_name, first.job_title) == ("Ana", "Gerente")
     assert (second.first_name, second.job_title) == ("Persona1", "Jefe")
     assert await Channel.filter(contact_id=first.id).values_list("value", flat=True) == ["a@a.pe"]
+    stamp = "mutation($input: UpdateContactsInput!) { updateContacts(input: $input) { " \
+        "contacts { updatedAt } errors { code } } }"  # fmt: skip
+    data = await ok(client, stamp, {"input": {"contacts": [{"id": made[0]["id"], "isVip": True}]}})
+    answered = data["updateContacts"]["contacts"][0]["updatedAt"]
+    assert answered == (await Contact.get(id=first.id)).updated_at.isoformat()
 
 
 # ---------------------------------------------------------------- rule 8

@@ -213,7 +213,7 @@ async def test_rule4_duplicate_document_pair(client):
     assert await counts() == before
     # Same number under another document type is another document.
     await created(client, account.id, firstName="Eva", lastName="Ruiz",
-                  documentType="RUC", documentNumber="45678912")  # fmt: skip
+                  documentType="CE", documentNumber="45678912")  # fmt: skip
 
 
 async def test_rule4_email_is_free_after_deactivation_and_blocks_reactivation(client):

@@ -17,7 +17,9 @@ import pytest
 from demo import DemoSummary, fill_demo_data
 from models import Account, Activity, AuditEvent, Channel, Contact, Location, Team, User
 from models.base import fold
-from models.enums import ChannelKind, LocationKind, RecordStatus
+from models.enums import PHONE_CHANNEL_KINDS, ChannelKind, DocumentType, LocationKind, RecordStatus
+from resolvers import validation as check
+from resolvers.errors import Problems
 from tests.conftest import wipe
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
@@ -105,6 +107,38 @@ async def test_rule_4_emails_are_unique_without_regard_to_case(filled: DemoSumma
     assert len(folded) > filled.contacts / 2
     assert len(set(folded)) == len(folded)
     assert all(normalized == value.casefold() for value, normalized in rows)
+
+
+async def test_every_demo_value_passes_the_checks_of_the_write_paths(
+    filled: DemoSummary,
+) -> None:
+    problems = Problems()
+    countries = dict(await Location.all().values_list("id", "country"))
+    mains = dict(await Location.filter(kind=LocationKind.MAIN).values_list("account_id", "id"))
+    kinds: Counter[DocumentType] = Counter()
+    for account in await Account.all():
+        country = countries[mains[account.id]]
+        assert check.tax_id(problems, "taxId", account.tax_id, country) == account.tax_id
+        if account.phone:
+            assert check.phone(problems, "phone", account.phone, country) is not None
+        check.email(problems, "email", account.email)
+    for contact in await Contact.all():
+        country = countries[contact.location_id]
+        kinds[contact.document_type] += 1
+        if contact.document_number:
+            assert check.document(problems, "documentNumber", contact.document_type,
+                                  contact.document_number) == contact.document_number  # fmt: skip
+        if contact.home_phone:
+            assert check.phone(problems, "homePhone", contact.home_phone, country) is not None
+    for channel in await Channel.all():
+        if channel.kind in PHONE_CHANNEL_KINDS:
+            assert channel.e164 and channel.normalized == channel.e164[1:]
+        else:
+            assert channel.e164 is None
+            assert check.email(problems, "value", channel.value) == channel.value
+    assert problems.items == []
+    # Every checked kind of document shows up in a dozen accounts' contacts.
+    assert {DocumentType.DNI, DocumentType.RUC, DocumentType.CURP} <= kinds.keys()
 
 
 async def test_inactive_contacts_are_never_preferred_and_their_channels_say_so(

@@ -44,6 +44,8 @@ def _sample(action: argparse.Action) -> str:
         return "1"
     if action.choices:
         return next(choice for choice in action.choices if choice != action.default)
+    if action.dest == "default_region":  # a country phone numbers know
+        return "MX"
     return "12345" if action.type is int else "https://example.test"
 
 

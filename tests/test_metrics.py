@@ -101,7 +101,7 @@ async def test_labels_hold_no_user_input_but_operation_names(client):
     assert not any(secret in str(key) for key in found)
     allowed = {
         "route": metrics.ROUTES | {"other"},
-        "code": metrics.ERROR_CODES | {"OTHER"},
+        "code": metrics.LABELLED_CODES | {"OTHER"},
         "type": metrics.OPERATION_TYPES,
         "path": {"fast", "fallback", "standard"},
     }
@@ -157,6 +157,12 @@ def test_every_code_the_server_answers_with_has_its_own_label():
     assert codes - metrics.ERROR_CODES == set()
 
 
+def test_every_user_error_code_has_its_own_label():
+    from resolvers.errors import ProblemCode
+
+    assert {code.value for code in ProblemCode} == metrics.USER_ERROR_CODES
+
+
 async def test_with_two_workers_every_scrape_sums_both_workers(tmp_path: Path):
     from tests.test_server import ServerProcess
 
@@ -183,5 +189,98 @@ async def test_with_two_workers_every_scrape_sums_both_workers(tmp_path: Path):
                 found = await samples(http)
             counts.add(value(found, "crm_graphql_request_duration_seconds_count",
                              operation="TwoWorkers", type="query"))  # fmt: skip
+        # Each worker's one SQLite connection, idle: the live workers' gauges summed (once
+        # the second worker has started: the files above appear when a worker imports).
+        for _ in range(200):
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                pools = await pool(http)
+            if pools[2] == 2:
+                break
+            await asyncio.sleep(0.05)
     assert counts == {sent}
+    assert pools == (0, 0, 2)
     assert not directory.exists()  # removed once the workers stopped
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+
+async def exemplars(client: httpx.AsyncClient, operation: str) -> list[dict[str, str]]:
+    """The exemplars of ``operation``'s latency buckets, scraped as OpenMetrics."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse
+
+    response = await client.get("/metrics", headers={"Accept": OPENMETRICS})
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    return [
+        sample.exemplar.labels
+        for family in parse(response.text)
+        for sample in family.samples
+        if sample.name == "crm_graphql_request_duration_seconds_bucket"
+        and sample.labels.get("operation") == operation and sample.exemplar
+    ]
+
+
+async def test_the_latency_exemplar_names_the_request_in_openmetrics(client):
+    response = await client.post("/graphql", json={"query": "query Ejemplar { __typename }"},
+                                 headers={"X-Request-ID": "ejemplar-123"})  # fmt: skip
+    assert response.status_code == 200
+    assert await exemplars(client, "Ejemplar") == [{"request_id": "ejemplar-123"}]
+    # The Prometheus text format, the default, has no exemplars.
+    plain = await client.get("/metrics")
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert "ejemplar-123" not in plain.text
+
+
+async def test_a_long_request_id_is_cut_to_fit_the_exemplar(client):
+    long_id = "x" * 128  # the longest X-Request-ID kept
+    await client.post("/graphql", json={"query": "query Largo { __typename }"},
+                      headers={"X-Request-ID": long_id})  # fmt: skip
+    [labels] = await exemplars(client, "Largo")
+    assert long_id.startswith(labels["request_id"])
+    assert len("request_id") + len(labels["request_id"]) == metrics.EXEMPLAR_CHARACTERS
+
+
+async def pool(client: httpx.AsyncClient) -> tuple[float, float, float]:
+    found = await samples(client)
+    return (value(found, "crm_db_pool_connections_in_use"), value(found, "crm_db_pool_waiting"),
+            value(found, "crm_db_pool_max_connections"))  # fmt: skip
+
+
+async def test_the_pool_gauges_count_connections_in_use_and_callers_waiting(client):
+    """Every connection held by a transaction, then one more statement: it waits. On SQLite
+    the one connection is held by a transaction (Tortoise's lock), on PostgreSQL each of
+    the pool's connections."""
+    from tortoise import connections
+    from tortoise.transactions import in_transaction
+
+    from models import Account
+
+    db = connections.get("default")
+    size = 1 if db.capabilities.dialect == "sqlite" else db._pool.get_max_size()
+    assert await pool(client) == (0, 0, size)
+    release, held = asyncio.Event(), asyncio.Semaphore(0)
+
+    async def hold() -> None:
+        async with in_transaction():
+            held.release()
+            await release.wait()
+
+    async def count() -> int:
+        return await Account.all().count()
+
+    holders = [asyncio.create_task(hold()) for _ in range(size)]
+    try:
+        for _ in range(size):
+            await held.acquire()
+        assert await pool(client) == (size, 0, size)
+        waiting = asyncio.create_task(count())
+        for _ in range(200):  # until the statement has asked for a connection
+            if (await pool(client))[1] == 1:
+                break
+            await asyncio.sleep(0.005)
+        assert await pool(client) == (size, 1, size)
+    finally:
+        release.set()
+        await asyncio.gather(*holders)
+    assert await waiting == 0
+    assert await pool(client) == (0, 0, size)

@@ -154,6 +154,13 @@ class Database:
                 rows[name] = await self.query(f'SELECT rowid, * FROM "{name}" ORDER BY rowid')
         return rows
 
+    async def columns(self, table: str) -> list[str]:
+        """``table``'s columns in their order."""
+        sql = (f"SELECT name FROM pragma_table_info('{table}')" if self.dialect == "sqlite" else
+               "SELECT column_name FROM information_schema.columns "
+               f"WHERE table_name = '{table}' ORDER BY ordinal_position")  # fmt: skip
+        return [name for (name,) in await self.query(sql)]
+
     async def history(self) -> list[tuple[str, str]]:
         return await self.query(f'SELECT "app", "name" FROM "{HISTORY}" ORDER BY "id"')
 
@@ -206,6 +213,11 @@ class Database:
         else:
             sql = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
         return {name for (name,) in await self.query(sql)}
+
+
+def _select(table: str, columns: list[str]) -> str:
+    names = ", ".join(f'"{column}"' for column in columns)
+    return f'SELECT {names} FROM "{table}" ORDER BY "id"'
 
 
 def _words(sql: str) -> str:
@@ -263,10 +275,24 @@ async def test_a_database_of_the_previous_release_upgrades_at_start_up_with_ever
         assert before.keys() >= RELEASE_TABLES
         assert all(before[table] for table in RELEASE_TABLES), "the fixture fills every table"
 
+        old_channel_columns = await db.columns("channel")
+        before_channels = await db.query(_select("channel", old_channel_columns))
+
         start_up(db.url)
 
         after = await db.rows()
+        # 0003 adds Channel.e164 and makes a phone's `normalized` its E.164 digits.
+        assert after.pop("channel") != before.pop("channel")
         assert {table: after[table] for table in before} == before
+        unchanged = [c for c in old_channel_columns if c != "normalized"]
+        assert await db.query(_select("channel", unchanged)) == [
+            tuple(row[old_channel_columns.index(c)] for c in unchanged) for row in before_channels
+        ]
+        channels = await db.query('SELECT "kind", "value", "normalized", "e164" FROM "channel"')
+        phones = [row for row in channels if row[0] != "EMAIL"]
+        assert phones and all(e164 == "+" + normalized == "+" + "".join(filter(str.isdigit, value))
+                              for _, value, normalized, e164 in phones)  # fmt: skip
+        assert all(e164 is None for kind, _, _, e164 in channels if kind == "EMAIL")
         added = after.keys() - before.keys()  # the tables of later migrations: empty
         assert "outbox" in added and all(after[table] == [] for table in added)
         assert await db.history() == APPLIED
@@ -434,7 +460,9 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
         assert after.pop("scratch_note") == []
         assert all(after.pop(table) == [] for table in set(after) - set(before))
         teams = after.pop("team")
-        assert after == {table: rows for table, rows in before.items() if table != "team"}
+        assert after.pop("channel") != before["channel"]  # 0003's e164 (its own test)
+        assert after == {table: rows for table, rows in before.items()
+                         if table not in ("team", "channel")}  # fmt: skip
         assert sorted((row[:-1] for row in teams), key=repr) == before["team"]  # nickname last
         assert [row[-1] for row in teams] == [None] * len(before["team"])
         columns = [name for (name,) in await db.query(
@@ -444,3 +472,71 @@ async def test_the_next_migration_is_one_command_and_applies_over_the_previous_r
         assert columns[-1] == "nickname"
         assert await db.query('SELECT COUNT(*) FROM "scratch_note"') == [(0,)]
         assert answer(db.url, cwd=project)["accounts"]["totalCount"] == len(before["account"])
+
+
+# Copies of a stored mobile, made by SQL as an older release stored them (no check): enough
+# for several of 0003's batches, one in twenty not a valid number of its region.
+COPIES = 2100
+UNREADABLE = COPIES // 20
+COPY_CHANNELS = f"""
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {COPIES})
+INSERT INTO "channel" ("created_at", "updated_at", "id", "contact_id", "kind", "value",
+                       "normalized", "label", "is_primary", "contact_active")
+SELECT ch."created_at", ch."updated_at", 100000 + n.i, ch."contact_id", ch."kind",
+       CASE WHEN n.i % 20 = 0 THEN '+51 000000' ELSE '999 888 777' END, 'typed', NULL, false,
+       ch."contact_active"
+FROM "channel" ch, n WHERE ch."id" = (SELECT MIN("id") FROM "channel" WHERE "kind" = 'MOBILE')
+"""
+
+
+# A phone-like channel of the release whose contact's site is in a country, and whose
+# account is not the copies' one.
+CHANNEL_AT = """
+SELECT MIN(ch."id") FROM "channel" ch JOIN "contact" c ON c."id" = ch."contact_id"
+JOIN "location" l ON l."id" = c."location_id"
+WHERE l."country" {country} AND ch."kind" <> 'EMAIL' AND ch."id" < 100000
+AND c."account_id" {copied} (SELECT c2."account_id" FROM "contact" c2 JOIN "channel" ch2
+    ON ch2."contact_id" = c2."id" WHERE ch2."id" = 100001)
+"""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_0003_reads_stored_numbers_by_the_region_rule_and_logs_what_it_cannot_read(
+    dialect, tmp_path
+):
+    async with scratch(dialect, tmp_path, "e164") as db:
+        await db.restore_release()
+        await db.execute(COPY_CHANNELS)
+        # National numbers typed at a Mexican site, and where neither the site nor the
+        # account's main site has a country (the default region, MX here, reads it).
+        [(mexican,)] = await db.query(CHANNEL_AT.format(country="= 'MX'", copied="<>"))
+        [(nowhere,)] = await db.query(CHANNEL_AT.format(country="= 'PE'", copied="<>"))
+        await db.execute(f"""
+            UPDATE "channel" SET "value" = '33 1234 5678' WHERE "id" = {mexican};
+            UPDATE "channel" SET "value" = '55 1234 5678' WHERE "id" = {nowhere};
+            UPDATE "location" SET "country" = NULL WHERE "account_id" = (SELECT c."account_id"
+                FROM "contact" c JOIN "channel" ch ON ch."contact_id" = c."id"
+                WHERE ch."id" = {nowhere});
+        """)  # fmt: skip
+        result = run("server.py", "migrate", "--database-url", db.url, "--default-region", "MX")
+
+        assert result.stdout.strip().splitlines()[-1].startswith("Applied 0002_outbox, 0003_")
+        log = result.stderr
+        summary = [line for line in log.splitlines() if "phone-like channels" in line]
+        [line] = summary
+        assert f"{UNREADABLE} not valid numbers of their region" in line
+        named = [line for line in log.splitlines() if "is not a valid number of" in line]
+        assert len(named) == 50 and "'+51 000000' is not a valid number of PE" in named[0]
+        assert f"and {UNREADABLE - 50} more" in log
+        rows = dict(
+            (row[0], row[1:]) for row in await db.query(
+                'SELECT "id", "value", "normalized", "e164" FROM "channel" WHERE "id" > 100000')
+        )  # fmt: skip
+        assert rows[100020] == ("+51 000000", "typed", None)  # left as it was
+        # The copies' contact is at a Peruvian site: read in PE, not in the default MX.
+        assert rows[100001] == ("999 888 777", "51999888777", "+51999888777")
+        read = dict(await db.query(f'SELECT "id", "e164" FROM "channel" '
+                                   f'WHERE "id" IN ({mexican}, {nowhere})'))  # fmt: skip
+        assert read == {mexican: "+523312345678", nowhere: "+525512345678"}
+        assert sum(e164 is None for _, _, e164 in rows.values()) == UNREADABLE
+        assert await db.history() == APPLIED

@@ -18,7 +18,7 @@ import pytest
 from tortoise import connections
 
 from models import Account
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, request_lines
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 RESPONSE_TYPE = "application/graphql-response+json"
@@ -69,27 +69,38 @@ async def database_away(tmp_path):
 
 
 def outage_lines(caplog) -> list[logging.LogRecord]:
-    """The lines saying why (each request's own line besides them says what it answered)."""
-    return [r for r in caplog.records if r.name.startswith("crm") and r.name != "crm.requests"]
+    """The server's lines besides the request lines (which go straight to the stream)."""
+    return [r for r in caplog.records if r.name.startswith("crm")]
 
 
-def assert_unavailable(response, caplog) -> None:
+def the_outage_line(output: str, request_id: str) -> dict:
+    """The request's one line: a warning that says what it answered and why."""
+    [line] = [line for line in request_lines(output) if line["request_id"] == request_id]
+    assert line["level"] == "warning"
+    assert line["status"] == 503 and line["error_codes"] == ["SERVICE_UNAVAILABLE"]
+    assert line["cause"].startswith(("OperationalError: unable to open database file",
+                                      "ConnectionRefusedError"))  # fmt: skip
+    return line
+
+
+def assert_unavailable(response, caplog, output: str) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith(("application/json", RESPONSE_TYPE))
     assert int(response.headers["Retry-After"]) > 0
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     request_id = error["extensions"]["requestId"]
-    # One line for the request, naming its id, and no traceback.
-    [record] = [r for r in outage_lines(caplog) if request_id in r.getMessage()]
-    assert record.levelno == logging.WARNING and record.exc_info is None
+    # One line for the request, naming its id and the cause, and no traceback.
+    the_outage_line(output, request_id)
+    assert outage_lines(caplog) == []
     assert not any(r.exc_info for r in caplog.records)
+    assert "Traceback" not in output
     assert "Traceback" not in response.text and "SELECT" not in response.text
 
 
 @pytest.mark.parametrize("accept", [None, RESPONSE_TYPE])
 async def test_with_the_database_unreachable_requests_are_503_with_a_coded_json_error(
-    client, tmp_path, caplog, accept
+    client, tmp_path, caplog, accept, log_output
 ):
     headers = {**AUTH, **({"Accept": accept} if accept else {})}
     requests = [
@@ -106,16 +117,16 @@ async def test_with_the_database_unreachable_requests_are_503_with_a_coded_json_
             if arguments.get("headers") is None:
                 assert response.status_code == 200  # nothing there needs the database
                 continue
-            assert_unavailable(response, caplog)
+            assert_unavailable(response, caplog, log_output())
         caplog.clear()
         with caplog.at_level(logging.INFO):
             response = await client.get("/export/contacts.csv", headers=AUTH)
-        assert_unavailable(response, caplog)
+        assert_unavailable(response, caplog, log_output())
     assert await Account.all().count() == 0
 
 
 async def test_a_connection_lost_during_execution_is_service_unavailable(
-    client, tmp_path, caplog, monkeypatch
+    client, tmp_path, caplog, monkeypatch, log_output
 ):
     """The token lookup succeeds, then the database goes away before the fields read."""
     from resolvers.users import user_for_token
@@ -136,13 +147,15 @@ async def test_a_connection_lost_during_execution_is_service_unavailable(
     errors = response.json()["errors"]
     assert {e["extensions"]["code"] for e in errors} == {"SERVICE_UNAVAILABLE"}
     [request_id] = {e["extensions"]["requestId"] for e in errors}
-    lines = [r for r in outage_lines(caplog) if r.levelno >= logging.WARNING]
-    assert len(lines) == 1 and request_id in lines[0].getMessage()
+    # Both fields failed: still one line, the request's.
+    assert [line["request_id"] for line in request_lines(log_output())] == [request_id]
+    the_outage_line(log_output(), request_id)
+    assert outage_lines(caplog) == []
     assert not any(r.exc_info for r in caplog.records)
 
 
 async def test_readyz_is_503_while_the_database_is_away_and_200_again_by_itself(
-    client, tmp_path, caplog
+    client, tmp_path, caplog, log_output
 ):
     assert (await client.get("/readyz")).status_code == 200
     async with database_away(tmp_path):
@@ -151,7 +164,11 @@ async def test_readyz_is_503_while_the_database_is_away_and_200_again_by_itself(
                 response = await client.get("/readyz")
                 assert response.status_code == 503
                 assert response.json() == {"status": "unavailable"}
-        assert len([r for r in outage_lines(caplog) if r.levelno >= logging.WARNING]) == 3
+        # One line a probe: its request line, a warning with the cause.
+        lines = request_lines(log_output())[-3:]
+        assert [line["path"] for line in lines] == ["/readyz"] * 3
+        assert all(line["level"] == "warning" and line["cause"] for line in lines)
+        assert outage_lines(caplog) == []
         assert not any(r.exc_info for r in caplog.records)
     # Back: no restart, no reset; the next probe reconnects.
     response = await client.get("/readyz")

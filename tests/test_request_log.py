@@ -4,56 +4,29 @@ never holding the token, the query's values or its search terms."""
 
 from __future__ import annotations
 
-import io
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
+from websockets.asyncio.client import connect
 
-import requestlog
 from resolvers.users import user_for_token
 from settings import load_settings
-from tests.conftest import ADMIN_TOKEN, count_statements, make_account
+from tests.conftest import (
+    ADMIN_TOKEN,
+    count_statements,
+    logging_to,
+    make_account,
+    request_lines,
+    the_line,
+)
 from tests.test_outage import database_away
+from tests.test_server import live_server, ws_query  # noqa: F401  (a fixture)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET_SEARCH = "busqueda-secreta-7731"
 SECRET_NAME = "Nombre-Secreto-4410"
-
-
-@contextmanager
-def logging_to(log_format: str) -> Iterator[io.StringIO]:
-    """Logging configured as ``server.py --log-format <log_format>`` does, into a string
-    (the test's HTTP client logs its own requests, URLs included: left out)."""
-    root = logging.getLogger()
-    handlers, level, line = root.handlers, root.level, requestlog._line
-    stream = io.StringIO()
-    requestlog.configure_logging(log_format, stream)
-    root.handlers[0].addFilter(lambda record: not record.name.startswith("httpx"))
-    try:
-        yield stream
-    finally:
-        root.handlers, requestlog._line = handlers, line
-        root.setLevel(level)
-
-
-@pytest.fixture
-def log_output() -> Iterator[Callable[[], str]]:
-    """Everything the server logs while the test runs, as ``--log-format json`` writes it."""
-    with logging_to("json") as stream:
-        yield stream.getvalue
-
-
-def request_lines(output: str) -> list[dict]:
-    lines = [json.loads(line) for line in output.splitlines()]
-    return [line for line in lines if line.get("logger") == "crm.requests"]
-
-
-def the_line(output: str) -> dict:
-    [line] = request_lines(output)
-    return line
 
 
 async def admin_ids() -> tuple[int, int]:
@@ -97,6 +70,25 @@ async def test_a_mutation_logs_its_type_and_the_statements_it_wrote(client, log_
     assert line["statements"] == len(counter.statements)
     assert any(s.lstrip().upper().startswith("INSERT") for s in counter.statements)
     assert line["user_id"] == (await admin_ids())[0]
+
+
+async def test_a_mutations_user_errors_are_logged_and_counted_by_code(client, log_output):
+    from tests.test_metrics import samples, value
+
+    before = await samples(client)
+    mutation = "mutation Alta($input: CreateAccountInput!) { createAccount(input: $input) " \
+               "{ account { id } errors { code } } }"  # fmt: skip
+    response = await client.post(
+        "/graphql", json={"query": mutation, "variables": {"input": {"name": "  "}}},
+        headers=AUTH,
+    )  # fmt: skip
+    [error] = response.json()["data"]["createAccount"]["errors"]
+    line = request_lines(log_output())[-1]
+    assert line["operation_name"] == "Alta" and line["error_codes"] == [error["code"]]
+    after = await samples(client)
+    name = "crm_graphql_errors_total"
+    assert value(after, name, code=error["code"]) - value(before, name, code=error["code"]) == 1
+    assert value(after, name, code="OTHER") == value(before, name, code="OTHER")
 
 
 async def test_an_anonymous_request_logs_no_caller(client, log_output):
@@ -233,3 +225,89 @@ def test_the_log_format_flag_and_its_variable():
         load_settings(["--log-format", "xml"])
     with pytest.raises(SystemExit):
         load_settings([], {"CRM_LOG_FORMAT": "yaml"})
+
+
+async def websocket_lines(output) -> list[dict]:
+    """The WebSocket lines, once the server has written them (a moment after the client's
+    side closed)."""
+    for _ in range(200):
+        lines = [line for line in request_lines(output()) if line["event"] == "websocket"]
+        if lines:
+            return lines
+        await asyncio.sleep(0.005)
+    raise AssertionError("no WebSocket line")
+
+
+async def test_a_websocket_logs_one_line_when_it_ends(live_server, log_output):  # noqa: F811
+    async with connect(f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"],
+                       additional_headers={"X-Request-ID": "ws-abc"}) as ws:  # fmt: skip
+        assert ws.response.headers["X-Request-ID"] == "ws-abc"
+        await ws.send(json.dumps({"type": "connection_init", "payload": AUTH}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for number in ("1", "2"):
+            await ws.send(json.dumps({"id": number, "type": "subscribe",
+                                      "payload": {"query": "{ viewer { name } }"}}))  # fmt: skip
+            assert json.loads(await ws.recv())["type"] == "next"
+            assert json.loads(await ws.recv())["type"] == "complete"
+    [line] = await websocket_lines(log_output)
+    user_id, token_id = await admin_ids()
+    assert line["request_id"] == "ws-abc" and line["path"] == "/graphql"
+    assert (line["user_id"], line["token_id"]) == (user_id, token_id)
+    assert (line["operations"], line["close_code"], line["level"]) == (2, 1000, "info")
+    assert line["statements"] > 0 and line["duration_ms"] > 0 and line["error_codes"] == []
+    assert ADMIN_TOKEN not in log_output()
+
+
+async def test_a_websocket_with_a_bad_token_logs_its_refusal(live_server, log_output):  # noqa: F811
+    from websockets.exceptions import ConnectionClosed
+
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws_query(live_server, {"Authorization": "Bearer nope"}, "{ __typename }")
+    assert closed.value.rcvd.code == 4403
+    [line] = await websocket_lines(log_output)
+    assert (line["close_code"], line["error_codes"], line["user_id"]) == (
+        4403, ["UNAUTHENTICATED"], None)  # fmt: skip
+
+
+async def test_two_authorization_headers_on_the_upgrade_are_refused(live_server, log_output):  # noqa: F811
+    from websockets.exceptions import InvalidStatus
+
+    headers = [("Authorization", f"Bearer {ADMIN_TOKEN}"), ("Authorization", "Bearer other")]
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"],
+                           additional_headers=headers):  # fmt: skip
+            pass
+    response = refused.value.response
+    assert response.status_code == 400
+    [error] = json.loads(response.body)["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST" and "Authorization" in error["message"]
+    [line] = await websocket_lines(log_output)
+    assert (line["close_code"], line["error_codes"]) == (400, ["BAD_REQUEST"])
+    # One header is fine.
+    data, _complete = await ws_query(live_server, AUTH, "{ viewer { role } }")
+    assert data["payload"]["data"] == {"viewer": {"role": "ADMIN"}}
+
+
+@pytest.mark.parametrize("where", ["connection_init", "upgrade"])
+async def test_a_websocket_signing_in_while_the_database_is_away_is_closed_1013(
+    live_server, tmp_path, log_output, caplog, where  # noqa: F811
+):
+    from websockets.exceptions import ConnectionClosed
+
+    headers, init = (AUTH, {}) if where == "upgrade" else ({}, AUTH)
+    async with database_away(tmp_path):
+        with caplog.at_level(logging.INFO):
+            async with connect(f"ws://{live_server}/graphql", additional_headers=headers,
+                               subprotocols=["graphql-transport-ws"]) as ws:  # fmt: skip
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+                    await ws.recv()
+    assert closed.value.rcvd.code == 1013 and "retry" in closed.value.rcvd.reason
+    [line] = await websocket_lines(log_output)
+    assert (line["level"], line["close_code"], line["error_codes"]) == (
+        "warning", 1013, ["SERVICE_UNAVAILABLE"])  # fmt: skip
+    assert line["cause"]
+    # That line is the only one: no traceback, no second line saying why.
+    assert not any(r.exc_info for r in caplog.records)
+    assert [r for r in caplog.records if r.name.startswith(("crm", "strawberry", "uvicorn"))
+            and r.levelno >= logging.WARNING] == []  # fmt: skip

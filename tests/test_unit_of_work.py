@@ -507,6 +507,8 @@ async def test_concurrent_writes_to_one_location_contact_and_channels_finish(
         send("createActivity", id="ana"),
         send("deactivateContact", id="ana"),
         send("setPreferredContact", id="luis"),
+        send("createContacts", id="account"),
+        send("updateContacts", id="ana", other="luis"),
     ]
     bodies = await asyncio.gather(*requests)
     assert [body.get("errors") for body in bodies] == [None] * len(bodies)
