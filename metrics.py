@@ -112,7 +112,8 @@ def observe_request(
 
 
 # Known routes only: a label per arbitrary path would let clients grow the registry.
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/export/contacts.csv"})
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/export/contacts.csv",
+                    "/export/contacts.xlsx", "/import/template.csv", "/import/template.xlsx"})
 
 
 class MetricsMiddleware:
