@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 from tortoise.expressions import Q
@@ -239,6 +240,8 @@ async def custom_field_keys(query: QuerySet[Contact]) -> list[str]:
 
 @dataclass(slots=True)
 class _Row:
+    """A contact and what its columns read, by ``Column.where``."""
+
     contact: Contact
     account: Account | None
     location: Location | None
@@ -247,23 +250,37 @@ class _Row:
     address: Location | None  # the contact's own HOME address
 
 
-def _value(row: _Row, out: OutColumn) -> Any:
+def _getter(out: OutColumn) -> Callable[[_Row], Any]:
+    """How this column's value is read from a row, decided once per export."""
     column = out.column
-    where, name = column.where, column.field
-    if out.custom_field is not None:
-        return (row.contact.custom_fields or {}).get(out.custom_field)
-    if where == "contact":
-        return getattr(row.contact, name)
+    where, name, index = column.where, column.field, column.index
+    key = out.custom_field
+    if key is not None:
+        return lambda row: (row.contact.custom_fields or {}).get(key)
     if where == "channel":
-        values = row.channels.get(ChannelKind(name), [])
-        return values[column.index] if column.index < len(values) else None
-    holder = {"address": row.address, "account": row.account, "location": row.location,
-              "owner": row.owner}[where]  # fmt: skip
-    return None if holder is None else getattr(holder, name)
+        kind = ChannelKind(name)
+
+        def channel(row: _Row) -> str | None:
+            values = row.channels.get(kind)
+            return values[index] if values is not None and index < len(values) else None
+
+        return channel
+    holder = attrgetter(where)
+
+    def value(row: _Row) -> Any:
+        found = holder(row)
+        return None if found is None else getattr(found, name)
+
+    return value
 
 
-def _cells(row: _Row, columns: list[OutColumn]) -> list[str]:
-    return [escape_cell(out.column.format(_value(row, out))) for out in columns]
+def _cells_of(columns: list[OutColumn]) -> Callable[[_Row], list[str]]:
+    readers = [(_getter(out), out.column.format) for out in columns]
+
+    def cells(row: _Row) -> list[str]:
+        return [escape_cell(format_cell(read(row))) for read, format_cell in readers]
+
+    return cells
 
 
 ROWS_PER_POINT = 100
@@ -387,6 +404,7 @@ async def _batches(
     """Keyset batches of 500: five statements each at most (contacts, channels, accounts,
     locations with the contacts' addresses, owners), never one per contact."""
     wheres = {out.column.where for out in columns}
+    cells = _cells_of(columns)
     last_id = 0
     while True:
         batch = await query.filter(id__gt=last_id).order_by("id").limit(BATCH)
@@ -394,7 +412,7 @@ async def _batches(
             return
         last_id = batch[-1].id
         rows = await _rows(access, batch, wheres)
-        yield [_cells(row, columns) for row in rows]
+        yield [cells(row) for row in rows]
         if len(batch) < BATCH:
             return
 

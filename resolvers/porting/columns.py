@@ -78,9 +78,14 @@ def _needs_quote(text: str) -> bool:
     return _runs_as_formula(text.lstrip("'"))
 
 
+_QUOTE_STARTS = frozenset("'=+-@\t\r")
+
+
 def escape_cell(text: str) -> str:
     """The cell the export writes for ``text``: a leading ``'`` when a spreadsheet would run
     it as a formula, or when it already starts with ``'`` before such text."""
+    if not text or text[0] not in _QUOTE_STARTS:  # most cells: one look at one character
+        return text
     return "'" + text if _needs_quote(text) else text
 
 
