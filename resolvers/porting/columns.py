@@ -599,3 +599,14 @@ def column_for(header: str) -> ColumnMatch | None:
         return None
     key, family, fallback = found
     return ColumnMatch(BY_KEY[key], key, family, fallback=fallback)
+
+
+def unchanged(column: Column, stored: Any, cell: str) -> bool:
+    """Whether a cell holds what is stored: the same text as the export writes for it (a
+    custom field's ``3`` or ``false``, whose type a cell does not say), or the same value."""
+    if column.format(stored) == cell:
+        return True
+    try:
+        return bool(column.parse(cell) == stored)
+    except CellError:
+        return False
