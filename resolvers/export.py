@@ -286,9 +286,21 @@ def _cells_of(columns: list[OutColumn]) -> Callable[[_Row], list[str]]:
 ROWS_PER_POINT = 100
 
 
-async def export_cost(access: Access, contact_filter: ContactFilter, search: str | None) -> int:
-    """What an export costs in rate-limit points: one, and one per 100 rows it will write."""
+# A sheet holds 1,048,576 rows, the header one of them.
+XLSX_MAX_ROWS = 1_048_575
+
+
+async def export_cost(
+    access: Access, contact_filter: ContactFilter, search: str | None, *, xlsx: bool = False
+) -> int:
+    """What an export costs in rate-limit points: one, and one per 100 rows it will write.
+    An XLSX export of more rows than a sheet holds is refused here, before any byte."""
     rows = await contacts_queryset(access, contact_filter, search).count()
+    if xlsx and rows > XLSX_MAX_ROWS:
+        raise BadInput(
+            f"{rows} contacts match; a sheet holds at most {XLSX_MAX_ROWS}. Export them as "
+            "CSV, or narrow the export with the list's filters."
+        )
     return 1 + -(-rows // ROWS_PER_POINT)
 
 
@@ -332,14 +344,20 @@ def template_columns() -> list[str]:
 
 
 def template_xlsx() -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("contacts")
-    sheet.append(template_columns())
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook = _workbook(buffer, {"in_memory": True})
+    workbook.add_worksheet("contacts").write_row(0, 0, template_columns())
+    workbook.close()
     return buffer.getvalue()
+
+
+def _workbook(target: Any, options: dict[str, Any]) -> Any:
+    import xlsxwriter  # only an XLSX export pays for loading it
+
+    # Every cell a string as written: never a formula, a number or a link made of it.
+    text_only = {"strings_to_formulas": False, "strings_to_numbers": False,
+                 "strings_to_urls": False}  # fmt: skip
+    return xlsxwriter.Workbook(target, {**text_only, **options})
 
 
 def _line(values: list[str], delimiter: str = ",") -> str:
@@ -371,31 +389,28 @@ XLSX_CHUNK = 1 << 16
 async def _xlsx(
     access: Access, query: QuerySet[Contact], chosen: list[OutColumn] | None
 ) -> AsyncIterator[bytes]:
-    """openpyxl's write-only mode keeps the sheet in a temporary file, not in memory; the
-    workbook is zipped once the last row is in, then streamed from disk."""
-    from openpyxl import Workbook  # only an XLSX export pays for loading it
-
+    """XlsxWriter's constant-memory mode writes each row to a temporary file as it comes;
+    the workbook is zipped once the last row is in, then streamed from disk. Everything is
+    in a directory of this export's own, removed however the export ends."""
     columns = await _columns(access, query, chosen)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("contacts")
-    sheet.append([c.header for c in columns])
-    descriptor, name = tempfile.mkstemp(prefix="crm-export-", suffix=".xlsx")
-    os.close(descriptor)
-    try:
+    with tempfile.TemporaryDirectory(prefix="crm-export-") as directory:
+        name = os.path.join(directory, "contacts.xlsx")
+        workbook = _workbook(name, {"constant_memory": True, "tmpdir": directory})
+        sheet = workbook.add_worksheet("contacts")
+        sheet.write_row(0, 0, [c.header for c in columns])
+        written = 1
         async for rows in _batches(access, query, columns):
-            # Escaped cells never start with "=", so openpyxl never writes one as a formula.
-            await asyncio.to_thread(_append, sheet, rows)
-        await asyncio.to_thread(workbook.save, name)
+            await asyncio.to_thread(_append, sheet, written, rows)
+            written += len(rows)
+        await asyncio.to_thread(workbook.close)
         with open(name, "rb") as handle:
             while chunk := await asyncio.to_thread(handle.read, XLSX_CHUNK):
                 yield chunk
-    finally:
-        os.unlink(name)
 
 
-def _append(sheet: Any, rows: list[list[str]]) -> None:
-    for row in rows:
-        sheet.append([cell or None for cell in row])  # an empty cell, not an empty string
+def _append(sheet: Any, first: int, rows: list[list[str]]) -> None:
+    for number, row in enumerate(rows, start=first):
+        sheet.write_row(number, 0, row)
 
 
 async def _batches(
