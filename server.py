@@ -64,9 +64,19 @@ from requestlog import (
     note_cause,
     request_id,
 )
+from resolvers.access import Area
 from resolvers.context import RequestContext
-from resolvers.errors import RequestError
-from resolvers.export import contact_csv, export_cost, parse_parameters
+from resolvers.errors import BadInput, RequestError
+from resolvers.export import (
+    CSV_OPTIONS,
+    contact_csv,
+    contact_xlsx,
+    export_cost,
+    parse_options,
+    parse_parameters,
+    template_csv,
+    template_xlsx,
+)
 from resolvers.users import ensure_admin, user_for_token
 from schema import schema
 from settings import Settings, load_settings
@@ -682,36 +692,83 @@ def coded_error(status: int, message: str, code: str, **extensions: Any) -> JSON
     return JSONResponse(body, status_code=status)
 
 
-async def export_contacts(request: Request) -> Response:
-    """GET /export/contacts.csv: the contacts list (its filters and search as query
-    parameters) as CSV, streamed; refusals come before the first byte, as JSON. It spends
-    the caller's per-minute budget like a query: a point per 100 rows, and one."""
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def _caller(request: Request) -> RequestContext | Response:
+    """The export's and the template's caller, or the 401 that refuses it."""
     try:
         header = authorization(request.headers)
     except Refusal as refusal:
         return refusal.response(JSON)
-    context = await context_for(
+    return await context_for(
         header,
         limiter=request.app.state.rate_limiter,
         address=request.client.host if request.client else "",
     )
+
+
+def _refused(error: RequestError) -> JSONResponse:
+    status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code, 400)
+    extensions = {"argument": error.argument} if error.argument else {}
+    return coded_error(status, error.message, error.code, **extensions)
+
+
+async def export_contacts(request: Request) -> Response:
+    """GET /export/contacts.csv and /export/contacts.xlsx: the contacts list (its filters
+    and search as query parameters, ``columns``, and for CSV ``delimiter`` and ``bom``),
+    streamed; refusals come before the first byte, as JSON. It spends the caller's
+    per-minute budget like a query: a point per 100 rows, and one."""
+    xlsx = request.url.path.endswith(".xlsx")
+    context = await _caller(request)
+    if isinstance(context, Response):
+        return context
+    params = request.query_params
     try:
-        contact_filter, search = parse_parameters(request.query_params)
-        chunks = contact_csv(context.access, contact_filter, search)
+        options = parse_options(params, csv_file=not xlsx)
+        contact_filter, search = parse_parameters(
+            params, ("columns",) if xlsx else ("columns", *CSV_OPTIONS)
+        )
+        export = contact_xlsx if xlsx else contact_csv
+        chunks = export(context.access, contact_filter, search, options)
         verdict = await context.charge_points(
-            await export_cost(context.access, contact_filter, search)
+            await export_cost(context.access, contact_filter, search, xlsx=xlsx)
         )
     except RequestError as error:
-        status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code, 400)
-        extensions = {"argument": error.argument} if error.argument else {}
-        return coded_error(status, error.message, error.code, **extensions)
+        return _refused(error)
     if verdict is not None and not verdict.allowed:
         response = coded_error(429, "Rate limit reached: retry after the given seconds.",
                                "RATE_LIMITED")  # fmt: skip
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
-    headers = {"Content-Disposition": 'attachment; filename="contacts.csv"'}
-    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
+    name = "contacts.xlsx" if xlsx else "contacts.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    media_type = XLSX_MEDIA_TYPE if xlsx else "text/csv; charset=utf-8"
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+async def import_template(request: Request) -> Response:
+    """GET /import/template.csv and /import/template.xlsx: the header of the export's
+    columns the import reads; the export's authentication and contacts scope."""
+    xlsx = request.url.path.endswith(".xlsx")
+    context = await _caller(request)
+    if isinstance(context, Response):
+        return context
+    try:
+        context.access.require_read(Area.CONTACTS)
+        known = set() if xlsx else set(CSV_OPTIONS)
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise BadInput(f"Unknown parameter `{unknown[0]}`; use {', '.join(sorted(known))}.",
+                           argument=unknown[0])  # fmt: skip
+        options = parse_options(request.query_params, csv_file=not xlsx)
+    except RequestError as error:
+        return _refused(error)
+    if xlsx:
+        headers = {"Content-Disposition": 'attachment; filename="contacts-template.xlsx"'}
+        return Response(template_xlsx(), media_type=XLSX_MEDIA_TYPE, headers=headers)
+    headers = {"Content-Disposition": 'attachment; filename="contacts-template.csv"'}
+    return Response(template_csv(options), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 async def healthz(request: Request) -> PlainTextResponse:
@@ -815,6 +872,9 @@ def build_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/export/contacts.csv", export_contacts, methods=["GET"]),
+        Route("/export/contacts.xlsx", export_contacts, methods=["GET"]),
+        Route("/import/template.csv", import_template, methods=["GET"]),
+        Route("/import/template.xlsx", import_template, methods=["GET"]),
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     count_statements()
