@@ -154,7 +154,8 @@ def exemplar(request_id: str | None, trace_id: str | None) -> dict[str, str] | N
 
 
 # Known routes only: a label per arbitrary path would let clients grow the registry.
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/export/contacts.csv"})
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/export/contacts.csv",
+                    "/export/contacts.xlsx", "/import/template.csv", "/import/template.xlsx"})
 
 
 class MetricsMiddleware:

@@ -737,7 +737,7 @@ async def export_contacts(request: Request) -> Response:
         export = contact_xlsx if xlsx else contact_csv
         chunks = export(context.access, contact_filter, search, options)
         verdict = await context.charge_points(
-            await export_cost(context.access, contact_filter, search)
+            await export_cost(context.access, contact_filter, search, xlsx=xlsx)
         )
     except RequestError as error:
         return _refused(error)

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 from tortoise.expressions import Q
@@ -239,6 +240,8 @@ async def custom_field_keys(query: QuerySet[Contact]) -> list[str]:
 
 @dataclass(slots=True)
 class _Row:
+    """A contact and what its columns read, by ``Column.where``."""
+
     contact: Contact
     account: Account | None
     location: Location | None
@@ -247,31 +250,57 @@ class _Row:
     address: Location | None  # the contact's own HOME address
 
 
-def _value(row: _Row, out: OutColumn) -> Any:
+def _getter(out: OutColumn) -> Callable[[_Row], Any]:
+    """How this column's value is read from a row, decided once per export."""
     column = out.column
-    where, name = column.where, column.field
-    if out.custom_field is not None:
-        return (row.contact.custom_fields or {}).get(out.custom_field)
-    if where == "contact":
-        return getattr(row.contact, name)
+    where, name, index = column.where, column.field, column.index
+    key = out.custom_field
+    if key is not None:
+        return lambda row: (row.contact.custom_fields or {}).get(key)
     if where == "channel":
-        values = row.channels.get(ChannelKind(name), [])
-        return values[column.index] if column.index < len(values) else None
-    holder = {"address": row.address, "account": row.account, "location": row.location,
-              "owner": row.owner}[where]  # fmt: skip
-    return None if holder is None else getattr(holder, name)
+        kind = ChannelKind(name)
+
+        def channel(row: _Row) -> str | None:
+            values = row.channels.get(kind)
+            return values[index] if values is not None and index < len(values) else None
+
+        return channel
+    holder = attrgetter(where)
+
+    def value(row: _Row) -> Any:
+        found = holder(row)
+        return None if found is None else getattr(found, name)
+
+    return value
 
 
-def _cells(row: _Row, columns: list[OutColumn]) -> list[str]:
-    return [escape_cell(out.column.format(_value(row, out))) for out in columns]
+def _cells_of(columns: list[OutColumn]) -> Callable[[_Row], list[str]]:
+    readers = [(_getter(out), out.column.format) for out in columns]
+
+    def cells(row: _Row) -> list[str]:
+        return [escape_cell(format_cell(read(row))) for read, format_cell in readers]
+
+    return cells
 
 
 ROWS_PER_POINT = 100
 
 
-async def export_cost(access: Access, contact_filter: ContactFilter, search: str | None) -> int:
-    """What an export costs in rate-limit points: one, and one per 100 rows it will write."""
+# A sheet holds 1,048,576 rows, the header one of them.
+XLSX_MAX_ROWS = 1_048_575
+
+
+async def export_cost(
+    access: Access, contact_filter: ContactFilter, search: str | None, *, xlsx: bool = False
+) -> int:
+    """What an export costs in rate-limit points: one, and one per 100 rows it will write.
+    An XLSX export of more rows than a sheet holds is refused here, before any byte."""
     rows = await contacts_queryset(access, contact_filter, search).count()
+    if xlsx and rows > XLSX_MAX_ROWS:
+        raise BadInput(
+            f"{rows} contacts match; a sheet holds at most {XLSX_MAX_ROWS}. Export them as "
+            "CSV, or narrow the export with the list's filters."
+        )
     return 1 + -(-rows // ROWS_PER_POINT)
 
 
@@ -315,14 +344,20 @@ def template_columns() -> list[str]:
 
 
 def template_xlsx() -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("contacts")
-    sheet.append(template_columns())
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook = _workbook(buffer, {"in_memory": True})
+    workbook.add_worksheet("contacts").write_row(0, 0, template_columns())
+    workbook.close()
     return buffer.getvalue()
+
+
+def _workbook(target: Any, options: dict[str, Any]) -> Any:
+    import xlsxwriter  # only an XLSX export pays for loading it
+
+    # Every cell a string as written: never a formula, a number or a link made of it.
+    text_only = {"strings_to_formulas": False, "strings_to_numbers": False,
+                 "strings_to_urls": False}  # fmt: skip
+    return xlsxwriter.Workbook(target, {**text_only, **options})
 
 
 def _line(values: list[str], delimiter: str = ",") -> str:
@@ -354,31 +389,28 @@ XLSX_CHUNK = 1 << 16
 async def _xlsx(
     access: Access, query: QuerySet[Contact], chosen: list[OutColumn] | None
 ) -> AsyncIterator[bytes]:
-    """openpyxl's write-only mode keeps the sheet in a temporary file, not in memory; the
-    workbook is zipped once the last row is in, then streamed from disk."""
-    from openpyxl import Workbook  # only an XLSX export pays for loading it
-
+    """XlsxWriter's constant-memory mode writes each row to a temporary file as it comes;
+    the workbook is zipped once the last row is in, then streamed from disk. Everything is
+    in a directory of this export's own, removed however the export ends."""
     columns = await _columns(access, query, chosen)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("contacts")
-    sheet.append([c.header for c in columns])
-    descriptor, name = tempfile.mkstemp(prefix="crm-export-", suffix=".xlsx")
-    os.close(descriptor)
-    try:
+    with tempfile.TemporaryDirectory(prefix="crm-export-") as directory:
+        name = os.path.join(directory, "contacts.xlsx")
+        workbook = _workbook(name, {"constant_memory": True, "tmpdir": directory})
+        sheet = workbook.add_worksheet("contacts")
+        sheet.write_row(0, 0, [c.header for c in columns])
+        written = 1
         async for rows in _batches(access, query, columns):
-            # Escaped cells never start with "=", so openpyxl never writes one as a formula.
-            await asyncio.to_thread(_append, sheet, rows)
-        await asyncio.to_thread(workbook.save, name)
+            await asyncio.to_thread(_append, sheet, written, rows)
+            written += len(rows)
+        await asyncio.to_thread(workbook.close)
         with open(name, "rb") as handle:
             while chunk := await asyncio.to_thread(handle.read, XLSX_CHUNK):
                 yield chunk
-    finally:
-        os.unlink(name)
 
 
-def _append(sheet: Any, rows: list[list[str]]) -> None:
-    for row in rows:
-        sheet.append([cell or None for cell in row])  # an empty cell, not an empty string
+def _append(sheet: Any, first: int, rows: list[list[str]]) -> None:
+    for number, row in enumerate(rows, start=first):
+        sheet.write_row(number, 0, row)
 
 
 async def _batches(
@@ -387,6 +419,7 @@ async def _batches(
     """Keyset batches of 500: five statements each at most (contacts, channels, accounts,
     locations with the contacts' addresses, owners), never one per contact."""
     wheres = {out.column.where for out in columns}
+    cells = _cells_of(columns)
     last_id = 0
     while True:
         batch = await query.filter(id__gt=last_id).order_by("id").limit(BATCH)
@@ -394,7 +427,7 @@ async def _batches(
             return
         last_id = batch[-1].id
         rows = await _rows(access, batch, wheres)
-        yield [_cells(row, columns) for row in rows]
+        yield [cells(row) for row in rows]
         if len(batch) < BATCH:
             return
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -432,3 +433,49 @@ async def test_the_templates_need_what_the_export_needs(client, path):
     response = await export(client, {"colour": "red"}, path=path)
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["argument"] == "colour"
+
+
+async def test_an_xlsx_export_of_more_rows_than_a_sheet_holds_is_refused(client, monkeypatch):
+    import resolvers.export
+
+    monkeypatch.setattr(resolvers.export, "XLSX_MAX_ROWS", 1)
+    account, main = await make_account()
+    await contact(account, main, "José", "Pérez")
+    assert (await export(client, path=XLSX)).status_code == 200
+    await contact(account, main, "Ana", "Ruiz")
+    response = await export(client, path=XLSX)
+    assert response.status_code == 400
+    assert "at most 1" in response.json()["errors"][0]["message"]
+    assert len(table(await export(client))) == 2  # CSV has no such limit
+
+
+def export_directories() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("crm-export-*")}
+
+
+async def test_an_xlsx_export_leaves_no_temporary_file_however_it_ends(client, monkeypatch):
+    import resolvers.export
+    from resolvers.access import Access
+    from resolvers.export import ContactFilter, contact_xlsx
+
+    account, main = await make_account()
+    for index in range(3):
+        await contact(account, main, f"N{index}", "X")
+    before = export_directories()
+    assert len(sheet_rows(await export(client, path=XLSX))) == 4
+    assert export_directories() == before
+    monkeypatch.setattr(resolvers.export, "BATCH", 1)
+    real_rows, calls = resolvers.export._rows, []
+
+    async def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return await real_rows(*args)
+
+    monkeypatch.setattr(resolvers.export, "_rows", failing)
+    access = Access.of(await User.get(role="ADMIN"), None)
+    with pytest.raises(RuntimeError):
+        async for _ in contact_xlsx(access, ContactFilter(), None):
+            pass
+    assert export_directories() == before

@@ -14,6 +14,7 @@ from resolvers.errors import ProblemCode
 from resolvers.porting.columns import (
     BY_KEY,
     COLUMNS,
+    CUSTOM_FIELD,
     EXPORTED,
     CellError,
     column_for,
@@ -24,6 +25,7 @@ from resolvers.porting.columns import (
     parse_date,
     parse_full_name,
     parse_tags,
+    unchanged,
     unescape_cell,
 )
 
@@ -291,3 +293,12 @@ def test_every_column_reads_back_what_the_export_wrote(column):
         assert column.parse(unescape_cell(cell)) == value
 
     round_trip()
+
+
+def test_a_cell_is_unchanged_when_it_holds_the_stored_value_or_its_exported_text():
+    assert unchanged(CUSTOM_FIELD, 3, "3") and unchanged(CUSTOM_FIELD, False, "false")
+    assert not unchanged(CUSTOM_FIELD, 3, "4")
+    assert unchanged(BY_KEY["tags"], ["vip", "lima"], "vip, lima")
+    assert unchanged(BY_KEY["isVip"], True, "Sí") and not unchanged(BY_KEY["isVip"], True, "no")
+    assert unchanged(BY_KEY["birthday"], date(1985, 9, 30), "30/09/1985")
+    assert not unchanged(BY_KEY["birthday"], date(1985, 9, 30), "someday")

@@ -262,3 +262,8 @@ def test_rows_stream_without_holding_the_file(tmp_path):
         tracemalloc.stop()
     assert count == 50_000
     assert peak < 2_000_000, peak  # a 1.1 MB file held as rows would be far more
+
+
+def test_text_that_is_neither_utf8_nor_windows_1252_is_refused(tmp_path):
+    error = refused(write(tmp_path, b"Nombre,Apellidos\nAna,\x81\x8d\n"))
+    assert error.code == "UNREADABLE_FILE" and "0x81" in error.message

@@ -78,9 +78,14 @@ def _needs_quote(text: str) -> bool:
     return _runs_as_formula(text.lstrip("'"))
 
 
+_QUOTE_STARTS = frozenset("'=+-@\t\r")
+
+
 def escape_cell(text: str) -> str:
     """The cell the export writes for ``text``: a leading ``'`` when a spreadsheet would run
     it as a formula, or when it already starts with ``'`` before such text."""
+    if not text or text[0] not in _QUOTE_STARTS:  # most cells: one look at one character
+        return text
     return "'" + text if _needs_quote(text) else text
 
 
@@ -594,3 +599,14 @@ def column_for(header: str) -> ColumnMatch | None:
         return None
     key, family, fallback = found
     return ColumnMatch(BY_KEY[key], key, family, fallback=fallback)
+
+
+def unchanged(column: Column, stored: Any, cell: str) -> bool:
+    """Whether a cell holds what is stored: the same text as the export writes for it (a
+    custom field's ``3`` or ``false``, whose type a cell does not say), or the same value."""
+    if column.format(stored) == cell:
+        return True
+    try:
+        return bool(column.parse(cell) == stored)
+    except CellError:
+        return False

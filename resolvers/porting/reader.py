@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -235,7 +234,7 @@ class _CsvSource(_Source):
         self.delimiter = self._sniff_delimiter()
 
     def _open(self) -> IO[str]:
-        return io.open(self.path, encoding=self.encoding, newline="", errors="strict")  # noqa: UP020
+        return open(self.path, encoding=self.encoding, newline="")
 
     def _sniff_delimiter(self) -> str:
         with self._open() as text:
