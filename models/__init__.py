@@ -6,6 +6,7 @@ from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
 from models.idempotency import IdempotencyKey
+from models.imports import ContactImport, ImportRowError
 from models.locations import Location
 from models.outbox import Outbox
 from models.users import ApiToken, Team, User
@@ -17,7 +18,9 @@ __all__ = [
     "AuditEvent",
     "Channel",
     "Contact",
+    "ContactImport",
     "IdempotencyKey",
+    "ImportRowError",
     "Location",
     "Outbox",
     "Team",

@@ -138,3 +138,16 @@ class AuditAction(StrEnum):
     DELETED = "DELETED"
     MERGED = "MERGED"
     IMPORTED = "IMPORTED"
+
+
+class ImportStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class OnMatch(StrEnum):
+    """What an import does with a row that matches an existing contact."""
+
+    UPDATE = "UPDATE"
+    SKIP = "SKIP"

@@ -43,6 +43,17 @@ class ProblemCode(StrEnum):
     ALREADY_IN_STATE = "ALREADY_IN_STATE"
     LAST_ADMIN = "LAST_ADMIN"
     BATCH_CONFLICT = "BATCH_CONFLICT"
+    # An imported file refused as a whole (resolvers/porting/reader.py), or one of its rows.
+    EMPTY_FILE = "EMPTY_FILE"
+    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+    UNREADABLE_FILE = "UNREADABLE_FILE"
+    HEADER_ONLY = "HEADER_ONLY"
+    NO_KNOWN_COLUMNS = "NO_KNOWN_COLUMNS"
+    UNKNOWN_COLUMN = "UNKNOWN_COLUMN"
+    DUPLICATE_COLUMN = "DUPLICATE_COLUMN"
+    TOO_MANY_COLUMNS = "TOO_MANY_COLUMNS"
+    TOO_MANY_ROWS = "TOO_MANY_ROWS"
+    DUPLICATE_ROW = "DUPLICATE_ROW"
 
 
 @dataclass(frozen=True, slots=True)

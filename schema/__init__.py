@@ -18,19 +18,23 @@ from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
+from schema.imports import ImportMutation, ImportQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery),
-)
+    (
+        NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery,
+        AuditQuery, ImportQuery,
+    ),
+)  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        UserMutation,
+        UserMutation, ImportMutation,
     ),
 )  # fmt: skip
 
