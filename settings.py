@@ -17,6 +17,18 @@ import phonenumbers
 from engine.limits import MAX_COST
 
 DEFAULT_DATABASE_URL = "sqlite://./data/crm.sqlite3"
+DEFAULT_STORAGE_DIR = "./data/documents"
+# What an uploaded document may be, by the type sniffed from its bytes: PDF, images, office.
+DEFAULT_DOCUMENT_TYPES = (
+    "application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp", "image/heic",
+    "image/tiff",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation", "application/msword",
+    "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +60,10 @@ class Settings:
     # The span exporters (the SDK's entry-point names) the OTEL_* variables configure; none:
     # tracing off, and nothing of OpenTelemetry loaded (tracing.py).
     trace_exporters: tuple[str, ...] = ()
+    # Where uploaded documents' bytes live, content-addressed (storage.py).
+    storage_dir: str = DEFAULT_STORAGE_DIR
+    # The content types (sniffed from the bytes) a document may have.
+    document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
 
     @property
     def is_postgres(self) -> bool:
@@ -76,6 +92,8 @@ class Settings:
             "CRM_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
             "CRM_LOG_FORMAT": self.log_format,
             "CRM_DEFAULT_REGION": self.default_region,
+            "CRM_STORAGE_DIR": self.storage_dir,
+            "CRM_DOCUMENT_TYPES": ",".join(self.document_types),
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
@@ -128,6 +146,10 @@ def trace_exporters(env: Mapping[str, str]) -> tuple[str, ...]:
             raise SystemExit(f"OTEL_TRACES_EXPORTER: no installed package provides the "
                              f"{name!r} span exporter (pip install 'crm-graph[otel]')")  # fmt: skip
     return exporters
+
+
+def _types(value: str) -> tuple[str, ...]:
+    return tuple(kind.strip().lower() for kind in value.split(",") if kind.strip())
 
 
 def _origins(value: str) -> tuple[str, ...]:
@@ -221,6 +243,19 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="largest multipart upload body (default: %(default)s; env CRM_MAX_UPLOAD_BYTES)",
     )
     parser.add_argument(
+        "--storage-dir",
+        default=env.get("CRM_STORAGE_DIR", DEFAULT_STORAGE_DIR),
+        help="directory of uploaded documents' bytes, named by their sha256; back it up with "
+        "the database (default: %(default)s; env CRM_STORAGE_DIR)",
+    )
+    parser.add_argument(
+        "--document-types",
+        type=_types,
+        default=_types(env.get("CRM_DOCUMENT_TYPES", ",".join(DEFAULT_DOCUMENT_TYPES))),
+        help="comma-separated content types a document may have, as sniffed from its bytes "
+        "(default: PDF, images and office files; env CRM_DOCUMENT_TYPES)",
+    )
+    parser.add_argument(
         "--graceful-timeout",
         type=int,
         default=int(env.get("CRM_GRACEFUL_TIMEOUT", "20")),
@@ -271,6 +306,10 @@ def load_settings(
         parser.error(f"--log-format must be text or json (got {args.log_format!r})")
     if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
         parser.error("body limits must be positive")
+    if not args.storage_dir.strip():
+        parser.error("--storage-dir must not be empty")
+    if not args.document_types:
+        parser.error("--document-types must name at least one content type")
     if args.default_region not in phonenumbers.SUPPORTED_REGIONS:
         parser.error(f"--default-region must be a country code phone numbers know, such as PE "
                      f"or MX (got {args.default_region!r})")  # fmt: skip
@@ -291,6 +330,8 @@ def load_settings(
         log_format=args.log_format,
         default_region=args.default_region,
         trace_exporters=trace_exporters(env),
+        storage_dir=args.storage_dir,
+        document_types=args.document_types,
     )
 
 

@@ -138,3 +138,18 @@ class AuditAction(StrEnum):
     DELETED = "DELETED"
     MERGED = "MERGED"
     IMPORTED = "IMPORTED"
+
+
+class DocumentKind(StrEnum):
+    CONTRACT = "CONTRACT"
+    ID_CARD = "ID_CARD"
+    INVOICE = "INVOICE"
+    PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS"
+    PHOTO = "PHOTO"
+    OTHER = "OTHER"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "PENDING"
+    VALID = "VALID"
+    REJECTED = "REJECTED"

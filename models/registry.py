@@ -14,7 +14,18 @@ from enum import Enum, StrEnum
 
 from tortoise.models import Model
 
-from models import Account, Activity, ApiToken, AuditEvent, Channel, Contact, Location, Team, User
+from models import (
+    Account,
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Channel,
+    Contact,
+    Document,
+    Location,
+    Team,
+    User,
+)
 
 
 class Area(StrEnum):
@@ -112,5 +123,9 @@ ENTITIES = Registry(
            audited=("kind", "subject", "body", "status", "starts_at", "ends_at", "due_at",
                     "completed_at", "duration_seconds", "call_direction", "account_id",
                     "location_id", "contact_id", "owner_id")),
+    Entity("Document", Document, Area.CONTACTS, Visibility.ACCOUNT, account_column="account_id",
+           audited=("name", "kind", "content_type", "byte_size", "sha256", "review_status",
+                    "review_note", "reviewed_by_id", "uploaded_by_id", "account_id",
+                    "contact_id")),
     Entity("AuditEvent", AuditEvent, Area.AUDIT, Visibility.AUDITORS, searched=True),
 )  # fmt: skip

@@ -18,6 +18,7 @@ from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
+from schema.documents import DocumentMutation
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
@@ -30,7 +31,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        UserMutation,
+        DocumentMutation, UserMutation,
     ),
 )  # fmt: skip
 

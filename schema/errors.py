@@ -50,6 +50,12 @@ UserErrorCode = documented_enum(
             "Two items of one batch collide though each is fine alone: the same contact "
             "twice, or two preferred contacts at one location."
         ),
+        "FILE_TOO_LARGE": "The uploaded file is larger than the server's upload limit.",
+        "FILE_TYPE_NOT_ALLOWED": (
+            "The file's bytes are not of an allowed type (PDF, images, office files by "
+            "default), whatever its name says."
+        ),
+        "EMPTY_FILE": "The uploaded file has no bytes.",
     },
     name="UserErrorCode",
 )
