@@ -18,17 +18,29 @@ from engine.limits import MAX_COST
 
 DEFAULT_DATABASE_URL = "sqlite://./data/crm.sqlite3"
 DEFAULT_STORAGE_DIR = "./data/documents"
-# What an uploaded document may be, by the type sniffed from its bytes: PDF, images, office.
-DEFAULT_DOCUMENT_TYPES = (
-    "application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp", "image/heic",
-    "image/tiff",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation", "application/msword",
-    "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-)  # fmt: skip
+# What an uploaded document may be, by the type sniffed from its bytes: families of types
+# (``--document-types pdf,images,office``) or the types themselves.
+DOCUMENT_TYPE_FAMILIES = {
+    "pdf": ("application/pdf",),
+    "images": ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/tiff"),
+    "office": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+    ),
+}  # fmt: skip
+DEFAULT_DOCUMENT_TYPES = "pdf,images,office"
+
+
+def _types(value: str) -> tuple[str, ...]:
+    """Content types, with each family name (``images``) spelled out."""
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    spelled = (DOCUMENT_TYPE_FAMILIES.get(name, (name,)) for name in names)
+    return tuple(dict.fromkeys(kind for family in spelled for kind in family))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +75,7 @@ class Settings:
     # Where uploaded documents' bytes live, content-addressed (storage.py).
     storage_dir: str = DEFAULT_STORAGE_DIR
     # The content types (sniffed from the bytes) a document may have.
-    document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
+    document_types: tuple[str, ...] = _types(DEFAULT_DOCUMENT_TYPES)
 
     @property
     def is_postgres(self) -> bool:
@@ -146,10 +158,6 @@ def trace_exporters(env: Mapping[str, str]) -> tuple[str, ...]:
             raise SystemExit(f"OTEL_TRACES_EXPORTER: no installed package provides the "
                              f"{name!r} span exporter (pip install 'crm-graph[otel]')")  # fmt: skip
     return exporters
-
-
-def _types(value: str) -> tuple[str, ...]:
-    return tuple(kind.strip().lower() for kind in value.split(",") if kind.strip())
 
 
 def _origins(value: str) -> tuple[str, ...]:
@@ -251,9 +259,9 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--document-types",
         type=_types,
-        default=_types(env.get("CRM_DOCUMENT_TYPES", ",".join(DEFAULT_DOCUMENT_TYPES))),
-        help="comma-separated content types a document may have, as sniffed from its bytes "
-        "(default: PDF, images and office files; env CRM_DOCUMENT_TYPES)",
+        default=env.get("CRM_DOCUMENT_TYPES", DEFAULT_DOCUMENT_TYPES),
+        help="comma-separated content types a document may have, as sniffed from its bytes, "
+        "or the families pdf, images, office (default: %(default)s; env CRM_DOCUMENT_TYPES)",
     )
     parser.add_argument(
         "--graceful-timeout",

@@ -383,3 +383,20 @@ async def test_documents_and_figures_of_a_list_take_the_same_statements_for_any_
         for _ in range(2):
             await upload(client, {"contactId": gid("Contact", contact.id)})
     assert await statements() == two
+
+
+async def test_an_upload_whose_unit_of_work_fails_leaves_no_file(client, app, world,
+                                                                 monkeypatch):  # fmt: skip
+    from resolvers.unit_of_work import Unit
+
+    async def fail(self, *args):
+        raise RuntimeError("the outbox is out of reach")
+
+    kept = result(await upload(client, {"contactId": world.north_contact}, PNG, "a.png"))
+    before = await written()
+    monkeypatch.setattr(Unit, "_insert_outbox", fail)
+    body = await upload(client, {"contactId": world.north_contact})
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert await written() == before
+    sha = kept["document"]["sha256"]
+    assert stored_files(app) == [storage_root(app) / sha[:2] / sha]
