@@ -400,3 +400,31 @@ async def test_an_upload_whose_unit_of_work_fails_leaves_no_file(client, app, wo
     assert await written() == before
     sha = kept["document"]["sha256"]
     assert stored_files(app) == [storage_root(app) / sha[:2] / sha]
+
+
+async def test_documents_survive_a_restart_of_the_server(tmp_path: Path):
+    """``python server.py`` started again on one database file and storage directory: the
+    document uploaded before the restart downloads after it."""
+    import httpx
+
+    from tests.test_server import ServerProcess
+
+    flags = ("--database-url", f"sqlite://{tmp_path / 'crm.sqlite3'}",
+             "--storage-dir", str(tmp_path / "documents"))  # fmt: skip
+    first = ServerProcess(*flags)
+    async with first:
+        pass  # prints the admin's token once, on its way out
+    token = next(line.strip() for line in first.output.splitlines()
+                 if line.strip().startswith("crm_"))  # fmt: skip
+    second = ServerProcess(*flags)
+    async with second, httpx.AsyncClient(base_url=second.url) as http:
+        account = await gql(http, 'mutation { createAccount(input: {name: "Andina"}) '
+                                  "{ account { id } } }", token=token)  # fmt: skip
+        account_id = account["data"]["createAccount"]["account"]["id"]
+        document = result(await upload(http, {"accountId": account_id}, token=token))["document"]
+    third = ServerProcess(*flags)
+    async with third, httpx.AsyncClient(base_url=third.url) as http:
+        response = await http.get(document["downloadUrl"],
+                                  headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 200
+    assert response.content == PDF
