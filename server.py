@@ -604,15 +604,14 @@ class DefaultRegion:
 
 
 class DocumentStorage:
-    """Every request writes and reads documents' bytes in the server's storage
-    (``--storage-dir``; ``storage.current``)."""
+    """Every request writes and reads documents' bytes in the app's storage
+    (``app.state.storage``: ``--storage-dir`` or ``--storage-url``; ``storage.current``)."""
 
-    def __init__(self, app: ASGIApp, store: storage.LocalStorage) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with storage.using(self.store):
+        with storage.using(scope["app"].state.storage):
             await self.app(scope, receive, send)
 
 
@@ -932,11 +931,13 @@ def build_app(
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     count_statements()
-    store = storage.LocalStorage(settings.storage_dir, max_bytes=settings.max_upload_bytes,
-                                 content_types=settings.document_types)  # fmt: skip
+    store = storage.build(settings.storage_dir, settings.storage_url,
+                          max_bytes=settings.max_upload_bytes,
+                          content_types=settings.document_types,
+                          endpoint=settings.s3_endpoint, region=settings.s3_region)  # fmt: skip
     middleware = [
         Middleware(DefaultRegion, region=settings.default_region),
-        Middleware(DocumentStorage, store=store),
+        Middleware(DocumentStorage),
         Middleware(MetricsMiddleware),
         Middleware(RequestLog),
     ]

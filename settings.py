@@ -74,6 +74,11 @@ class Settings:
     trace_exporters: tuple[str, ...] = ()
     # Where uploaded documents' bytes live, content-addressed (storage.py).
     storage_dir: str = DEFAULT_STORAGE_DIR
+    # An S3-compatible bucket for the bytes instead (s3://bucket/prefix), its endpoint
+    # (a MinIO, Ceph or other S3-compatible server) and region.
+    storage_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
     # The content types (sniffed from the bytes) a document may have.
     document_types: tuple[str, ...] = _types(DEFAULT_DOCUMENT_TYPES)
 
@@ -109,6 +114,11 @@ class Settings:
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
+        for name, value in (("CRM_STORAGE_URL", self.storage_url),
+                            ("CRM_S3_ENDPOINT", self.s3_endpoint),
+                            ("CRM_S3_REGION", self.s3_region)):  # fmt: skip
+            if value:
+                variables[name] = value
         if not self.fast_execution:
             variables["CRM_STANDARD_EXECUTION"] = "1"
         return variables
@@ -257,6 +267,24 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "the database (default: %(default)s; env CRM_STORAGE_DIR)",
     )
     parser.add_argument(
+        "--storage-url",
+        default=env.get("CRM_STORAGE_URL") or None,
+        help="s3://bucket/prefix: keep documents' bytes in an S3-compatible bucket instead "
+        "(credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; uploads are staged in "
+        "--storage-dir) (default: none, the directory; env CRM_STORAGE_URL)",
+    )
+    parser.add_argument(
+        "--s3-endpoint",
+        default=env.get("CRM_S3_ENDPOINT") or None,
+        help="the bucket's endpoint, e.g. http://127.0.0.1:9000 for MinIO "
+        "(default: none, AWS; env CRM_S3_ENDPOINT)",
+    )
+    parser.add_argument(
+        "--s3-region",
+        default=env.get("CRM_S3_REGION") or None,
+        help="the bucket's region (default: none, the SDK's; env CRM_S3_REGION)",
+    )
+    parser.add_argument(
         "--document-types",
         type=_types,
         default=env.get("CRM_DOCUMENT_TYPES", DEFAULT_DOCUMENT_TYPES),
@@ -316,6 +344,8 @@ def load_settings(
         parser.error("body limits must be positive")
     if not args.storage_dir.strip():
         parser.error("--storage-dir must not be empty")
+    if args.storage_url and not args.storage_url.startswith("s3://"):
+        parser.error(f"--storage-url must be s3://bucket/prefix (got {args.storage_url!r})")
     if not args.document_types:
         parser.error("--document-types must name at least one content type")
     if args.default_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -339,6 +369,9 @@ def load_settings(
         default_region=args.default_region,
         trace_exporters=trace_exporters(env),
         storage_dir=args.storage_dir,
+        storage_url=args.storage_url,
+        s3_endpoint=args.s3_endpoint,
+        s3_region=args.s3_region,
         document_types=args.document_types,
     )
 

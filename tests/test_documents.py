@@ -121,8 +121,8 @@ async def test_a_pdf_uploaded_to_a_contact_is_sniffed_stored_and_downloaded(clie
     [event] = await AuditEvent.filter(resource_type="Document")
     assert event.changes["sha256"] == {"from": None, "to": sha}
 
-    response = await client.get(document["downloadUrl"],
-                                 headers={"Authorization": f"Bearer {world.north_agent}"})  # fmt: skip
+    north = {"Authorization": f"Bearer {world.north_agent}"}
+    response = await client.get(document["downloadUrl"], headers=north)
     assert response.status_code == 200
     assert response.content == PDF
     assert response.headers["content-type"] == "application/pdf"
@@ -137,8 +137,9 @@ async def test_a_document_uploaded_to_an_account_lists_on_the_account(client, wo
                                kind="PHOTO"))  # fmt: skip
     assert made["document"]["contentType"] == "image/png"
     assert made["document"]["contact"] is None
-    body = await gql(client, "query($id: ID!) { node(id: $id) { ... on Account { documents "
-                             "{ totalCount nodes { name kind } } } } }", {"id": world.north_account})  # fmt: skip
+    query = ("query($id: ID!) { node(id: $id) { ... on Account { documents "
+             "{ totalCount nodes { name kind } } } } }")  # fmt: skip
+    body = await gql(client, query, {"id": world.north_account})
     assert body["data"]["node"]["documents"]["nodes"] == [{"name": "foto.png", "kind": "PHOTO"}]
 
 
@@ -428,3 +429,58 @@ async def test_documents_survive_a_restart_of_the_server(tmp_path: Path):
                                   headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert response.status_code == 200
     assert response.content == PDF
+
+
+# ---------------------------------------------------------------- an S3-compatible bucket
+
+
+@pytest.fixture
+def bucket(app, tmp_path, monkeypatch):
+    """The app's documents in a bucket of a local S3-compatible server (moto's), for the
+    test; the directory storage again afterwards."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from storage import S3Storage
+    from tests.test_server import ServerProcess
+
+    port = ServerProcess().port  # a free loopback port
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="crm-documents")
+    local = app.state.storage
+    store = S3Storage(tmp_path, "s3://crm-documents/prod", max_bytes=local.max_bytes,
+                      content_types=tuple(local.content_types), endpoint=endpoint,
+                      region="us-east-1")  # fmt: skip
+    monkeypatch.setattr(app.state, "storage", store)
+    try:
+        yield s3
+    finally:
+        server.stop()
+
+
+def keys(s3) -> list[str]:
+    listed = s3.list_objects_v2(Bucket="crm-documents")
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+async def test_documents_in_an_s3_bucket_upload_download_and_go(client, world, bucket):
+    document = result(await upload(client, {"contactId": world.north_contact}))["document"]
+    sha = document["sha256"]
+    assert keys(bucket) == [f"prod/{sha[:2]}/{sha}"]
+    body = bucket.get_object(Bucket="crm-documents", Key=f"prod/{sha[:2]}/{sha}")["Body"]
+    assert body.read() == PDF
+    north = {"Authorization": f"Bearer {world.north_agent}"}
+    response = await client.get(document["downloadUrl"], headers=north)
+    assert response.status_code == 200
+    assert response.content == PDF
+    refused = await upload(client, {"contactId": world.north_contact}, EXE, "x.pdf")
+    assert [e["code"] for e in result(refused)["errors"]] == ["FILE_TYPE_NOT_ALLOWED"]
+    assert keys(bucket) == [f"prod/{sha[:2]}/{sha}"]
+    await gql(client, DELETE, {"id": document["id"]})
+    assert keys(bucket) == []
