@@ -934,7 +934,7 @@ def build_app(
     store = storage.build(settings.storage_dir, settings.storage_url,
                           max_bytes=settings.max_upload_bytes,
                           content_types=settings.document_types,
-                          endpoint=settings.s3_endpoint, region=settings.s3_region)  # fmt: skip
+                          endpoint=settings.bucket_endpoint, region=settings.bucket_region)  # fmt: skip
     middleware = [
         Middleware(DefaultRegion, region=settings.default_region),
         Middleware(DocumentStorage),

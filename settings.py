@@ -77,8 +77,8 @@ class Settings:
     # An S3-compatible bucket for the bytes instead (s3://bucket/prefix), its endpoint
     # (a MinIO, Ceph or other S3-compatible server) and region.
     storage_url: str | None = None
-    s3_endpoint: str | None = None
-    s3_region: str | None = None
+    bucket_endpoint: str | None = None
+    bucket_region: str | None = None
     # The content types (sniffed from the bytes) a document may have.
     document_types: tuple[str, ...] = _types(DEFAULT_DOCUMENT_TYPES)
 
@@ -115,8 +115,8 @@ class Settings:
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
         for name, value in (("CRM_STORAGE_URL", self.storage_url),
-                            ("CRM_S3_ENDPOINT", self.s3_endpoint),
-                            ("CRM_S3_REGION", self.s3_region)):  # fmt: skip
+                            ("CRM_BUCKET_ENDPOINT", self.bucket_endpoint),
+                            ("CRM_BUCKET_REGION", self.bucket_region)):  # fmt: skip
             if value:
                 variables[name] = value
         if not self.fast_execution:
@@ -274,15 +274,15 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--storage-dir) (default: none, the directory; env CRM_STORAGE_URL)",
     )
     parser.add_argument(
-        "--s3-endpoint",
-        default=env.get("CRM_S3_ENDPOINT") or None,
+        "--bucket-endpoint",
+        default=env.get("CRM_BUCKET_ENDPOINT") or None,
         help="the bucket's endpoint, e.g. http://127.0.0.1:9000 for MinIO "
-        "(default: none, AWS; env CRM_S3_ENDPOINT)",
+        "(default: none, AWS; env CRM_BUCKET_ENDPOINT)",
     )
     parser.add_argument(
-        "--s3-region",
-        default=env.get("CRM_S3_REGION") or None,
-        help="the bucket's region (default: none, the SDK's; env CRM_S3_REGION)",
+        "--bucket-region",
+        default=env.get("CRM_BUCKET_REGION") or None,
+        help="the bucket's region (default: none, the SDK's; env CRM_BUCKET_REGION)",
     )
     parser.add_argument(
         "--document-types",
@@ -370,8 +370,8 @@ def load_settings(
         trace_exporters=trace_exporters(env),
         storage_dir=args.storage_dir,
         storage_url=args.storage_url,
-        s3_endpoint=args.s3_endpoint,
-        s3_region=args.s3_region,
+        bucket_endpoint=args.bucket_endpoint,
+        bucket_region=args.bucket_region,
         document_types=args.document_types,
     )
 

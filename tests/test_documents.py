@@ -457,10 +457,11 @@ def bucket(app, tmp_path, monkeypatch):
     store = S3Storage(tmp_path, "s3://crm-documents/prod", max_bytes=local.max_bytes,
                       content_types=tuple(local.content_types), endpoint=endpoint,
                       region="us-east-1")  # fmt: skip
-    monkeypatch.setattr(app.state, "storage", store)
+    app.state.storage = store
     try:
         yield s3
     finally:
+        app.state.storage = local
         server.stop()
 
 
