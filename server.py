@@ -288,8 +288,11 @@ class GraphQLApp(GraphQL):
         self.idempotency = idempotency.IdempotencyStore()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # ``--standard-execution`` turns the breadth-first path off for every operation.
-        with execution(fast=self.fast_execution and FAST_PATH.get()):
+        # ``--standard-execution`` turns the breadth-first path off for every operation;
+        # resolvers keep documents' bytes in the app's storage (``storage.current``).
+        app = scope.get("app")
+        store = getattr(app.state, "storage", None) if app is not None else None
+        with execution(fast=self.fast_execution and FAST_PATH.get()), storage.using(store):
             if scope["type"] == "websocket":
                 await self.websocket(scope, receive, send)
                 return
@@ -600,18 +603,6 @@ class DefaultRegion:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with default_region(self.region):
-            await self.app(scope, receive, send)
-
-
-class DocumentStorage:
-    """Every request writes and reads documents' bytes in the app's storage
-    (``app.state.storage``: ``--storage-dir`` or ``--storage-url``; ``storage.current``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with storage.using(scope["app"].state.storage):
             await self.app(scope, receive, send)
 
 
@@ -931,13 +922,13 @@ def build_app(
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     count_statements()
-    store = storage.build(settings.storage_dir, settings.storage_url,
-                          max_bytes=settings.max_upload_bytes,
-                          content_types=settings.document_types,
-                          endpoint=settings.bucket_endpoint, region=settings.bucket_region)  # fmt: skip
+    store = storage.build(
+        settings.storage_dir, settings.storage_url, max_bytes=settings.max_upload_bytes,
+        content_types=settings.document_types, endpoint=settings.bucket_endpoint,
+        region=settings.bucket_region,
+    )  # fmt: skip
     middleware = [
         Middleware(DefaultRegion, region=settings.default_region),
-        Middleware(DocumentStorage),
         Middleware(MetricsMiddleware),
         Middleware(RequestLog),
     ]

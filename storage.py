@@ -5,7 +5,7 @@ An upload is written to a temporary file in the directory first (hashed and coun
 streams in); only a whole, checked file is renamed (or put) under its hash, so a crash
 never leaves half a file under a hash. Equal bytes are stored once; a file goes when the
 last document using it goes (``resolvers.documents``). The server sets the storage of
-every request (``using``); the download route reads it from the app.
+every GraphQL operation (``using``); the download route reads it from the app.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def current() -> LocalStorage:
 
 
 @contextmanager
-def using(storage: LocalStorage) -> Iterator[None]:
+def using(storage: LocalStorage | None) -> Iterator[None]:
     token = STORAGE.set(storage)
     try:
         yield

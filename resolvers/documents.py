@@ -81,11 +81,16 @@ def document_name(problems: Problems, path: str, value: str | None) -> str | Non
     if value is None or not value.strip():
         problems.add(ProblemCode.REQUIRED, path, "The document needs a file name.")
         return None
+    reason = check.bad_characters(value)
+    if reason is not None:
+        problems.add(ProblemCode.INVALID_CHARACTERS, path, reason)
+        return None
     name = unicodedata.normalize("NFC", value.strip())
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+    # Direction marks and other invisible format characters disguise a name ("fdp.exe").
+    if any(unicodedata.category(ch) in ("Cf", "Zl", "Zp") for ch in name):
         problems.add(ProblemCode.INVALID_CHARACTERS, path,
-                     "A file name may not hold control characters (NUL, line breaks, "
-                     "direction marks).")  # fmt: skip
+                     "A file name may not hold invisible format characters (direction "
+                     "marks, line separators).")  # fmt: skip
         return None
     if "/" in name or "\\" in name or name in (".", ".."):
         problems.add(ProblemCode.INVALID_CHARACTERS, path,
