@@ -5,6 +5,7 @@ from models.activities import Activity
 from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
+from models.documents import Document
 from models.idempotency import IdempotencyKey
 from models.imports import ContactImport, ImportRowError
 from models.locations import Location
@@ -19,6 +20,7 @@ __all__ = [
     "Channel",
     "Contact",
     "ContactImport",
+    "Document",
     "IdempotencyKey",
     "ImportRowError",
     "Location",

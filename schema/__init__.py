@@ -18,6 +18,7 @@ from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
+from schema.documents import DocumentMutation
 from schema.imports import ImportMutation, ImportQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
@@ -34,7 +35,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        UserMutation, ImportMutation,
+        DocumentMutation, UserMutation, ImportMutation,
     ),
 )  # fmt: skip
 
