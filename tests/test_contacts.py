@@ -283,8 +283,8 @@ async def test_deactivating_the_preferred_contact_leaves_the_location_without_on
     await ok(client, "mutation($id: ID!) { activateContact(input: {id: $id}) { contact { id } } }",
              {"id": ana["id"]})  # fmt: skip
     assert (await Contact.get(id=_pk(ana["id"]))).is_preferred is False
-    await ok(client, "mutation($id: ID!) { setPreferredContact(input: {id: $id}) { contact { id } } }",
-             {"id": eva["id"]})  # fmt: skip
+    prefer = "mutation($id: ID!) { setPreferredContact(input: {id: $id}) { contact { id } } }"
+    await ok(client, prefer, {"id": eva["id"]})
     assert await Contact.filter(location_id=main.id, is_preferred=True).count() == 1
 
 
@@ -292,8 +292,8 @@ async def test_deactivating_a_contact_that_is_not_preferred_audits_no_preferred_
     account, _ = await make_account()
     await created(client, account.id, firstName="Ana", lastName="Ruiz", isPreferred=True)
     eva = await created(client, account.id, firstName="Eva", lastName="Soto")
-    await ok(client, "mutation($id: ID!) { deactivateContact(input: {id: $id}) { contact { id } } }",
-             {"id": eva["id"]})  # fmt: skip
+    deactivate = "mutation($id: ID!) { deactivateContact(input: {id: $id}) { contact { id } } }"
+    await ok(client, deactivate, {"id": eva["id"]})
     event = await AuditEvent.get(resource_id=_pk(eva["id"]), action="DEACTIVATED")
     assert "isPreferred" not in event.changes
     assert await Contact.filter(first_name="Ana", is_preferred=True).count() == 1
