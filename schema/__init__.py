@@ -20,11 +20,15 @@ from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
+from schema.picklists import PicklistQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery),
+    (
+        NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery,
+        PicklistQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
