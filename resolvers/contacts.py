@@ -12,6 +12,7 @@ from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Channel, Contact, Location
+from models.base import tag_keys
 from models.enums import (
     AuditAction,
     ChannelKind,
@@ -289,6 +290,7 @@ def _check_fields(
         values["birthday"] = check.birthday(problems, "birthday", data.birthday)
     if sent("tags"):
         values["tags"] = check.tags(problems, "tags", data.tags)
+        values["tag_keys"] = tag_keys(values["tags"])
     if sent("custom_fields"):
         values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
     for name in ("role", "document_type", "lead_source"):

@@ -21,13 +21,14 @@ from schema.contacts import ContactMutation, ContactQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.picklists import PicklistQuery
+from schema.tags import TagQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
     (
         NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery,
-        PicklistQuery,
+        PicklistQuery, TagQuery,
     ),
 )
 Mutation = merge_types(
