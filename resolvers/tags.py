@@ -76,7 +76,11 @@ async def list_tags(access: Access, search: str | None, first: int | None) -> li
             )
         wanted = fold(plain_text(search, "search"))
     areas = [(Area.ACCOUNTS, Account), (Area.CONTACTS, Contact)]
-    readable = [(area, model) for area, model in areas if access.can_read(area)]
+    # A token that may not read a type's tags (its scopes, its field allowlist) counts none.
+    readable = [
+        (area, model) for area, model in areas
+        if access.can_read(area) and access.allows_field(model.__name__, "tags")
+    ]  # fmt: skip
     if not readable:
         access.require_read(Area.CONTACTS)  # raises: neither area is readable
     keys: dict[Area, Counter] = {}

@@ -202,3 +202,17 @@ async def test_tags_take_the_same_statements_for_few_and_many_rows(client):
     with count_statements() as many:
         await ok(client, TAGS)
     assert len(many.statements) == len(few.statements) <= 6, many.statements
+
+
+async def test_a_token_counts_only_the_tags_its_scopes_and_allowlist_let_it_read(client):
+    account, _ = await make_account("Bodega", tags=["Mayorista"])
+    await contact(client, account, "Gómez", ["VIP"])
+    accounts_only = await person("Ada", Role.ADMIN, scopes=["accounts:read"])
+    body = await gql(client, TAGS, token=accounts_only)
+    assert [t["name"] for t in body["data"]["tags"]] == ["Mayorista"]
+    no_tags = await person("Eli", Role.ADMIN, allowed_fields=["Contact.fullName", "Account.name"])
+    body = await gql(client, TAGS, token=no_tags)
+    assert body["data"]["tags"] == []
+    users_only = await person("Ugo", Role.ADMIN, scopes=["users:read"])
+    body = await gql(client, TAGS, token=users_only)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
