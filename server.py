@@ -67,6 +67,7 @@ from requestlog import (
     request_id,
 )
 from resolvers.access import Area
+from resolvers.audit_log import time_zone
 from resolvers.context import RequestContext
 from resolvers.documents import downloadable
 from resolvers.errors import BadInput, RequestError
@@ -611,6 +612,19 @@ class DefaultRegion:
             await self.app(scope, receive, send)
 
 
+class TimeZone:
+    """Every request counts audit periods in the server's time zone (``--time-zone``;
+    ``resolvers.audit_log.TIME_ZONE``)."""
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.name = name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with time_zone(self.name):
+            await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """413 for a body over the limit, before it is read whole: at once when Content-Length
     says so, else as soon as the streamed body passes the limit. Multipart uploads (files)
@@ -934,6 +948,7 @@ def build_app(
     )  # fmt: skip
     middleware = [
         Middleware(DefaultRegion, region=settings.default_region),
+        Middleware(TimeZone, name=settings.time_zone),
         Middleware(MetricsMiddleware),
         Middleware(RequestLog),
     ]

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
@@ -69,6 +70,8 @@ class Settings:
     log_format: str = "text"
     # The region of phone numbers whose contact has no country (nor its account's main site).
     default_region: str = "PE"
+    # The IANA time zone whose days the audit periods (TODAY, THIS_WEEK, ...) count in.
+    time_zone: str = "America/Lima"
     # The span exporters (the SDK's entry-point names) the OTEL_* variables configure; none:
     # tracing off, and nothing of OpenTelemetry loaded (tracing.py).
     trace_exporters: tuple[str, ...] = ()
@@ -111,6 +114,7 @@ class Settings:
             "CRM_DEFAULT_REGION": self.default_region,
             "CRM_STORAGE_DIR": self.storage_dir,
             "CRM_DOCUMENT_TYPES": ",".join(self.document_types),
+            "CRM_TIME_ZONE": self.time_zone,
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
@@ -125,6 +129,14 @@ class Settings:
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a path such as "../x"
+        return False
+    return True
 
 
 def _switch(name: str, value: str) -> bool:
@@ -313,6 +325,12 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "location and account have no country (default: %(default)s; env CRM_DEFAULT_REGION)",
     )
     parser.add_argument(
+        "--time-zone",
+        default=env.get("CRM_TIME_ZONE", "America/Lima"),
+        help="IANA time zone whose days the audit periods (TODAY, THIS_WEEK, ...) count in "
+        "(default: %(default)s; env CRM_TIME_ZONE)",
+    )
+    parser.add_argument(
         "--standard-execution",
         action="store_true",
         default=_switch("CRM_STANDARD_EXECUTION", env.get("CRM_STANDARD_EXECUTION", "")),
@@ -351,6 +369,9 @@ def load_settings(
     if args.default_region not in phonenumbers.SUPPORTED_REGIONS:
         parser.error(f"--default-region must be a country code phone numbers know, such as PE "
                      f"or MX (got {args.default_region!r})")  # fmt: skip
+    if not _is_time_zone(args.time_zone):
+        parser.error(f"--time-zone must be an IANA time zone, such as America/Lima or UTC "
+                     f"(got {args.time_zone!r})")  # fmt: skip
     return Settings(
         host=args.host,
         port=args.port,
@@ -367,6 +388,7 @@ def load_settings(
         graceful_timeout=args.graceful_timeout,
         log_format=args.log_format,
         default_region=args.default_region,
+        time_zone=args.time_zone,
         trace_exporters=trace_exporters(env),
         storage_dir=args.storage_dir,
         storage_url=args.storage_url,

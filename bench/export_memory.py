@@ -94,7 +94,8 @@ ACCOUNTS = 1000
 
 def _accounts() -> Iterator[tuple]:
     for a in range(1, ACCOUNTS + 1):
-        yield (NOW, NOW, a, f"Bodega Núñez {a}", "ACTIVE", False, "[]", "{}", f"bodega nunez {a}")
+        yield (NOW, NOW, a, f"Bodega Núñez {a}", "ACTIVE", False, "[]", "[]", "{}",
+               f"bodega nunez {a}")  # fmt: skip
 
 
 def _locations(rows: int) -> Iterator[tuple]:
@@ -111,7 +112,8 @@ def _contacts(rows: int, owner: int) -> Iterator[tuple]:
         account = (c % ACCOUNTS) + 1
         custom = json.dumps({"nivel": "oro", "visitas": c % 50, "nota": f"cliente {c}"})
         yield (NOW, NOW, c, f"José {c}", "Pérez Ñique", "Jefe de compras", False, False, False,
-               False, "IMPORT", False, "ACTIVE", '["mayorista", "lima"]', custom,
+               False, "IMPORT", False, "ACTIVE", '["mayorista", "lima"]',
+               '["mayorista", "lima"]', custom,
                f"jose {c} perez nique", account, account, owner)  # fmt: skip
 
 
@@ -123,12 +125,13 @@ def _channels(rows: int) -> Iterator[tuple]:
 
 
 ACCOUNT_COLUMNS = ("created_at", "updated_at", "id", "name", "status", "is_vip", "tags",
-                   "custom_fields", "search_text")  # fmt: skip
+                   "tag_keys", "custom_fields", "search_text")  # fmt: skip
 LOCATION_COLUMNS = ("created_at", "updated_at", "id", "account_id", "contact_id", "kind", "name",
                     "street", "city", "country", "is_default", "search_text")  # fmt: skip
 CONTACT_COLUMNS = ("created_at", "updated_at", "id", "first_name", "last_name", "job_title",
                    "is_vip", "is_preferred", "portal_user", "email_opt_out", "capture_source",
-                   "converted_from_lead", "status", "tags", "custom_fields", "search_text",
+                   "converted_from_lead", "status", "tags", "tag_keys", "custom_fields",
+                   "search_text",
                    "account_id", "location_id", "owner_id")  # fmt: skip
 CHANNEL_COLUMNS = ("created_at", "updated_at", "kind", "value", "normalized", "is_primary",
                    "contact_active", "contact_id")  # fmt: skip

@@ -1,8 +1,10 @@
 """Accounts: the customer companies."""
 
+from typing import Any
+
 from tortoise import fields
 
-from models.base import TimestampedModel, search_document
+from models.base import TimestampedModel, search_document, with_tag_keys
 from models.enums import RecordStatus
 
 
@@ -21,8 +23,13 @@ class Account(TimestampedModel):
         "models.User", related_name="owned_accounts", null=True, on_delete=fields.SET_NULL
     )
     tags = fields.JSONField(default=list)
+    # The tags folded (lower case, no accents), in the order of ``tags``: what filters compare.
+    tag_keys = fields.JSONField(default=list)
     custom_fields = fields.JSONField(default=dict)
     search_text = fields.TextField(default="")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**with_tag_keys(kwargs))
 
     owner_id: int | None
 

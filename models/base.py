@@ -1,6 +1,7 @@
 """Shared model parts: timestamps, and the normalised text every search reads."""
 
 import unicodedata
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -24,6 +25,19 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
+
+
+def tag_keys(tags: list[str]) -> list[str]:
+    """What tag filters compare, one per tag in order: ``["VIP", "Crédito"]`` ->
+    ``["vip", "credito"]`` (stored in ``tag_keys`` beside the tags as typed)."""
+    return [fold(tag) for tag in tags]
+
+
+def with_tag_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """A tagged row's values with the ``tag_keys`` of its ``tags``, however it is made."""
+    if values.get("tags") is not None and "tag_keys" not in values:
+        values = {**values, "tag_keys": tag_keys(values["tags"])}
+    return values
 
 
 def digits(text: str) -> str:

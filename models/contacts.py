@@ -1,11 +1,11 @@
 """Contacts: people at an account's location."""
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 
-from models.base import TimestampedModel, search_document
+from models.base import TimestampedModel, search_document, with_tag_keys
 from models.enums import (
     CaptureSource,
     ContactRole,
@@ -56,8 +56,13 @@ class Contact(TimestampedModel):
         "models.Location", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     tags = fields.JSONField(default=list)
+    # The tags folded (lower case, no accents), in the order of ``tags``: what filters compare.
+    tag_keys = fields.JSONField(default=list)
     custom_fields = fields.JSONField(default=dict)
     search_text = fields.TextField(default="")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**with_tag_keys(kwargs))
 
     account_id: int
     location_id: int

@@ -19,8 +19,9 @@ log = logging.getLogger("crm.db")
 # gets an FTS5 trigram table per searched table (`contact_search` ...) that narrows the rows
 # the LIKE then checks.
 SEARCHED_TABLES = tuple(entity.table for entity in ENTITIES if entity.searched)
-# Tables whose JSON `tags` lists are filtered on: a GIN index on PostgreSQL, a `<table>_tag`
-# table of (tag, row id) on SQLite, where JSON cannot be indexed.
+# Tables whose tags are filtered on, through their folded JSON `tag_keys` lists: a GIN index
+# on PostgreSQL, a `<table>_tag_key` table of (tag key, row id) on SQLite, where JSON cannot be
+# indexed.
 TAGGED_TABLES = tuple(entity.table for entity in ENTITIES if entity.tagged)
 
 # The SQLite tables start-up created (or found): only those may be queried.
@@ -35,15 +36,18 @@ def text_index(table: str) -> str | None:
 
 
 def tag_index(table: str) -> str | None:
-    """The (tag, id) table of ``table`` on SQLite, if there is one."""
-    name = f"{table}_tag"
+    """The (tag key, id) table of ``table`` on SQLite, if there is one."""
+    name = f"{table}_tag_key"
     return name if name in _sqlite_tag_indexes else None
 
 
-# PostgreSQL's GIN indexes by name: on tags, and (with pg_trgm) on search_text.
+# PostgreSQL's GIN indexes by name: on tag_keys, and (with pg_trgm) on search_text.
 _POSTGRES_TAG_INDEXES = {
-    f"idx_{table}_tags": f'ON "{table}" USING gin ("tags")' for table in TAGGED_TABLES
+    f"idx_{table}_tag_keys": f'ON "{table}" USING gin ("tag_keys")' for table in TAGGED_TABLES
 }
+# The indexes of releases before tag_keys, on the tags as typed: dropped at start-up.
+_OBSOLETE_POSTGRES_INDEXES = tuple(f"idx_{table}_tags" for table in TAGGED_TABLES)
+_OBSOLETE_SQLITE_TABLES = tuple(f"{table}_tag" for table in TAGGED_TABLES)
 _POSTGRES_TRIGRAM_INDEXES = {
     f"idx_{table}_search_trgm": f'ON "{table}" USING gin ("search_text" gin_trgm_ops)'
     for table in SEARCHED_TABLES
@@ -51,6 +55,8 @@ _POSTGRES_TRIGRAM_INDEXES = {
 
 
 async def _add_postgres_search_indexes(connection) -> None:
+    for name in _OBSOLETE_POSTGRES_INDEXES:
+        await connection.execute_script(f'DROP INDEX IF EXISTS "{name}"')
     for name, definition in _POSTGRES_TAG_INDEXES.items():
         await connection.execute_script(f'CREATE INDEX IF NOT EXISTS "{name}" {definition}')
     try:
@@ -120,11 +126,12 @@ def _text_index_sql(table: str) -> tuple[str, str]:
 
 
 def _tag_index_sql(table: str) -> tuple[str, str]:
-    """A (tag, id) table of ``table``'s JSON ``tags`` lists, kept by triggers, and its backfill."""
-    index = f"{table}_tag"
+    """A (tag key, id) table of ``table``'s JSON ``tag_keys`` lists, kept by triggers, and its
+    backfill."""
+    index = f"{table}_tag_key"
 
     def tags_of(row: str) -> str:  # the text elements of a row's list
-        return f'SELECT "value" FROM json_each({row}."tags") WHERE "type" = \'text\''
+        return f'SELECT "value" FROM json_each({row}."tag_keys") WHERE "type" = \'text\''
 
     add = (
         f'INSERT OR IGNORE INTO "{index}" ("tag", "id") '
@@ -138,7 +145,7 @@ def _tag_index_sql(table: str) -> tuple[str, str]:
         CREATE TRIGGER IF NOT EXISTS "{index}_insert" AFTER INSERT ON "{table}" BEGIN
             {add}
         END;
-        CREATE TRIGGER IF NOT EXISTS "{index}_update" AFTER UPDATE OF "tags" ON "{table}" BEGIN
+        CREATE TRIGGER IF NOT EXISTS "{index}_update" AFTER UPDATE OF "tag_keys" ON "{table}" BEGIN
             {remove}
             {add}
         END;
@@ -148,7 +155,7 @@ def _tag_index_sql(table: str) -> tuple[str, str]:
     """
     backfill = (
         f'INSERT OR IGNORE INTO "{index}" ("tag", "id") SELECT "each"."value", "row"."id" '
-        f'FROM "{table}" AS "row", json_each("row"."tags") AS "each" '
+        f'FROM "{table}" AS "row", json_each("row"."tag_keys") AS "each" '
         'WHERE "each"."type" = \'text\''
     )
     return create, backfill
@@ -187,10 +194,19 @@ def _sqlite_side_tables() -> Iterator[tuple[str, str, str, set[str]]]:
     for table in SEARCHED_TABLES:
         yield f"{table}_search", *_text_index_sql(table), _sqlite_text_indexes
     for table in TAGGED_TABLES:
-        yield f"{table}_tag", *_tag_index_sql(table), _sqlite_tag_indexes
+        yield f"{table}_tag_key", *_tag_index_sql(table), _sqlite_tag_indexes
+
+
+async def _drop_sqlite_side_table(connection, name: str) -> None:
+    for event in ("insert", "update", "delete"):  # the triggers the create SQL names
+        await connection.execute_script(f'DROP TRIGGER IF EXISTS "{name}_{event}"')
+    await connection.execute_script(f'DROP TABLE IF EXISTS "{name}"')
 
 
 async def _add_sqlite_search_indexes(connection) -> None:
+    for name in _OBSOLETE_SQLITE_TABLES:  # of the tags as typed, before tag_keys
+        if await _exists(connection, name):
+            await _drop_sqlite_side_table(connection, name)
     for name, create, backfill, built in _sqlite_side_tables():
         if await _add_sqlite_side_index(connection, name, create, backfill):
             built.add(name)
@@ -205,9 +221,7 @@ async def search_indexes_suspended(connection) -> AsyncIterator[None]:
     sqlite = connection.capabilities.dialect == "sqlite"
     if sqlite:
         for name, _, _, built in _sqlite_side_tables():
-            for event in ("insert", "update", "delete"):  # the triggers the create SQL names
-                await connection.execute_script(f'DROP TRIGGER IF EXISTS "{name}_{event}"')
-            await connection.execute_script(f'DROP TABLE IF EXISTS "{name}"')
+            await _drop_sqlite_side_table(connection, name)
             built.discard(name)
     else:
         for name in [*_POSTGRES_TAG_INDEXES, *_POSTGRES_TRIGRAM_INDEXES]:

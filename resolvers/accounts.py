@@ -9,6 +9,7 @@ from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account
+from models.base import tag_keys
 from models.enums import AuditAction, LocationKind
 from models.registry import ENTITIES
 from resolvers import audit
@@ -86,6 +87,7 @@ def _check_fields(problems: Problems, data: Any, creating: bool, region: str) ->
         values["phone"] = None if number is None else number.value
     if sent("tags"):
         values["tags"] = check.tags(problems, "tags", data.tags)
+        values["tag_keys"] = tag_keys(values["tags"])
     if sent("custom_fields"):
         values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
     for name in ("is_vip", "status"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.queryset import QuerySet
 
@@ -19,19 +22,37 @@ NEWEST_FIRST = Ordering.of(SortKey("occurred_at", True, datetime), SortKey("id",
 AUDIT_ORDER_KEYS = {"OCCURRED_AT": (SortKey("occurred_at", kind=datetime),)}
 
 
+# The server's time zone (``--time-zone``, ``CRM_TIME_ZONE``), set per request by the server.
+TIME_ZONE: ContextVar[str] = ContextVar("time_zone", default="America/Lima")
+
+
+@contextmanager
+def time_zone(name: str) -> Iterator[None]:
+    """Audit periods count the days of ``name`` inside."""
+    token = TIME_ZONE.set(name)
+    try:
+        yield
+    finally:
+        TIME_ZONE.reset(token)
+
+
 def period_start(period: str, now: datetime | None = None) -> datetime:
-    """Start of TODAY, THIS_WEEK (Monday), THIS_MONTH or THIS_YEAR, in UTC."""
-    now = now or datetime.now(UTC)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    """Start of TODAY, THIS_WEEK (Monday), THIS_MONTH or THIS_YEAR: a midnight of the
+    server's time zone (``TIME_ZONE``), as a UTC instant."""
+    zone = ZoneInfo(TIME_ZONE.get())  # cached by zoneinfo
+    day = (now or datetime.now(UTC)).astimezone(zone).date()
     if period == "TODAY":
-        return today
-    if period == "THIS_WEEK":
-        return today - timedelta(days=today.weekday())
-    if period == "THIS_MONTH":
-        return today.replace(day=1)
-    if period == "THIS_YEAR":
-        return today.replace(month=1, day=1)
-    raise ValueError(period)
+        start = day
+    elif period == "THIS_WEEK":
+        start = day - timedelta(days=day.weekday())
+    elif period == "THIS_MONTH":
+        start = day.replace(day=1)
+    elif period == "THIS_YEAR":
+        start = day.replace(month=1, day=1)
+    else:
+        raise ValueError(period)
+    # Midnight as the zone's clocks show it (fold 0: the first, if a clock change repeats it).
+    return datetime.combine(start, datetime.min.time(), zone).astimezone(UTC)
 
 
 def events_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[AuditEvent]:

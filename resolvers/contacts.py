@@ -12,6 +12,7 @@ from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Channel, Contact, Location
+from models.base import tag_keys
 from models.enums import (
     AuditAction,
     ChannelKind,
@@ -289,6 +290,7 @@ def _check_fields(
         values["birthday"] = check.birthday(problems, "birthday", data.birthday)
     if sent("tags"):
         values["tags"] = check.tags(problems, "tags", data.tags)
+        values["tag_keys"] = tag_keys(values["tags"])
     if sent("custom_fields"):
         values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
     for name in ("role", "document_type", "lead_source"):
@@ -404,15 +406,19 @@ async def set_status(access: Access, gid: str, active: bool) -> Contact:
 
     async def write() -> Contact:
         async with change(viewer, locations=[contact.location_id]) as unit:
+            changes = {"status": {"from": "INACTIVE" if active else "ACTIVE", "to": target.value}}
             contact.status = target
-            if not active:
-                contact.is_preferred = False  # an inactive contact cannot be the default one
+            if not active and contact.is_preferred:
+                # An inactive contact is nobody's preferred one; the location has none until
+                # someone is made preferred (nobody is promoted in its place), and the audit
+                # event says the flag went.
+                contact.is_preferred = False
+                changes["isPreferred"] = {"from": True, "to": False}
             await contact.save_changes("status", "is_preferred")
             await Channel.filter(contact_id=contact.id).update(contact_active=active)
             await unit.record(
                 AuditAction.ACTIVATED if active else AuditAction.DEACTIVATED,
-                contact, contact.full_name,
-                {"status": {"from": "INACTIVE" if active else "ACTIVE", "to": target.value}},
+                contact, contact.full_name, changes,
             )  # fmt: skip
             return contact
 

@@ -197,7 +197,12 @@ class RowInput:
             sent["custom_fields"] = self.custom_fields
         values = contact_rules._check_fields(problems, Input("ImportRow", sent), region, current)
         if current is not None:
-            values = {name: value for name, value in values.items() if sent[name] is not NOT_SENT}
+            # Only the columns the file has; what the checks derive (``tag_keys``) goes along.
+            values = {
+                name: value
+                for name, value in values.items()
+                if sent.get(name, value) is not NOT_SENT
+            }
         self.values = values
         return problems.items
 

@@ -175,18 +175,19 @@ def ordering(
 
 
 def with_tag(query: QuerySet[M], tag: str) -> QuerySet[M]:
-    """``query`` narrowed to rows whose JSON ``tags`` list holds ``tag`` as a whole element."""
-    plain_text(tag, "filter")
+    """``query`` narrowed to rows holding ``tag``, compared folded (``"vip"`` finds ``VIP``,
+    ``"credito"`` finds ``Crédito``): an element of the row's JSON ``tag_keys``."""
+    key = fold(plain_text(tag, "filter"))
     if connections.get("default").capabilities.dialect == "postgres":
-        return query.filter(tags__contains=[tag])  # JSONB containment, GIN-indexed
+        return query.filter(tag_keys__contains=[key])  # JSONB containment, GIN-indexed
     table = query.model._meta.db_table
     index = tag_index(table)
     if index is not None:
-        return query.filter(id__in=_RowsOf(index, "id", '"tag" =', tag))
-    # SQLite keeps JSON as text and Tortoise has no JSON lookup for it: ask json_each. The tag
+        return query.filter(id__in=_RowsOf(index, "id", '"tag" =', key))
+    # SQLite keeps JSON as text and Tortoise has no JSON lookup for it: ask json_each. The key
     # is a SQL string literal; SQLite literals know no escapes but the doubled quote.
-    literal = "'" + tag.replace("'", "''") + "'"
-    exists = f'EXISTS (SELECT 1 FROM json_each("{table}"."tags") WHERE value = {literal})'
+    literal = "'" + key.replace("'", "''") + "'"
+    exists = f'EXISTS (SELECT 1 FROM json_each("{table}"."tag_keys") WHERE value = {literal})'
     return query.annotate(_has_tag=RawSQL(exists)).filter(_has_tag=True)
 
 

@@ -153,17 +153,39 @@ async def _contact_of(
 
 
 async def make_default(location: Location) -> None:
-    """One default location per kind, among the account's sites or one contact's addresses.
+    """One default location per kind, among the account's sites or one contact's addresses:
+    the others of its kind stop being the default. Call inside a transaction, before the
+    location is written as the default (a contact's addresses have a partial unique index,
+    ``uq_location_contact_default``, that a second default would break)."""
+    siblings = Location.filter(
+        account_id=location.account_id, contact_id=location.contact_id, kind=location.kind,
+        is_default=True,
+    )  # fmt: skip
+    if location.id is not None:
+        siblings = siblings.exclude(id=location.id)
+    await siblings.update(is_default=False)
 
-    Call inside a transaction.
-    """
-    await (
-        Location.filter(
-            account_id=location.account_id, contact_id=location.contact_id, kind=location.kind,
-            is_default=True,
-        )
-        .exclude(id=location.id)
-        .update(is_default=False)
+
+async def point_default_shipping(unit: Unit, location: Location) -> None:
+    """``Contact.defaultShippingAddress`` follows its default ``SHIPPING`` address: set when
+    one becomes the default, cleared when that one stops being it (a deleted address clears
+    it by its foreign key). In ``unit``, which holds the contact's lock; audited on the
+    contact."""
+    if location.contact_id is None:
+        return
+    contact = await Contact.get(id=location.contact_id)
+    was = contact.default_shipping_address_id
+    if location.kind == LocationKind.SHIPPING and location.is_default:
+        now = location.id
+    else:
+        now = None if was == location.id else was
+    if now == was:
+        return
+    contact.default_shipping_address_id = now
+    await contact.save_changes("default_shipping_address_id")
+    await unit.record(
+        AuditAction.UPDATED, contact, contact.full_name,
+        {"defaultShippingAddressId": {"from": was, "to": now}},
     )  # fmt: skip
 
 
@@ -171,13 +193,14 @@ async def new_location(unit: Unit, values: dict[str, Any]) -> Location:
     """Insert a location with its search text and audit event, in ``unit``."""
     location = Location(**values)
     location.search_text = location.search_document()
-    await location.save()
     if location.is_default:
         await make_default(location)
+    await location.save()
     await unit.record(
         AuditAction.CREATED, location, location.name,
         audit.diff({}, audit.snapshot(location, AUDITED_FIELDS)),
     )  # fmt: skip
+    await point_default_shipping(unit, location)
     return location
 
 
@@ -194,8 +217,13 @@ async def create_location(access: Access, data: Any) -> Location:
     check_kind(problems, data.kind, contact_id)
     if problems:
         raise Rejected(problems.items)
-    # A new default location un-defaults its siblings: writers of one account's defaults queue.
-    async with change(access.user, accounts=[account.id] if data.is_default else []) as unit:
+    # A new default location un-defaults its siblings: writers of one account's defaults queue,
+    # and a contact's address moves the contact's defaultShippingAddress.
+    async with change(
+        access.user,
+        accounts=[account.id] if data.is_default else [],
+        contacts=[contact_id] if contact_id is not None else [],
+    ) as unit:
         return await new_location(
             unit,
             {
@@ -233,16 +261,21 @@ async def update_location(access: Access, data: Any) -> Location:
     if problems:
         raise Rejected(problems.items)
     defaulting = values.get("is_default", location.is_default)
-    async with change(viewer, accounts=[location.account_id] if defaulting else []) as unit:
+    async with change(
+        viewer,
+        accounts=[location.account_id] if defaulting else [],
+        contacts=[location.contact_id] if location.contact_id is not None else [],
+    ) as unit:
         before = audit.snapshot(location, AUDITED_FIELDS)
         for name, value in values.items():
             setattr(location, name, value)
         location.search_text = location.search_document()
-        await location.save_changes(*values, "search_text")
         if location.is_default:
             await make_default(location)
+        await location.save_changes(*values, "search_text")
         changes = audit.diff(before, audit.snapshot(location, AUDITED_FIELDS))
         await unit.record(AuditAction.UPDATED, location, location.name, changes)
+        await point_default_shipping(unit, location)
     return location
 
 

@@ -41,7 +41,7 @@ from stdnum.mx import rfc as mx_rfc
 from stdnum.pe import cui as pe_cui
 from stdnum.pe import ruc as pe_ruc
 
-from models.base import digits
+from models.base import digits, fold
 from models.canonical import e164, parse_phone, phone_region_used, region_of
 from models.enums import DocumentType
 from resolvers.errors import ProblemCode, Problems
@@ -306,9 +306,12 @@ def tags(problems: Problems, path: Path, value: list[str] | None) -> list[str]:
         problems.add(ProblemCode.OUT_OF_RANGE, path, f"At most {MAX_TAGS} tags.")
         return []
     cleaned: list[str] = []
+    keys: set[str] = set()
     for index, tag in enumerate(value):
         item = text(problems, (*_as_tuple(path), str(index)), tag, MAX_TAG_LENGTH, required=True)
-        if item is not None and item not in cleaned:
+        # "VIP" and "vip" are one tag (filters compare folded): the first spelling stays.
+        if item is not None and fold(item) not in keys:
+            keys.add(fold(item))
             cleaned.append(item)
     return cleaned
 

@@ -22,13 +22,15 @@ from schema.documents import DocumentMutation
 from schema.imports import ImportMutation, ImportQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
+from schema.picklists import PicklistQuery
+from schema.tags import TagQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
     (
         NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery,
-        AuditQuery, ImportQuery,
+        AuditQuery, ImportQuery, PicklistQuery, TagQuery,
     ),
 )  # fmt: skip
 Mutation = merge_types(

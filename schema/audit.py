@@ -86,7 +86,7 @@ class AuditPeriod(Enum):
 
 documented_enum(
     AuditPeriod,
-    "A calendar period up to now, in UTC.",
+    "A calendar period up to now, in days of the server's time zone (`CRM_TIME_ZONE`).",
     {
         "TODAY": "Since midnight today.",
         "THIS_WEEK": "Since Monday of this week.",

@@ -212,7 +212,9 @@ class Contact(RowType, Node, entity=ENTITIES["Contact"]):
         description="The contact's own addresses (home, shipping, billing).",
     )  # fmt: skip
     default_shipping_address: LocationRef | None = related(
-        "default_shipping_address_id", "Location", description="Default shipping address."
+        "default_shipping_address_id", "Location",
+        description="The contact's own SHIPPING address marked `isDefault`, if any (set with "
+        "`createLocation`/`updateLocation`).",
     )
     activities: Connection[ActivityRef] = pages(
         partial(activity_work.activities_pages_of, parent_column="contact_id"), "Activity",

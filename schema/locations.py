@@ -192,7 +192,9 @@ class CreateLocationInput:
     postal_code: str | None = field(default=None, description="Postal code; at most 12.")
     reference: str | None = field(default=None, description="How to find it.")
     is_default: bool = field(
-        default=False, description="Make it the default of its kind (un-defaults the other)."
+        default=False,
+        description="Make it the default of its kind (un-defaults the other); a contact's "
+        "default SHIPPING address is its `defaultShippingAddress`.",
     )
 
 
@@ -214,7 +216,11 @@ class UpdateLocationInput:
     country: str | None = field(default=UNSET, description="ISO 3166-1 alpha-2 code: PE, MX.")
     postal_code: str | None = field(default=UNSET, description="Postal code; at most 12.")
     reference: str | None = field(default=UNSET, description="How to find it.")
-    is_default: bool | None = field(default=UNSET, description="The default of its kind.")
+    is_default: bool | None = field(
+        default=UNSET,
+        description="The default of its kind (un-defaults the other); a contact's default "
+        "SHIPPING address is its `defaultShippingAddress`.",
+    )
 
 
 DeleteLocationInput = id_input(

@@ -185,3 +185,44 @@ async def test_only_admins_and_managers_read_the_whole_trail(client, role):
     body = await gql(client, EVENTS, token=secret)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert body["data"] is None
+
+
+def test_periods_are_days_of_the_servers_time_zone_at_8pm_in_lima():
+    from resolvers.audit_log import period_start, time_zone
+
+    # 20:00 in Lima on Sunday 31 December is 01:00 UTC on Monday 1 January.
+    now = datetime(2024, 1, 1, 1, 0, tzinfo=UTC)
+    with time_zone("America/Lima"):
+        assert period_start("TODAY", now) == datetime(2023, 12, 31, 5, 0, tzinfo=UTC)
+        assert period_start("THIS_WEEK", now) == datetime(2023, 12, 25, 5, 0, tzinfo=UTC)
+        assert period_start("THIS_MONTH", now) == datetime(2023, 12, 1, 5, 0, tzinfo=UTC)
+        assert period_start("THIS_YEAR", now) == datetime(2023, 1, 1, 5, 0, tzinfo=UTC)
+    with time_zone("UTC"):  # the day UTC already began
+        assert period_start("TODAY", now) == datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+        assert period_start("THIS_YEAR", now) == datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+
+
+async def test_an_event_at_7pm_in_lima_is_today_there_though_utc_began_a_new_day(
+    app, client, monkeypatch
+):
+    from resolvers import audit_log
+
+    await contact_history(client)
+    # 20:00 in Lima (01:00 UTC next day); events at 18:00 in Lima (23:00 UTC) are today's.
+    now = datetime(2024, 1, 1, 1, 0, tzinfo=UTC)
+    real = audit_log.period_start
+    monkeypatch.setattr(audit_log, "period_start", lambda period: real(period, now))
+    await AuditEvent.all().update(occurred_at=now - timedelta(hours=2))
+    page = await events(client, filter={"period": "TODAY", "resourceType": "Contact"})
+    assert page["totalCount"] == 3  # a UTC day began at 00:00 UTC and would miss them
+
+
+def test_a_time_zone_zoneinfo_does_not_know_is_refused_at_start_up():
+    from settings import load_settings
+
+    assert load_settings([], {}).time_zone == "America/Lima"
+    assert load_settings(["--time-zone", "Europe/Madrid"], {}).time_zone == "Europe/Madrid"
+    assert load_settings([], {"CRM_TIME_ZONE": "UTC"}).time_zone == "UTC"
+    for bad in ("Mars/Olympus", "../etc/passwd", ""):
+        with pytest.raises(SystemExit):
+            load_settings(["--time-zone", bad], {})

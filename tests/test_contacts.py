@@ -262,6 +262,43 @@ async def test_rule5_deactivation_hides_but_keeps_the_contact(client):
     assert await AuditEvent.filter(resource_id=row.id, action="DEACTIVATED").count() == 1
 
 
+async def test_deactivating_the_preferred_contact_leaves_the_location_without_one(client):
+    account, main = await make_account()
+    ana = await created(client, account.id, firstName="Ana", lastName="Ruiz", isPreferred=True)
+    eva = await created(client, account.id, firstName="Eva", lastName="Soto")
+    body = await ok(
+        client,
+        "mutation($id: ID!) { deactivateContact(input: {id: $id}) {"
+        " contact { status isPreferred location { preferredContact { id } } } errors { code } } }",
+        {"id": ana["id"]},
+    )
+    contact = body["deactivateContact"]["contact"]
+    assert contact == {"status": "INACTIVE", "isPreferred": False,
+                       "location": {"preferredContact": None}}  # fmt: skip
+    # Nobody is promoted in Ana's place; the flag is gone from every row of the location.
+    assert await Contact.filter(location_id=main.id, is_preferred=True).count() == 0
+    event = await AuditEvent.get(resource_id=_pk(ana["id"]), action="DEACTIVATED")
+    assert event.changes["isPreferred"] == {"from": True, "to": False}
+    # Reactivating does not bring the flag back; making someone preferred does.
+    await ok(client, "mutation($id: ID!) { activateContact(input: {id: $id}) { contact { id } } }",
+             {"id": ana["id"]})  # fmt: skip
+    assert (await Contact.get(id=_pk(ana["id"]))).is_preferred is False
+    prefer = "mutation($id: ID!) { setPreferredContact(input: {id: $id}) { contact { id } } }"
+    await ok(client, prefer, {"id": eva["id"]})
+    assert await Contact.filter(location_id=main.id, is_preferred=True).count() == 1
+
+
+async def test_deactivating_a_contact_that_is_not_preferred_audits_no_preferred_change(client):
+    account, _ = await make_account()
+    await created(client, account.id, firstName="Ana", lastName="Ruiz", isPreferred=True)
+    eva = await created(client, account.id, firstName="Eva", lastName="Soto")
+    deactivate = "mutation($id: ID!) { deactivateContact(input: {id: $id}) { contact { id } } }"
+    await ok(client, deactivate, {"id": eva["id"]})
+    event = await AuditEvent.get(resource_id=_pk(eva["id"]), action="DEACTIVATED")
+    assert "isPreferred" not in event.changes
+    assert await Contact.filter(first_name="Ana", is_preferred=True).count() == 1
+
+
 async def test_rule7_contact_cannot_be_put_in_a_location_of_another_account(client):
     account, _ = await make_account()
     _, foreign = await make_account("Farmacias del Pacífico")

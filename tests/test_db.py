@@ -63,16 +63,16 @@ async def test_postgresql_samples_search_text_finely_enough_to_estimate_rare_wor
 
 
 OLDER_ROWS = (
-    "INSERT INTO account (created_at, updated_at, name, is_vip, status, tags, custom_fields, "
-    "search_text) VALUES ('2026-01-01', '2026-01-01', 'Andina', 0, 'ACTIVE', '[\"mayorista\"]', "
-    "'{}', 'acc-000001 andina')",
+    "INSERT INTO account (created_at, updated_at, name, is_vip, status, tags, tag_keys, "
+    "custom_fields, search_text) VALUES ('2026-01-01', '2026-01-01', 'Andina', 0, 'ACTIVE', "
+    "'[\"Mayorista\"]', '[\"mayorista\"]', '{}', 'acc-000001 andina')",
     "INSERT INTO location (created_at, updated_at, kind, name, is_default, search_text, "
     "account_id) VALUES ('2026-01-01', '2026-01-01', 'MAIN', 'Lima', 0, 'lima', 1)",
     "INSERT INTO contact (created_at, updated_at, first_name, last_name, is_vip, is_preferred, "
-    "portal_user, email_opt_out, capture_source, converted_from_lead, status, tags, "
+    "portal_user, email_opt_out, capture_source, converted_from_lead, status, tags, tag_keys, "
     "custom_fields, search_text, account_id, location_id) VALUES ('2026-01-01', '2026-01-01', "
-    "'José', 'Pérez', 0, 0, 0, 0, 'MANUAL', 0, 'ACTIVE', '[\"decisor\", \"feria\"]', '{}', "
-    "'con-000001 jose perez', 1, 1)",
+    "'José', 'Pérez', 0, 0, 0, 0, 'MANUAL', 0, 'ACTIVE', '[\"Decisor\", \"Feria\"]', "
+    "'[\"decisor\", \"feria\"]', '{}', 'con-000001 jose perez', 1, 1)",
 )
 
 
@@ -83,8 +83,10 @@ def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(
         for name, kind in db.execute("SELECT name, type FROM sqlite_master WHERE type IN "
                                      "('trigger', 'table') AND (name GLOB '*_search*' OR "
                                      "name GLOB '*_tag*')").fetchall():  # fmt: skip
-            if kind == "trigger" or name.endswith(("_search", "_tag")):
+            if kind == "trigger" or name.endswith(("_search", "_tag_key")):
                 db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+        # The tag table of releases before tag_keys (the tags as typed): start-up drops it.
+        db.execute('CREATE TABLE "contact_tag" ("tag" TEXT, "id" INTEGER)')
         for statement in OLDER_ROWS:
             db.execute(statement)
     subprocess.run([sys.executable, "-c", INIT, str(path)], cwd=ROOT, check=True)
@@ -93,15 +95,19 @@ def test_start_up_builds_the_sqlite_search_and_tag_indexes_of_an_older_database(
         text = db.execute("SELECT rowid, search_text FROM contact_search").fetchall()
         matched = db.execute("SELECT rowid FROM contact_search WHERE contact_search MATCH "
                              "'\"per\" AND \"ere\" AND \"rez\"'").fetchall()  # fmt: skip
-        tags = db.execute("SELECT tag, id FROM contact_tag ORDER BY tag").fetchall()
-        account_tags = db.execute("SELECT tag, id FROM account_tag").fetchall()
-        db.execute("UPDATE contact SET search_text = 'con-000001 jose quispe', tags = '[]'")
+        tags = db.execute("SELECT tag, id FROM contact_tag_key ORDER BY tag").fetchall()
+        account_tags = db.execute("SELECT tag, id FROM account_tag_key").fetchall()
+        obsolete = db.execute("SELECT name FROM sqlite_master WHERE name = 'contact_tag'")
+        obsolete = obsolete.fetchall()
+        db.execute("UPDATE contact SET search_text = 'con-000001 jose quispe', tags = '[]', "
+                   "tag_keys = '[]'")  # fmt: skip
         after = db.execute("SELECT search_text FROM contact_search").fetchall()
-        tags_after = db.execute("SELECT tag FROM contact_tag").fetchall()
+        tags_after = db.execute("SELECT tag FROM contact_tag_key").fetchall()
     assert text == [(1, "con-000001 jose perez")]
     assert matched == [(1,)]
     assert tags == [("decisor", 1), ("feria", 1)]
     assert account_tags == [("mayorista", 1)]
+    assert obsolete == []
     assert after == [("con-000001 jose quispe",)]
     assert tags_after == []
 

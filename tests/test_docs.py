@@ -48,6 +48,8 @@ def _sample(action: argparse.Action) -> str:
         return "MX"
     if action.dest == "storage_url":  # a bucket
         return "s3://crm-documents/prod"
+    if action.dest == "time_zone":  # a zone zoneinfo knows
+        return "UTC"
     return "12345" if action.type is int else "https://example.test"
 
 

@@ -360,3 +360,91 @@ async def test_locations_paging_by_city_passes_rows_without_a_city(client):
             break
         variables["after"] = page["pageInfo"]["endCursor"]
     assert sorted(seen) == ["A", "Zeta"]
+
+
+# ---------------------------------------------------------------- default shipping address
+
+SHIPPING_OF = """
+query($id: ID!) { node(id: $id) { ... on Contact { defaultShippingAddress { id name } } } }"""
+
+
+async def shipping_of(client, contact: str) -> dict | None:
+    return (await ok(client, SHIPPING_OF, {"id": contact}))["node"]["defaultShippingAddress"]
+
+
+async def test_a_default_shipping_address_is_the_contacts_default_shipping_address(client):
+    account, main = await make_account()
+    contact = await contact_at(client, account, gid("Location", main.id))
+    first = await created(client, account, kind="SHIPPING", name="Envío 1", contactId=contact,
+                          isDefault=True)  # fmt: skip
+    assert await shipping_of(client, contact) == {"id": first["id"], "name": "Envío 1"}
+    # A new default un-defaults the old one, in the same transaction.
+    second = await created(client, account, kind="SHIPPING", name="Envío 2", contactId=contact,
+                           isDefault=True)  # fmt: skip
+    assert await shipping_of(client, contact) == {"id": second["id"], "name": "Envío 2"}
+    assert await Location.filter(contact_id=_pk(contact), is_default=True).count() == 1
+    # Making the first the default again through updateLocation moves it back.
+    await ok(client, UPDATE, {"input": {"id": first["id"], "isDefault": True}})
+    assert (await shipping_of(client, contact))["id"] == first["id"]
+    # No longer the default: the contact has none.
+    await ok(client, UPDATE, {"input": {"id": first["id"], "isDefault": False}})
+    assert await shipping_of(client, contact) is None
+    events = await AuditEvent.filter(resource_type="Contact", action="UPDATED").order_by("id")
+    moves = [e.changes["defaultShippingAddressId"] for e in events]
+    ids = [_pk(first["id"]), _pk(second["id"])]
+    assert moves == [{"from": None, "to": ids[0]}, {"from": ids[0], "to": ids[1]},
+                     {"from": ids[1], "to": ids[0]}, {"from": ids[0], "to": None}]  # fmt: skip
+
+
+async def test_a_default_home_address_is_not_the_shipping_one(client):
+    account, main = await make_account()
+    contact = await contact_at(client, account, gid("Location", main.id))
+    await created(client, account, kind="HOME", name="Casa", contactId=contact, isDefault=True)
+    assert await shipping_of(client, contact) is None
+
+
+async def test_the_database_holds_one_default_address_of_a_kind_per_contact(client):
+    from tortoise.exceptions import IntegrityError
+
+    account, main = await make_account()
+    contact = await contact_at(client, account, gid("Location", main.id))
+    await created(client, account, kind="SHIPPING", name="Envío 1", contactId=contact,
+                  isDefault=True)  # fmt: skip
+    with pytest.raises(IntegrityError):  # a write that skips the rule's function
+        await Location.create(account_id=account.id, contact_id=_pk(contact), kind="SHIPPING",
+                              name="Envío 2", is_default=True)  # fmt: skip
+    assert await Location.filter(contact_id=_pk(contact)).count() == 1
+
+
+async def test_one_default_shipping_address_under_10_concurrent_creates_and_updates(client):
+    import asyncio
+
+    from tests.conftest import gql
+
+    account, main = await make_account()
+    contact = await contact_at(client, account, gid("Location", main.id))
+    addresses = [
+        await created(client, account, kind="SHIPPING", name=f"Envío {n}", contactId=contact)
+        for n in range(5)
+    ]
+    calls = [
+        gql(client, CREATE, {"input": {"accountId": gid("Account", account.id),
+                                       "kind": "SHIPPING", "name": f"Nuevo {n}",
+                                       "contactId": contact, "isDefault": True}})
+        for n in range(5)
+    ] + [gql(client, UPDATE, {"input": {"id": a["id"], "isDefault": True}}) for a in addresses]
+    results = await asyncio.gather(*calls)
+    assert all("errors" not in body for body in results), results
+    for body in results:
+        payload = body["data"].get("createLocation") or body["data"]["updateLocation"]
+        assert payload["errors"] == [], payload
+    defaults = await Location.filter(contact_id=_pk(contact), is_default=True)
+    assert len(defaults) == 1
+    row = await Contact.get(id=_pk(contact))
+    assert row.default_shipping_address_id == defaults[0].id
+
+
+def _pk(global_id: str) -> int:
+    from resolvers.ids import decode_id
+
+    return decode_id(global_id)[1]

@@ -185,7 +185,7 @@ async def test_a_bulk_load_without_side_tables_finds_every_row_after(client):
     async def indexes() -> list[str]:
         if sqlite():
             found = await connection.execute_query_dict(
-                "SELECT name FROM sqlite_master WHERE name IN ('contact_search', 'contact_tag')"
+                "SELECT name FROM sqlite_master WHERE name IN ('contact_search', 'contact_tag_key')"
             )
             return sorted(row["name"] for row in found)
         found = await connection.execute_query_dict(

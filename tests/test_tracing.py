@@ -133,7 +133,8 @@ def test_without_an_exporter_nothing_of_opentelemetry_is_loaded():
     modules, middleware, same_schema = result.stdout.splitlines()
     assert modules == "[]"
     assert middleware == (
-        "['DefaultRegion', 'MetricsMiddleware', 'RequestLog', 'BodyLimit', 'DatabaseOutage']"
+        "['DefaultRegion', 'TimeZone', 'MetricsMiddleware', 'RequestLog', 'BodyLimit', "
+        "'DatabaseOutage']"
     )
     assert same_schema == "True True"
     from tortoise.backends.sqlite.client import SqliteClient
@@ -146,8 +147,9 @@ def test_with_an_exporter_the_app_is_traced(spans):
     app = build_app(Settings(), prepare=False, tracing=tracing)
     try:
         names = [entry.cls.__name__ for entry in app.user_middleware]
-        assert names[:4] == [
-            "DefaultRegion", "MetricsMiddleware", "RequestLog", "OpenTelemetryMiddleware"
+        assert names[:5] == [
+            "DefaultRegion", "TimeZone", "MetricsMiddleware", "RequestLog",
+            "OpenTelemetryMiddleware",
         ]
         graphql = next(route.app for route in app.routes if route.path == "/graphql")
         assert graphql.schema.extensions[0].func.__name__ == "TracedOperations"
