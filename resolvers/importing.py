@@ -57,6 +57,8 @@ CHUNK = 500
 MAX_ROWS = 100_000
 PAYLOAD_ROW_ERRORS = 1000
 MAX_FILE_NAME = 255
+MAX_HEADER = 255  # ImportRowError.field
+MAX_MESSAGE = 500  # ImportRowError.message
 SPOOL_BLOCK = 1024 * 1024
 ANALYZE_FROM = 2_000  # rows written before PostgreSQL's statistics are first refreshed
 HOME_NAME = "Domicilio"  # the name of a contact's HOME address an import adds
@@ -119,12 +121,20 @@ async def import_contacts(access: Access, data: Any) -> Outcome:
     table = None
     try:
         table = await asyncio.to_thread(_open, path, file_name)
-        record = await ContactImport.create(
-            dry_run=options.dry_run,
-            file_name=file_name,
-            rows_total=table.rows_total,
-            created_by_id=access.user.id,
-        )
+        ignored = _unknown_columns(table)
+        async with in_transaction() as connection:
+            record = await ContactImport.create(
+                dry_run=options.dry_run,
+                file_name=file_name,
+                rows_total=table.rows_total,
+                row_error_count=len(ignored),
+                created_by_id=access.user.id,
+                using_db=connection,
+            )
+            if ignored:
+                for error in ignored:
+                    error.contact_import_id = record.id
+                await ImportRowError.bulk_create(ignored, using_db=connection)
     except BaseException:
         if table is not None:
             table.close()
@@ -197,23 +207,30 @@ def _spool(upload: Any) -> str:
 
 
 def _open(path: str, file_name: str) -> Table:
-    """The file as a table, or Rejected with every problem of the file as a whole."""
+    """The file as a table, or Rejected with what is wrong with the file as a whole (a file
+    with no known column among them; unknown columns beside known ones are not)."""
     try:
-        table = open_table(Path(path), file_name, max_rows=MAX_ROWS)
+        return open_table(Path(path), file_name, max_rows=MAX_ROWS)
     except FileRefused as refused:
         raise Rejected.one(ProblemCode(refused.code), "file", refused.message) from None
-    problems = Problems()
-    for header in table.unknown:
-        problems.add(
-            ProblemCode.UNKNOWN_COLUMN,
-            ("file", header),
-            f"The column '{header}' is not one the import knows; rename or remove it "
-            "(docs/import-export.md lists the columns).",
+
+
+def _unknown_columns(table: Table) -> list[ImportRowError]:
+    """Each header the import does not know, reported once as an error of the header row
+    (row 1), never per row; the column is ignored and the rest of the file imported."""
+    return [
+        ImportRowError(
+            row_number=1,
+            field=header[:MAX_HEADER],
+            code=ProblemCode.UNKNOWN_COLUMN.value,
+            message=(
+                f"The column '{header[:200]}' is not one the import knows: it was ignored. "
+                "Rename it (`cf.<key>` for a custom field) to import it; "
+                "docs/import-export.md lists the columns."
+            )[:MAX_MESSAGE],
         )
-    if problems:
-        table.close()
-        raise Rejected(problems.items)
-    return table
+        for header in table.unknown
+    ]
 
 
 # ---------------------------------------------------------------- the run
