@@ -15,6 +15,7 @@ it; the import goes on to its end and its record says how it went.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import tempfile
@@ -40,11 +41,13 @@ from models.enums import (
     OnMatch,
 )
 from resolvers import audit
+from resolvers import contacts as contact_rules
 from resolvers import validation as check
 from resolvers.access import Access, Area
 from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
 from resolvers.channels import ChannelValue
 from resolvers.contact_writes import create_contacts, update_contacts
+from resolvers.contacts import ChannelSpec
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id, expect_id
 from resolvers.importing_rows import CONTACT_FIELDS, RowInput, TableColumns, read_row, same_text
@@ -962,11 +965,33 @@ async def _write_creates(access: Access, plan: _Plan, made: dict[str, tuple[int,
         capture_source=CaptureSource.IMPORT,
         audit_action=AuditAction.IMPORTED,
         describe=lambda i: f"row {rows[i].number}",
+        checked=[_checked(row) for row in rows],
     )
     written = _written(plan, rows, results, headers)
     for index in written:
         plan.creates[index].contact = results[index].contact
     plan.creates = [plan.creates[index] for index in written]
+
+
+@functools.cache
+def _blank_values() -> tuple[tuple[str, Any], ...]:
+    """What createContact's checks store for the fields an input leaves empty."""
+    data = Input("CreateContactInput", dict.fromkeys(CREATE_FIELDS, None))
+    values = contact_rules._check_fields(Problems(), data, check.region_of(None, None))
+    return tuple((name, value) for name, value in values.items() if value in (None, [], {}))
+
+
+def _checked(row: RowInput) -> tuple[dict[str, Any], list[ChannelSpec]]:
+    """A new contact's values and channels as the row's checks gave them (``row.checked``:
+    createContact's functions, in the row's region), so that the batch core does not run
+    them a second time. The channels in the order ``_channel_inputs`` sends them, the first
+    of a kind primary, each at its ``channels`` index (the errors' headers)."""
+    specs: list[ChannelSpec] = []
+    for kind, values in row.channels.items():
+        for index, value in enumerate(values):
+            path = ("channels", str(len(specs)), "value")
+            specs.append(ChannelSpec(kind, value, None, index == 0, path))
+    return {**dict(_blank_values()), **row.values}, specs
 
 
 async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int, int]]) -> None:
