@@ -151,11 +151,19 @@ async def create_contacts(
     capture_source: CaptureSource = CaptureSource.API,
     audit_action: AuditAction = AuditAction.CREATED,
     describe: Callable[[int], str] = describe_item,
+    checked: Sequence[tuple[dict[str, Any], list[rules.ChannelSpec]]] | None = None,
 ) -> list[ItemResult]:
-    """Create a contact per item (``CreateContactInput`` values), in one statement plan."""
+    """Create a contact per item (``CreateContactInput`` values), in one statement plan.
+
+    ``checked``: each item's values and channels as ``rules._check_fields`` and
+    ``rules._check_channels`` gave them to the caller, in the item's region (the import,
+    which checks its rows to plan them); they are not checked a second time."""
     work = [_Item(index, data) for index, data in enumerate(items)]
     await _place(access, work)
     for item in work:
+        if checked is not None:
+            item.values, item.specs = dict(checked[item.index][0]), checked[item.index][1]
+            continue
         item.values = rules._check_fields(item.problems, item.data, item.region)
         item.specs = rules._check_channels(item.problems, item.data, item.region) or []
     await _owners(access, work)

@@ -15,6 +15,7 @@ it; the import goes on to its end and its record says how it went.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import tempfile
@@ -40,11 +41,13 @@ from models.enums import (
     OnMatch,
 )
 from resolvers import audit
+from resolvers import contacts as contact_rules
 from resolvers import validation as check
 from resolvers.access import Access, Area
 from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
 from resolvers.channels import ChannelValue
 from resolvers.contact_writes import create_contacts, update_contacts
+from resolvers.contacts import ChannelSpec
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id, expect_id
 from resolvers.importing_rows import CONTACT_FIELDS, RowInput, TableColumns, read_row, same_text
@@ -57,6 +60,8 @@ CHUNK = 500
 MAX_ROWS = 100_000
 PAYLOAD_ROW_ERRORS = 1000
 MAX_FILE_NAME = 255
+MAX_HEADER = 255  # ImportRowError.field
+MAX_MESSAGE = 500  # ImportRowError.message
 SPOOL_BLOCK = 1024 * 1024
 ANALYZE_FROM = 2_000  # rows written before PostgreSQL's statistics are first refreshed
 HOME_NAME = "Domicilio"  # the name of a contact's HOME address an import adds
@@ -119,12 +124,20 @@ async def import_contacts(access: Access, data: Any) -> Outcome:
     table = None
     try:
         table = await asyncio.to_thread(_open, path, file_name)
-        record = await ContactImport.create(
-            dry_run=options.dry_run,
-            file_name=file_name,
-            rows_total=table.rows_total,
-            created_by_id=access.user.id,
-        )
+        ignored = _unknown_columns(table)
+        async with in_transaction() as connection:
+            record = await ContactImport.create(
+                dry_run=options.dry_run,
+                file_name=file_name,
+                rows_total=table.rows_total,
+                row_error_count=len(ignored),
+                created_by_id=access.user.id,
+                using_db=connection,
+            )
+            if ignored:
+                for error in ignored:
+                    error.contact_import_id = record.id
+                await ImportRowError.bulk_create(ignored, using_db=connection)
     except BaseException:
         if table is not None:
             table.close()
@@ -197,23 +210,30 @@ def _spool(upload: Any) -> str:
 
 
 def _open(path: str, file_name: str) -> Table:
-    """The file as a table, or Rejected with every problem of the file as a whole."""
+    """The file as a table, or Rejected with what is wrong with the file as a whole (a file
+    with no known column among them; unknown columns beside known ones are not)."""
     try:
-        table = open_table(Path(path), file_name, max_rows=MAX_ROWS)
+        return open_table(Path(path), file_name, max_rows=MAX_ROWS)
     except FileRefused as refused:
         raise Rejected.one(ProblemCode(refused.code), "file", refused.message) from None
-    problems = Problems()
-    for header in table.unknown:
-        problems.add(
-            ProblemCode.UNKNOWN_COLUMN,
-            ("file", header),
-            f"The column '{header}' is not one the import knows; rename or remove it "
-            "(docs/import-export.md lists the columns).",
+
+
+def _unknown_columns(table: Table) -> list[ImportRowError]:
+    """Each header the import does not know, reported once as an error of the header row
+    (row 1), never per row; the column is ignored and the rest of the file imported."""
+    return [
+        ImportRowError(
+            row_number=1,
+            field=header[:MAX_HEADER],
+            code=ProblemCode.UNKNOWN_COLUMN.value,
+            message=(
+                f"The column '{header[:200]}' is not one the import knows: it was ignored. "
+                "Rename it (`cf.<key>` for a custom field) to import it; "
+                "docs/import-export.md lists the columns."
+            )[:MAX_MESSAGE],
         )
-    if problems:
-        table.close()
-        raise Rejected(problems.items)
-    return table
+        for header in table.unknown
+    ]
 
 
 # ---------------------------------------------------------------- the run
@@ -945,11 +965,33 @@ async def _write_creates(access: Access, plan: _Plan, made: dict[str, tuple[int,
         capture_source=CaptureSource.IMPORT,
         audit_action=AuditAction.IMPORTED,
         describe=lambda i: f"row {rows[i].number}",
+        checked=[_checked(row) for row in rows],
     )
     written = _written(plan, rows, results, headers)
     for index in written:
         plan.creates[index].contact = results[index].contact
     plan.creates = [plan.creates[index] for index in written]
+
+
+@functools.cache
+def _blank_values() -> tuple[tuple[str, Any], ...]:
+    """What createContact's checks store for the fields an input leaves empty."""
+    data = Input("CreateContactInput", dict.fromkeys(CREATE_FIELDS, None))
+    values = contact_rules._check_fields(Problems(), data, check.region_of(None, None))
+    return tuple((name, value) for name, value in values.items() if value in (None, [], {}))
+
+
+def _checked(row: RowInput) -> tuple[dict[str, Any], list[ChannelSpec]]:
+    """A new contact's values and channels as the row's checks gave them (``row.checked``:
+    createContact's functions, in the row's region), so that the batch core does not run
+    them a second time. The channels in the order ``_channel_inputs`` sends them, the first
+    of a kind primary, each at its ``channels`` index (the errors' headers)."""
+    specs: list[ChannelSpec] = []
+    for kind, values in row.channels.items():
+        for index, value in enumerate(values):
+            path = ("channels", str(len(specs)), "value")
+            specs.append(ChannelSpec(kind, value, None, index == 0, path))
+    return {**dict(_blank_values()), **row.values}, specs
 
 
 async def _write_updates(access: Access, plan: _Plan, made: dict[str, tuple[int, int]]) -> None:

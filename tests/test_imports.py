@@ -152,14 +152,31 @@ async def test_a_header_only_file_is_refused(client):
     await assert_refused(client, csv(HEADER), "HEADER_ONLY")
 
 
-async def test_unknown_columns_are_reported_once_each_not_per_row(client):
+async def test_unknown_columns_are_reported_once_each_not_per_row_and_ignored(client):
     await make_account("Ferretería Lima")
     rows = [f"Ana{i},Ruiz,ana{i}@lima.pe,,Ferretería Lima,x,y" for i in range(30)]
-    errors = await assert_refused(
-        client, csv(HEADER + ",Color favorito,Signo", *rows), "UNKNOWN_COLUMN"
+    result = payload(await upload(client, csv(HEADER + ",Color favorito,Signo", *rows)))
+    assert result["errors"] == [] and result["created"] == 30
+    errors = result["rowErrors"]
+    assert [(e["row"], e["field"], e["code"]) for e in errors] == [
+        (1, "Color favorito", "UNKNOWN_COLUMN"),
+        (1, "Signo", "UNKNOWN_COLUMN"),
+    ]
+    assert "Color favorito" in errors[0]["message"] and "ignored" in errors[0]["message"]
+    # Kept on the ContactImport too, and nothing of the ignored cells is stored.
+    [record] = await ContactImport.all()
+    assert record.row_error_count == 2
+    stored = await record.row_errors.all().values_list("row_number", "field", "code")
+    assert stored == [(1, "Color favorito", "UNKNOWN_COLUMN"), (1, "Signo", "UNKNOWN_COLUMN")]
+    contact = await Contact.get(first_name="Ana0")
+    assert not contact.custom_fields
+
+
+async def test_a_file_with_no_known_column_is_refused(client):
+    await make_account("Ferretería Lima")
+    await assert_refused(
+        client, csv("Color favorito,Signo", "azul,Aries", "rojo,Leo"), "NO_KNOWN_COLUMNS"
     )
-    assert [e["field"] for e in errors] == [["file", "Color favorito"], ["file", "Signo"]]
-    assert "Color favorito" in errors[0]["message"]
 
 
 async def test_the_same_column_twice_is_refused(client):
@@ -792,6 +809,62 @@ async def test_an_import_whose_client_hangs_up_goes_on_to_its_end(client, paused
 # ---------------------------------------------------------------- other systems' files
 
 
+# Columns these systems' exports carry that the import does not know.
+EXTRA_COLUMNS = {
+    "hubspot": ["Record ID", "Lifecycle Stage", "Contact owner"],
+    "vtiger": ["Contact Id", "Assigned To"],
+    "vtiger_fields": ["assigned_user_id", "modifiedby"],
+    "sendpulse": ["ciudad_favorita"],
+    "spanish_excel": ["Color favorito"],
+    "spanish": ["Color favorito", "Signo"],
+}
+
+
+def with_columns(content: bytes, name: str, headers: list[str]) -> bytes:
+    """The file with ``headers`` added at its end, each row's cell filled: as written by
+    the system (its encoding, BOM and separator; XLSX cells)."""
+    import csv as csvlib
+    import io
+
+    if name.endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(content))
+        sheet = book.worksheets[0]
+        width = sheet.max_column
+        for offset, header in enumerate(headers, start=1):
+            sheet.cell(row=1, column=width + offset, value=header)
+            for row in range(2, sheet.max_row + 1):
+                cells = sheet.iter_cols(1, width, row, row, values_only=True)
+                if any(value not in (None, "") for (value,) in cells):  # a blank row stays
+                    sheet.cell(row=row, column=width + offset, value=f"{header} {row}")
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+    encoding = "utf-8-sig" if content.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = content.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+        text = content.decode(encoding)
+    delimiter = ";" if name.startswith("spanish") else ","
+    records = list(csvlib.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    out = io.StringIO(newline="")
+    writer = csvlib.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    for number, record in enumerate(records, start=1):
+        if not any(record):
+            writer.writerow(record)
+        elif number == 1:
+            writer.writerow([*record, *headers])
+        else:
+            writer.writerow([*record, *(f"{h} {number}" for h in headers)])
+    return out.getvalue().encode(encoding)
+
+
+def row_errors(result: dict[str, Any]) -> list[tuple]:
+    return [(e["row"], e["field"], e["code"]) for e in result["rowErrors"]]
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -808,10 +881,13 @@ async def test_other_systems_exports_import_without_any_mapping(client, name):
     from pathlib import Path
 
     content = (Path(__file__).parent / "fixtures" / "imports" / name).read_bytes()
+    extra = EXTRA_COLUMNS[name.split(".")[0].removesuffix("_cp1252")]
+    content = with_columns(content, name, extra)
+    ignored = [(1, header, "UNKNOWN_COLUMN") for header in extra]
     rehearsal = payload(await upload(client, content, name, dryRun=True, createAccounts=True))
-    assert rehearsal["errors"] == [] and rehearsal["rowErrors"] == []
+    assert rehearsal["errors"] == [] and row_errors(rehearsal) == ignored
     result = payload(await upload(client, content, name, createAccounts=True))
-    assert result["rowErrors"] == [] and result["created"] == rehearsal["created"] > 0
+    assert row_errors(result) == ignored and result["created"] == rehearsal["created"] > 0
     assert await Contact.all().count() == result["created"]
     # A second time, every row finds its contact and nothing changes.
     again = payload(await upload(client, content, name, createAccounts=True))
