@@ -5,6 +5,7 @@ from models.activities import Activity
 from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
+from models.custom_fields import CustomFieldDefinition
 from models.idempotency import IdempotencyKey
 from models.locations import Location
 from models.outbox import Outbox
@@ -17,6 +18,7 @@ __all__ = [
     "AuditEvent",
     "Channel",
     "Contact",
+    "CustomFieldDefinition",
     "IdempotencyKey",
     "Location",
     "Outbox",

@@ -138,3 +138,20 @@ class AuditAction(StrEnum):
     DELETED = "DELETED"
     MERGED = "MERGED"
     IMPORTED = "IMPORTED"
+
+
+class CustomFieldEntity(StrEnum):
+    ACCOUNT = "ACCOUNT"
+    CONTACT = "CONTACT"
+
+
+class CustomFieldType(StrEnum):
+    TEXT = "TEXT"
+    NUMBER = "NUMBER"
+    DATE = "DATE"
+    BOOLEAN = "BOOLEAN"
+    SELECT = "SELECT"
+    MULTI_SELECT = "MULTI_SELECT"
+    URL = "URL"
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"

@@ -14,7 +14,18 @@ from enum import Enum, StrEnum
 
 from tortoise.models import Model
 
-from models import Account, Activity, ApiToken, AuditEvent, Channel, Contact, Location, Team, User
+from models import (
+    Account,
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Channel,
+    Contact,
+    CustomFieldDefinition,
+    Location,
+    Team,
+    User,
+)
 
 
 class Area(StrEnum):
@@ -91,6 +102,8 @@ ENTITIES = Registry(
            audited=("name", "email", "role", "team_id", "is_active")),
     Entity("ApiToken", ApiToken, Area.USERS, Visibility.OWN,
            audited=("name", "user_id", "scopes", "allowed_fields", "expires_at")),
+    Entity("CustomFieldDefinition", CustomFieldDefinition, Area.ACCOUNTS, Visibility.DIRECTORY,
+           audited=("entity", "key", "label", "type", "options", "required", "archived")),
     Entity("Account", Account, Area.ACCOUNTS, Visibility.ACCOUNT, account_column="id",
            searched=True, tagged=True,
            audited=("name", "legal_name", "tax_id", "industry", "website", "email", "phone",

@@ -18,19 +18,21 @@ from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
+from schema.custom_fields import CustomFieldMutation, CustomFieldQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery),
+    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery,
+     CustomFieldQuery),
 )
 Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        UserMutation,
+        UserMutation, CustomFieldMutation,
     ),
 )  # fmt: skip
 

@@ -23,7 +23,7 @@ from models.registry import ENTITIES, Visibility
 from resolvers.ids import decode_id, encode_id
 from resolvers.unit_of_work import LockOrderError, Unit, change
 from resolvers.users import ensure_admin
-from tests.conftest import ADMIN_TOKEN, gql, ok, tables_children_first, wipe
+from tests.conftest import ADMIN_TOKEN, define_field, gql, ok, tables_children_first, wipe
 
 
 class AuditWriteFailed(RuntimeError):
@@ -113,6 +113,7 @@ async def build_world(client) -> World:
         'mutation { createApiToken(input: {name: "cli"}) { apiToken { id } errors { code } } }',
     )
     ids["token"] = payload(data, "createApiToken")["apiToken"]["id"]
+    ids["field"] = await define_field(client, "CONTACT", "nivel", "SELECT", ["alto", "bajo"])
     return World(ids)
 
 
@@ -201,6 +202,9 @@ CASES = (
     one("updateUser", 'id: $id, name: "Rosa María"', ID, id="user"),
     one("createApiToken", 'name: "etl", scopes: ["contacts:read"]'),
     one("revokeApiToken", "id: $id", ID, id="token"),
+    one("createCustomFieldDefinition", 'entity: ACCOUNT, key: "zona", label: "Zona", type: TEXT'),
+    one("updateCustomFieldDefinition", 'id: $id, label: "Nivel de interés"', ID, id="field"),
+    one("archiveCustomFieldDefinition", "id: $id", ID, id="field"),
 )
 
 
