@@ -413,7 +413,7 @@ def custom_value(
     kind = definition.type
 
     def refuse(expected: str) -> None:
-        shown = json.dumps(item, default=str)[:60]
+        shown = json.dumps(item, default=str, ensure_ascii=False)[:60]
         problems.add(ProblemCode.INVALID_CUSTOM_FIELD, path,
                      f"The custom field '{definition.key}' is {kind.value}: {expected} "
                      f"(got {shown}).")  # fmt: skip
