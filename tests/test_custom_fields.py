@@ -10,7 +10,8 @@ import pytest
 from tortoise import connections
 
 from models import Account, AuditEvent, Contact, CustomFieldDefinition
-from models.enums import Role
+from models.enums import CustomFieldType, Role
+from resolvers.porting.columns import CellError, parse_custom_field
 from tests.conftest import count_statements, define_field, gid, gql, make_account, ok
 from tests.test_access import person
 
@@ -362,3 +363,29 @@ async def test_postgres_answers_equals_from_the_gin_index(client):
         )
     plan = "\n".join(row["QUERY PLAN"] for row in rows)
     assert "idx_contact_custom_fields" in plan, plan
+
+
+# ---------------------------------------------------------------- file columns
+
+
+@pytest.mark.parametrize(
+    ("kind", "cell", "value"),
+    [
+        ("NUMBER", "2500", 2500),
+        ("NUMBER", "2500.5", 2500.5),
+        ("NUMBER", "2500,5", 2500.5),
+        ("BOOLEAN", "sí", True),
+        ("DATE", "31/01/2026", "2026-01-31"),
+        ("MULTI_SELECT", "envio;credito", ["envio", "credito"]),
+        ("SELECT", "alto", "alto"),
+        ("TEXT", "", None),
+    ],
+)
+def test_a_cf_cell_is_read_as_its_definition_s_type(kind, cell, value):
+    assert parse_custom_field(CustomFieldType(kind), cell) == value
+
+
+def test_a_cf_cell_that_is_not_of_its_type_is_a_cell_error():
+    with pytest.raises(CellError) as raised:
+        parse_custom_field(CustomFieldType.NUMBER, "mil")
+    assert raised.value.code == "INVALID_CUSTOM_FIELD"
