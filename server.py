@@ -90,7 +90,7 @@ GC_YOUNGEST_THRESHOLD = 20_000  # allocations between collections of the younges
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 # Headers a browser cannot send cross-site without a CORS preflight: a multipart POST
-# (which a plain HTML form can send) must carry one of them (CSRF).
+# (which a plain HTML form can send) must carry one of them, or `Authorization` (CSRF).
 PREFLIGHT_HEADERS = ("graphql-require-preflight", "apollo-require-preflight",
                      "x-apollo-operation-name")  # fmt: skip
 # Pre-execution refusals under application/graphql-response+json: the spec's status codes.
@@ -408,7 +408,8 @@ class GraphQLApp(GraphQL):
 
     async def parameters(self, request: Request) -> Mapping[str, Any]:
         """The request's parameters: the query string of a GET, the JSON body of a POST,
-        or the ``operations`` of a multipart upload that carries a preflight header."""
+        or the ``operations`` of a multipart upload that carries a token or a preflight
+        header."""
         if request.method == "GET":
             if authorization(request.headers) is None:
                 # A browser can make anyone's page send a GET; with a bearer token it can't.
@@ -429,10 +430,14 @@ class GraphQLApp(GraphQL):
                 raise Refusal(400, "BAD_REQUEST", "The request has no body.")
             data = _decoded(body.decode("utf-8", "replace"), "body")
         elif kind == "multipart/form-data":
-            if not any(header in request.headers for header in PREFLIGHT_HEADERS):
+            # A browser sends an `Authorization` header cross-site only after a CORS
+            # preflight, so a bearer token is CSRF protection enough (shared/API.md).
+            preflighted = ("authorization", *PREFLIGHT_HEADERS)
+            if not any(header in request.headers for header in preflighted):
                 raise Refusal(400, "PREFLIGHT_REQUIRED",
-                              "A multipart request needs a `GraphQL-Require-Preflight: 1` "
-                              "header (CSRF protection).")  # fmt: skip
+                              "A multipart request needs `Authorization: Bearer <token>` or "
+                              "a `GraphQL-Require-Preflight: 1` header "
+                              "(CSRF protection).")  # fmt: skip
             try:
                 data = await self.parse_multipart(StarletteRequestAdapter(request))
             except HTTPException as error:

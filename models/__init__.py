@@ -7,6 +7,7 @@ from models.channels import Channel
 from models.contacts import Contact
 from models.custom_fields import CustomFieldDefinition
 from models.idempotency import IdempotencyKey
+from models.imports import ContactImport, ImportRowError
 from models.locations import Location
 from models.outbox import Outbox
 from models.users import ApiToken, Team, User
@@ -18,8 +19,10 @@ __all__ = [
     "AuditEvent",
     "Channel",
     "Contact",
+    "ContactImport",
     "CustomFieldDefinition",
     "IdempotencyKey",
+    "ImportRowError",
     "Location",
     "Outbox",
     "Team",

@@ -155,3 +155,14 @@ class CustomFieldType(StrEnum):
     URL = "URL"
     EMAIL = "EMAIL"
     PHONE = "PHONE"
+class ImportStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class OnMatch(StrEnum):
+    """What an import does with a row that matches an existing contact."""
+
+    UPDATE = "UPDATE"
+    SKIP = "SKIP"

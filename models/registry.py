@@ -21,7 +21,9 @@ from models import (
     AuditEvent,
     Channel,
     Contact,
+    ContactImport,
     CustomFieldDefinition,
+    ImportRowError,
     Location,
     Team,
     User,
@@ -43,7 +45,7 @@ class Visibility(Enum):
 
     ACCOUNT = "account"  # the rows of the accounts they see: ``account_column`` holds its id
     PARENT = "parent"  # the rows whose ``parent`` entity row they see
-    OWN = "own"  # their own rows (``user_id``)
+    OWN = "own"  # their own rows (``own_column`` holds their user id)
     DIRECTORY = "directory"  # every row: the user directory is open to every signed-in user
     AUDITORS = "auditors"  # the whole table for auditors; others through the entity it names
 
@@ -59,6 +61,7 @@ class Entity:
     visibility: Visibility
     account_column: str | None = None  # ACCOUNT: the column holding the row's account id
     parent: tuple[str, str] | None = None  # PARENT: (the column, the parent entity's name)
+    own_column: str = "user_id"  # OWN: the column holding the user whose row it is
     searched: bool = False  # free-text search over an indexed ``search_text`` column
     tagged: bool = False  # filtered on its JSON ``tags`` list
     # The fields whose changes its audit events record (never a secret or its hash).
@@ -126,4 +129,10 @@ ENTITIES = Registry(
                     "completed_at", "duration_seconds", "call_direction", "account_id",
                     "location_id", "contact_id", "owner_id")),
     Entity("AuditEvent", AuditEvent, Area.AUDIT, Visibility.AUDITORS, searched=True),
+    # An import is its importer's; admins and managers see every import (they see every row
+    # it could have written). Its row errors are seen with it.
+    Entity("ContactImport", ContactImport, Area.CONTACTS, Visibility.OWN,
+           own_column="created_by_id"),
+    Entity("ImportRowError", ImportRowError, Area.CONTACTS, Visibility.PARENT,
+           parent=("contact_import_id", "ContactImport")),
 )  # fmt: skip

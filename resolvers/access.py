@@ -108,7 +108,7 @@ class Access:
             column, parent = entity.parent
             return Q(**{f"{column}__in": Subquery(self.rows(ENTITIES[parent].model).values("id"))})
         if visibility is Visibility.OWN:
-            return Q(user_id=self.user.id)
+            return Q(**{entity.own_column: self.user.id})
         if visibility is Visibility.AUDITORS:
             # The whole log is for auditors; others see an entity's history through the entity.
             return None if self.role in AUDIT_READERS else Q(id=None)

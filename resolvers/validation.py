@@ -34,6 +34,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, Protocol
 
 import pycountry
@@ -68,6 +69,7 @@ MAX_CUSTOM_FIELDS = 50
 MAX_CUSTOM_FIELDS_BYTES = 8192
 
 
+@cache  # a few dozen names, asked for on every field of every audit snapshot
 def camel(name: str) -> str:
     """``job_title`` -> ``jobTitle``: a model field as the API (and ``UserError.field``) says it."""
     head, *rest = name.split("_")

@@ -19,20 +19,23 @@ from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
 from schema.custom_fields import CustomFieldMutation, CustomFieldQuery
+from schema.imports import ImportMutation, ImportQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery, AuditQuery,
-     CustomFieldQuery),
-)
+    (
+        NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery,
+        AuditQuery, ImportQuery, CustomFieldQuery,
+    ),
+)  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        UserMutation, CustomFieldMutation,
+        UserMutation, ImportMutation, CustomFieldMutation,
     ),
 )  # fmt: skip
 

@@ -54,6 +54,18 @@ UserErrorCode = documented_enum(
             "A custom field value does not fit its definition (type, options, required), its "
             "key is not defined, or its definition is archived (kept, not writable)."
         ),
+        "EMPTY_FILE": "The uploaded file is empty.",
+        "UNSUPPORTED_FILE": "The uploaded file is neither CSV nor XLSX (its bytes say so).",
+        "UNREADABLE_FILE": "The file cannot be read: not UTF-8 or Windows-1252 text, or a "
+        "damaged workbook.",
+        "HEADER_ONLY": "The file has a header but no rows.",
+        "NO_KNOWN_COLUMNS": "No column of the file is one the import knows.",
+        "UNKNOWN_COLUMN": "A column of the file is not one the import knows (named once).",
+        "DUPLICATE_COLUMN": "Two columns of the file hold the same field.",
+        "TOO_MANY_COLUMNS": "The file has more columns than an import takes.",
+        "TOO_MANY_ROWS": "The file has more rows than an import takes (the limit is in the "
+        "message).",
+        "DUPLICATE_ROW": "An earlier row of the same file is for the same contact.",
     },
     name="UserErrorCode",
 )

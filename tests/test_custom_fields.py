@@ -14,6 +14,7 @@ from models.enums import CustomFieldType, Role
 from resolvers.porting.columns import CellError, parse_custom_field
 from tests.conftest import count_statements, define_field, gid, gql, make_account, ok
 from tests.test_access import person
+from tests.test_imports import payload, upload
 
 CREATE = """mutation($input: CreateContactInput!) {
   createContact(input: $input) { contact { id customFields } errors { code field message } } }"""
@@ -389,3 +390,35 @@ def test_a_cf_cell_that_is_not_of_its_type_is_a_cell_error():
     with pytest.raises(CellError) as raised:
         parse_custom_field(CustomFieldType.NUMBER, "mil")
     assert raised.value.code == "INVALID_CUSTOM_FIELD"
+
+
+async def test_the_import_reads_cf_cells_by_type_and_refuses_what_does_not_fit(client):
+    await standard_fields(client)
+    await define_field(client, "CONTACT", "zona", "TEXT", required=True)
+    await make_account("Ferretería Lima")
+    content = "\r\n".join([
+        "firstName,lastName,accountName,cf.limite,cf.activo,cf.servicios,cf.visita,cf.zona",
+        "Ana,Ruiz,Ferretería Lima,\"2500,5\",sí,envio;credito,31/01/2026,norte",
+        "Eva,Soto,Ferretería Lima,mil,,,,sur",  # not a number
+        "Iris,Vega,Ferretería Lima,,,regalo,,sur",  # not an option
+        "Luz,Paz,Ferretería Lima,10,,,,",  # the required field missing
+    ]) + "\r\n"  # fmt: skip
+    result = payload(await upload(client, content))
+    assert result["created"] == 1
+    assert sorted((e["row"], e["field"], e["code"]) for e in result["rowErrors"]) == [
+        (3, "cf.limite", "INVALID_CUSTOM_FIELD"),
+        (4, "cf.servicios", "INVALID_CUSTOM_FIELD"),
+        (5, "cf.zona", "INVALID_CUSTOM_FIELD"),
+    ]
+    [ana] = await Contact.all()
+    assert ana.custom_fields == {"limite": 2500.5, "activo": True, "visita": "2026-01-31",
+                                 "servicios": ["envio", "credito"], "zona": "norte"}  # fmt: skip
+    # A file naming an undefined key: its rows are refused, nothing is written for them.
+    content = ("firstName,lastName,accountName,cf.color,cf.zona\r\n"
+               "Eva,Soto,Ferretería Lima,rojo,sur\r\n")
+    result = payload(await upload(client, content))
+    assert result["created"] == 0
+    assert [(e["field"], e["code"]) for e in result["rowErrors"]] == [
+        ("cf.color", "INVALID_CUSTOM_FIELD")
+    ]
+    assert await Contact.all().count() == 1
