@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 import uvicorn
@@ -49,6 +50,7 @@ from tortoise import connections
 
 import graphiql
 import idempotency
+import storage
 from engine.executor import FAST_PATH, execution
 from engine.limits import MAX_COST, operation_of
 from engine.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
@@ -66,6 +68,7 @@ from requestlog import (
 )
 from resolvers.access import Area
 from resolvers.context import RequestContext
+from resolvers.documents import downloadable
 from resolvers.errors import BadInput, RequestError
 from resolvers.export import (
     CSV_OPTIONS,
@@ -285,8 +288,11 @@ class GraphQLApp(GraphQL):
         self.idempotency = idempotency.IdempotencyStore()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # ``--standard-execution`` turns the breadth-first path off for every operation.
-        with execution(fast=self.fast_execution and FAST_PATH.get()):
+        # ``--standard-execution`` turns the breadth-first path off for every operation;
+        # resolvers keep documents' bytes in the app's storage (``storage.current``).
+        app = scope.get("app")
+        store = getattr(app.state, "storage", None) if app is not None else None
+        with execution(fast=self.fast_execution and FAST_PATH.get()), storage.using(store):
             if scope["type"] == "websocket":
                 await self.websocket(scope, receive, send)
                 return
@@ -776,6 +782,43 @@ async def import_template(request: Request) -> Response:
     return Response(template_csv(options), media_type="text/csv; charset=utf-8", headers=headers)
 
 
+def content_disposition(name: str) -> str:
+    """``attachment`` with the name twice (RFC 6266): ASCII for old clients, and
+    ``filename*`` in UTF-8 for the accents."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+async def download_document(request: Request) -> Response:
+    """GET /documents/<id>: the document's bytes, streamed, to a caller who may see it;
+    another team's document is 404 as if it did not exist."""
+    context = await _caller(request)
+    if isinstance(context, Response):
+        return context
+    try:
+        access = context.access.require_read(Area.CONTACTS)
+    except RequestError as error:
+        return _refused(error)
+    document = await downloadable(access, request.path_params["id"])
+    if document is None:
+        return coded_error(404, "No document has this id.", "NOT_FOUND")
+    store: storage.LocalStorage = request.app.state.storage
+    if not await store.exists(document.sha256):
+        log.error("document %s: its bytes %s are missing from the storage", document.id,
+                  document.sha256)  # fmt: skip
+        return coded_error(500, "The document's file is missing from the storage.",
+                           "INTERNAL_SERVER_ERROR")  # fmt: skip
+    headers = {
+        "Content-Disposition": content_disposition(document.name),
+        "Content-Length": str(document.byte_size),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    note_outcome((), None)
+    return StreamingResponse(store.chunks(document.sha256), media_type=document.content_type,
+                             headers=headers)  # fmt: skip
+
+
 async def healthz(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -878,11 +921,17 @@ def build_app(
         Route("/metrics", metrics, methods=["GET"]),
         Route("/export/contacts.csv", export_contacts, methods=["GET"]),
         Route("/export/contacts.xlsx", export_contacts, methods=["GET"]),
+        Route("/documents/{id}", download_document, methods=["GET"]),
         Route("/import/template.csv", import_template, methods=["GET"]),
         Route("/import/template.xlsx", import_template, methods=["GET"]),
         Route(graphiql.PREFIX + "{name}", graphiql.asset, methods=["GET"]),
     ]
     count_statements()
+    store = storage.build(
+        settings.storage_dir, settings.storage_url, max_bytes=settings.max_upload_bytes,
+        content_types=settings.document_types, endpoint=settings.bucket_endpoint,
+        region=settings.bucket_region,
+    )  # fmt: skip
     middleware = [
         Middleware(DefaultRegion, region=settings.default_region),
         Middleware(MetricsMiddleware),
@@ -907,6 +956,7 @@ def build_app(
     middleware.append(Middleware(DatabaseOutage))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.rate_limiter = limiter
+    app.state.storage = store
     app.state.tracing = tracing
     return app
 

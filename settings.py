@@ -17,6 +17,30 @@ import phonenumbers
 from engine.limits import MAX_COST
 
 DEFAULT_DATABASE_URL = "sqlite://./data/crm.sqlite3"
+DEFAULT_STORAGE_DIR = "./data/documents"
+# What an uploaded document may be, by the type sniffed from its bytes: families of types
+# (``--document-types pdf,images,office``) or the types themselves.
+DOCUMENT_TYPE_FAMILIES = {
+    "pdf": ("application/pdf",),
+    "images": ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/tiff"),
+    "office": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+    ),
+}  # fmt: skip
+DEFAULT_DOCUMENT_TYPES = "pdf,images,office"
+
+
+def _types(value: str) -> tuple[str, ...]:
+    """Content types, with each family name (``images``) spelled out."""
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    spelled = (DOCUMENT_TYPE_FAMILIES.get(name, (name,)) for name in names)
+    return tuple(dict.fromkeys(kind for family in spelled for kind in family))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +72,15 @@ class Settings:
     # The span exporters (the SDK's entry-point names) the OTEL_* variables configure; none:
     # tracing off, and nothing of OpenTelemetry loaded (tracing.py).
     trace_exporters: tuple[str, ...] = ()
+    # Where uploaded documents' bytes live, content-addressed (storage.py).
+    storage_dir: str = DEFAULT_STORAGE_DIR
+    # An S3-compatible bucket for the bytes instead (s3://bucket/prefix), its endpoint
+    # (a MinIO, Ceph or other S3-compatible server) and region.
+    storage_url: str | None = None
+    bucket_endpoint: str | None = None
+    bucket_region: str | None = None
+    # The content types (sniffed from the bytes) a document may have.
+    document_types: tuple[str, ...] = _types(DEFAULT_DOCUMENT_TYPES)
 
     @property
     def is_postgres(self) -> bool:
@@ -76,9 +109,16 @@ class Settings:
             "CRM_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
             "CRM_LOG_FORMAT": self.log_format,
             "CRM_DEFAULT_REGION": self.default_region,
+            "CRM_STORAGE_DIR": self.storage_dir,
+            "CRM_DOCUMENT_TYPES": ",".join(self.document_types),
         }
         if self.redis_url:
             variables["CRM_REDIS_URL"] = self.redis_url
+        for name, value in (("CRM_STORAGE_URL", self.storage_url),
+                            ("CRM_BUCKET_ENDPOINT", self.bucket_endpoint),
+                            ("CRM_BUCKET_REGION", self.bucket_region)):  # fmt: skip
+            if value:
+                variables[name] = value
         if not self.fast_execution:
             variables["CRM_STANDARD_EXECUTION"] = "1"
         return variables
@@ -221,6 +261,37 @@ def argument_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="largest multipart upload body (default: %(default)s; env CRM_MAX_UPLOAD_BYTES)",
     )
     parser.add_argument(
+        "--storage-dir",
+        default=env.get("CRM_STORAGE_DIR", DEFAULT_STORAGE_DIR),
+        help="directory of uploaded documents' bytes, named by their sha256; back it up with "
+        "the database (default: %(default)s; env CRM_STORAGE_DIR)",
+    )
+    parser.add_argument(
+        "--storage-url",
+        default=env.get("CRM_STORAGE_URL") or None,
+        help="s3://bucket/prefix: keep documents' bytes in an S3-compatible bucket instead "
+        "(credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; uploads are staged in "
+        "--storage-dir) (default: none, the directory; env CRM_STORAGE_URL)",
+    )
+    parser.add_argument(
+        "--bucket-endpoint",
+        default=env.get("CRM_BUCKET_ENDPOINT") or None,
+        help="the bucket's endpoint, e.g. http://127.0.0.1:9000 for MinIO "
+        "(default: none, AWS; env CRM_BUCKET_ENDPOINT)",
+    )
+    parser.add_argument(
+        "--bucket-region",
+        default=env.get("CRM_BUCKET_REGION") or None,
+        help="the bucket's region (default: none, the SDK's; env CRM_BUCKET_REGION)",
+    )
+    parser.add_argument(
+        "--document-types",
+        type=_types,
+        default=env.get("CRM_DOCUMENT_TYPES", DEFAULT_DOCUMENT_TYPES),
+        help="comma-separated content types a document may have, as sniffed from its bytes, "
+        "or the families pdf, images, office (default: %(default)s; env CRM_DOCUMENT_TYPES)",
+    )
+    parser.add_argument(
         "--graceful-timeout",
         type=int,
         default=int(env.get("CRM_GRACEFUL_TIMEOUT", "20")),
@@ -271,6 +342,12 @@ def load_settings(
         parser.error(f"--log-format must be text or json (got {args.log_format!r})")
     if args.max_body_bytes < 1 or args.max_upload_bytes < 1:
         parser.error("body limits must be positive")
+    if not args.storage_dir.strip():
+        parser.error("--storage-dir must not be empty")
+    if args.storage_url and not args.storage_url.startswith("s3://"):
+        parser.error(f"--storage-url must be s3://bucket/prefix (got {args.storage_url!r})")
+    if not args.document_types:
+        parser.error("--document-types must name at least one content type")
     if args.default_region not in phonenumbers.SUPPORTED_REGIONS:
         parser.error(f"--default-region must be a country code phone numbers know, such as PE "
                      f"or MX (got {args.default_region!r})")  # fmt: skip
@@ -291,6 +368,11 @@ def load_settings(
         log_format=args.log_format,
         default_region=args.default_region,
         trace_exporters=trace_exporters(env),
+        storage_dir=args.storage_dir,
+        storage_url=args.storage_url,
+        bucket_endpoint=args.bucket_endpoint,
+        bucket_region=args.bucket_region,
+        document_types=args.document_types,
     )
 
 

@@ -31,10 +31,29 @@ def level_field(level: Level, *, description: str) -> Any:
     return strawberry.field(resolver=per_level(level)(resolve), description=description)
 
 
-def paged_field(level: Level, *, description: str, include_inactive: str | None = None) -> Any:
+def paged_field(
+    level: Level,
+    *,
+    description: str,
+    include_inactive: str | None = None,
+    filter: tuple[type, str] | None = None,
+) -> Any:
     """A connection field answered by ``level(objects, info, first, after, last, before,
-    **options)``; ``include_inactive`` (its argument's description) adds that option."""
-    if include_inactive is None:
+    **options)``; ``include_inactive`` (its argument's description) adds that option,
+    ``filter`` (an input type and its argument's description) a ``filter`` argument."""
+    if filter is not None:
+        filter_type, filter_description = filter
+        condition = Annotated[
+            filter_type | None, strawberry.argument(description=filter_description)
+        ]
+
+        async def resolve(  # type: ignore[misc]
+            self: Any, info: GraphInfo, first: First = None, after: After = None,
+            last: Last = None, before: Before = None, filter: condition = None,  # type: ignore[valid-type]
+        ) -> Any:  # fmt: skip
+            return (await level([self], info, first, after, last, before, filter=filter))[0]
+
+    elif include_inactive is None:
 
         async def resolve(
             self: Any, info: GraphInfo, first: First = None, after: After = None,
@@ -115,11 +134,12 @@ def pages(
     *,
     description: str,
     include_inactive: str | None = None,
+    filter: tuple[type, str] | None = None,
 ) -> StrawberryField:
     """A connection of ``to`` rows per object: ``page_of(loaders, objects' keys, args,
     columns, **options)`` gives their pages, from one loader shared by every object asking
     alike; ``columns`` are what the rows must read for the nodes' selection, ``options`` the
-    field's other arguments (``include_inactive``)."""
+    field's other arguments (``include_inactive``, ``filter``)."""
 
     @reads()
     async def level(
@@ -133,4 +153,6 @@ def pages(
         found = await page_of(info.context.loaders, keys, args, columns, **options)
         return [Connection.of(page, target.from_rows) for page in found]
 
-    return paged_field(level, description=description, include_inactive=include_inactive)
+    return paged_field(
+        level, description=description, include_inactive=include_inactive, filter=filter
+    )

@@ -6,6 +6,7 @@ from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
 from models.custom_fields import CustomFieldDefinition
+from models.documents import Document
 from models.idempotency import IdempotencyKey
 from models.imports import ContactImport, ImportRowError
 from models.locations import Location
@@ -21,6 +22,7 @@ __all__ = [
     "Contact",
     "ContactImport",
     "CustomFieldDefinition",
+    "Document",
     "IdempotencyKey",
     "ImportRowError",
     "Location",

@@ -166,3 +166,18 @@ class OnMatch(StrEnum):
 
     UPDATE = "UPDATE"
     SKIP = "SKIP"
+
+
+class DocumentKind(StrEnum):
+    CONTRACT = "CONTRACT"
+    ID_CARD = "ID_CARD"
+    INVOICE = "INVOICE"
+    PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS"
+    PHOTO = "PHOTO"
+    OTHER = "OTHER"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "PENDING"
+    VALID = "VALID"
+    REJECTED = "REJECTED"

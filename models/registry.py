@@ -23,6 +23,7 @@ from models import (
     Contact,
     ContactImport,
     CustomFieldDefinition,
+    Document,
     ImportRowError,
     Location,
     Team,
@@ -128,6 +129,10 @@ ENTITIES = Registry(
            audited=("kind", "subject", "body", "status", "starts_at", "ends_at", "due_at",
                     "completed_at", "duration_seconds", "call_direction", "account_id",
                     "location_id", "contact_id", "owner_id")),
+    Entity("Document", Document, Area.CONTACTS, Visibility.ACCOUNT, account_column="account_id",
+           audited=("name", "kind", "content_type", "byte_size", "sha256", "review_status",
+                    "review_note", "reviewed_by_id", "uploaded_by_id", "account_id",
+                    "contact_id")),
     Entity("AuditEvent", AuditEvent, Area.AUDIT, Visibility.AUDITORS, searched=True),
     # An import is its importer's; admins and managers see every import (they see every row
     # it could have written). Its row errors are seen with it.

@@ -55,6 +55,8 @@ class ProblemCode(StrEnum):
     TOO_MANY_COLUMNS = "TOO_MANY_COLUMNS"
     TOO_MANY_ROWS = "TOO_MANY_ROWS"
     DUPLICATE_ROW = "DUPLICATE_ROW"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    FILE_TYPE_NOT_ALLOWED = "FILE_TYPE_NOT_ALLOWED"
 
 
 @dataclass(frozen=True, slots=True)

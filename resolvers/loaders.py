@@ -18,7 +18,7 @@ from tortoise.queryset import QuerySet, ValuesListQuery, ValuesQuery
 
 from engine.loaders import Loader, LoadersBase
 from engine.rows import Keys, Statements
-from models import Activity, Channel, Contact, Location
+from models import Activity, Channel, Contact, Document, Location
 from models.enums import (
     EVENT_KINDS,
     TODO_KINDS,
@@ -26,6 +26,7 @@ from models.enums import (
     ChannelKind,
     LocationKind,
     RecordStatus,
+    ReviewStatus,
 )
 from models.registry import ENTITIES, Visibility
 from resolvers.access import Access
@@ -96,6 +97,23 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentStats:
+    total: int = 0
+    pending: int = 0
+    valid: int = 0
+    rejected: int = 0
+
+
+def _document_stats_query(documents: QuerySet[Document], contact_ids: Keys) -> ValuesQuery:
+    return (
+        documents.filter(contact_id__in=contact_ids)
+        .group_by("contact_id", "review_status")
+        .annotate(documents=Count("id"))
+        .values("contact_id", "review_status", "documents")
+    )
+
+
 _MODELS = {entity.name: entity.model for entity in ENTITIES}
 
 
@@ -161,5 +179,27 @@ class Loaders(LoadersBase):
     def stats_by_contact(self) -> Loader[int, ContactStats]:
         async def load(contact_ids: Sequence[int]) -> list[ContactStats]:
             return await _stats(partial(self.rows, Activity), self.statements, contact_ids)
+
+        return Loader(load)
+
+    @cached_property
+    def document_stats_by_contact(self) -> Loader[int, DocumentStats]:
+        """Each contact's documents counted by review status in one GROUP BY: always what
+        its documents say."""
+
+        async def load(contact_ids: Sequence[int]) -> list[DocumentStats]:
+            records = await self.statements.records(
+                ("document_stats",), Document, contact_ids,
+                lambda keys: _document_stats_query(self.rows(Document), keys),
+            )  # fmt: skip
+            counts: dict[int, dict[str, int]] = defaultdict(dict)
+            for record in records:
+                status = ReviewStatus(record["review_status"]).value.lower()
+                counts[record["contact_id"]][status] = record["documents"]
+            return [
+                DocumentStats(total=sum(counts[pk].values()), **counts[pk])
+                if pk in counts else DocumentStats()
+                for pk in contact_ids
+            ]
 
         return Loader(load)

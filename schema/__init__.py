@@ -19,6 +19,7 @@ from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
 from schema.custom_fields import CustomFieldMutation, CustomFieldQuery
+from schema.documents import DocumentMutation
 from schema.imports import ImportMutation, ImportQuery
 from schema.locations import LocationMutation, LocationQuery
 from schema.node import NodeQuery
@@ -35,7 +36,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        UserMutation, ImportMutation, CustomFieldMutation,
+        DocumentMutation, UserMutation, ImportMutation, CustomFieldMutation,
     ),
 )  # fmt: skip
 

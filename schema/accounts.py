@@ -20,12 +20,14 @@ from resolvers import accounts as account_work
 from resolvers import activities as activity_work
 from resolvers import audit_log
 from resolvers import contacts as contact_work
+from resolvers import documents as document_work
 from resolvers import locations as location_work
 from resolvers.access import Area
 from resolvers.accounts import ACCOUNT_ORDER_KEYS
 from resolvers.listing import ordering
 from schema.common import INCLUDE_INACTIVE, RecordStatus, mutation, sort_keys
 from schema.custom_fields import CustomFieldFilter
+from schema.documents import DOCUMENT_FILTER
 from schema.errors import UserError
 from schema.locations import LocationFieldsInput
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from schema.activities import Activity
     from schema.audit import AuditEvent
     from schema.contacts import Contact
+    from schema.documents import Document
     from schema.locations import Location
     from schema.users import User
 from schema.inputs import plain
@@ -45,6 +48,7 @@ LocationRef = Annotated["Location", strawberry.lazy("schema.locations")]
 ContactRef = Annotated["Contact", strawberry.lazy("schema.contacts")]
 ActivityRef = Annotated["Activity", strawberry.lazy("schema.activities")]
 AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+DocumentRef = Annotated["Document", strawberry.lazy("schema.documents")]
 
 
 @reads()
@@ -99,6 +103,11 @@ class Account(RowType, Node, entity=ENTITIES["Account"]):
     activities: Connection[ActivityRef] = pages(
         partial(activity_work.activities_pages_of, parent_column="account_id"), "Activity",
         description="Activities with the account, newest first.",
+    )  # fmt: skip
+    documents: Connection[DocumentRef] = pages(
+        partial(document_work.documents_pages_of, parent_column="account_id"), "Document",
+        filter=DOCUMENT_FILTER,
+        description="Files at the account, its contacts' included, newest first.",
     )  # fmt: skip
     audit_events: Connection[AuditEventRef] = pages(
         partial(audit_log.events_pages_of, resource_type="Account"), "AuditEvent",

@@ -20,6 +20,7 @@ from models.registry import ENTITIES
 from resolvers import activities as activity_work
 from resolvers import audit_log, contact_writes
 from resolvers import contacts as work
+from resolvers import documents as document_work
 from resolvers.access import Area
 from resolvers.contacts import CONTACT_ORDER_KEYS
 from resolvers.errors import Problem, ProblemCode
@@ -28,6 +29,7 @@ from resolvers.loaders import ContactStats as ContactFigures
 from schema.channels import ChannelInput
 from schema.common import RecordStatus, Search, mutation, payload, sort_keys
 from schema.custom_fields import CustomFieldFilter
+from schema.documents import DOCUMENT_FILTER, DocumentStats, document_stats_of
 from schema.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from schema.activities import Activity
     from schema.audit import AuditEvent
     from schema.channels import Channel
+    from schema.documents import Document
     from schema.locations import Location
     from schema.users import User
 from schema.inputs import id_input, plain
@@ -47,6 +50,7 @@ UserRef = Annotated["User", strawberry.lazy("schema.users")]
 ChannelRef = Annotated["Channel", strawberry.lazy("schema.channels")]
 ActivityRef = Annotated["Activity", strawberry.lazy("schema.activities")]
 AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+DocumentRef = Annotated["Document", strawberry.lazy("schema.documents")]
 
 ContactRole = documented_enum(
     enums.ContactRole,
@@ -217,6 +221,13 @@ class Contact(RowType, Node, entity=ENTITIES["Contact"]):
     )  # fmt: skip
     stats: ContactStats = level_field(
         _stats_of, description="Activity figures (KPIs) of the contact."
+    )
+    documents: Connection[DocumentRef] = pages(
+        partial(document_work.documents_pages_of, parent_column="contact_id"), "Document",
+        filter=DOCUMENT_FILTER, description="Files uploaded to the contact, newest first.",
+    )  # fmt: skip
+    document_stats: DocumentStats = level_field(
+        document_stats_of, description="The contact's documents counted by review status."
     )
     audit_events: Connection[AuditEventRef] = pages(
         partial(audit_log.events_pages_of, resource_type="Contact"), "AuditEvent",

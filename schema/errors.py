@@ -66,6 +66,11 @@ UserErrorCode = documented_enum(
         "TOO_MANY_ROWS": "The file has more rows than an import takes (the limit is in the "
         "message).",
         "DUPLICATE_ROW": "An earlier row of the same file is for the same contact.",
+        "FILE_TOO_LARGE": "The uploaded file is larger than the server's upload limit.",
+        "FILE_TYPE_NOT_ALLOWED": (
+            "The file's bytes are not of an allowed type (PDF, images, office files by "
+            "default), whatever its name says."
+        ),
     },
     name="UserErrorCode",
 )

@@ -55,7 +55,8 @@ def database_url(tmp_dir: Path) -> str:
 @pytest.fixture(scope="session")
 async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     url = database_url(tmp_path_factory.mktemp("db"))
-    settings = Settings(database_url=url, admin_token=ADMIN_TOKEN)
+    settings = Settings(database_url=url, admin_token=ADMIN_TOKEN,
+                        storage_dir=str(tmp_path_factory.mktemp("documents")))
     application = build_app(settings)
     async with application.router.lifespan_context(application):
         await wipe()
@@ -101,6 +102,27 @@ async def gql(
     )
     assert response.status_code in (200, 400), response.text
     return response.json()
+
+
+async def gql_upload(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any],
+    files: dict[str, tuple[str, bytes, str]],
+    token: str | None = ADMIN_TOKEN,
+) -> httpx.Response:
+    """POST a GraphQL multipart request: ``files`` maps a variable's path
+    (``variables.input.file``) to the part sent for it (file name, bytes, content type)."""
+    headers = {"GraphQL-Require-Preflight": "1"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    paths = list(files)
+    form = {
+        "operations": json.dumps({"query": query, "variables": variables}),
+        "map": json.dumps({str(n): [path] for n, path in enumerate(paths)}),
+    }
+    parts = {str(n): files[path] for n, path in enumerate(paths)}
+    return await client.post("/graphql", data=form, files=parts, headers=headers)
 
 
 async def ok(client: httpx.AsyncClient, query: str, variables: dict | None = None) -> dict:

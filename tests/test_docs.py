@@ -46,6 +46,8 @@ def _sample(action: argparse.Action) -> str:
         return next(choice for choice in action.choices if choice != action.default)
     if action.dest == "default_region":  # a country phone numbers know
         return "MX"
+    if action.dest == "storage_url":  # a bucket
+        return "s3://crm-documents/prod"
     return "12345" if action.type is int else "https://example.test"
 
 

@@ -23,7 +23,18 @@ from models.registry import ENTITIES, Visibility
 from resolvers.ids import decode_id, encode_id
 from resolvers.unit_of_work import LockOrderError, Unit, change
 from resolvers.users import ensure_admin
-from tests.conftest import ADMIN_TOKEN, define_field, gql, ok, tables_children_first, wipe
+from tests.conftest import (
+    ADMIN_TOKEN,
+    define_field,
+    gql,
+    gql_upload,
+    ok,
+    tables_children_first,
+    wipe,
+)
+
+# The file every upload of these cases sends.
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 class AuditWriteFailed(RuntimeError):
@@ -97,6 +108,14 @@ async def build_world(client) -> World:
         {"c": ids["ana"]},
     )
     ids["activity"] = payload(data, "createActivity")["activity"]["id"]
+    response = await gql_upload(
+        client,
+        "mutation($c: ID!, $f: Upload!) { uploadDocument(input: {contactId: $c, file: $f, "
+        "kind: CONTRACT}) { document { id } errors { code } } }",
+        {"c": ids["ana"], "f": None},
+        {"variables.f": ("contrato.pdf", PDF, "application/pdf")},
+    )
+    ids["document"] = payload(response.json()["data"], "uploadDocument")["document"]["id"]
     data = await ok(
         client, 'mutation { createTeam(input: {name: "Ventas"}) { team { id } errors { code } } }'
     )
@@ -128,10 +147,21 @@ class Case:
     id: str | None = None
     other: str | None = None
     changes: int = 1  # audit events, and outbox rows, the mutation writes
+    upload: bool = False  # sent as a multipart request with a PDF as `$file`
 
     def variables(self, world: World) -> dict[str, str]:
         named = {"id": self.id, "other": self.other}
         return {key: world[name] for key, name in named.items() if name is not None}
+
+    async def send(self, client, world: World) -> dict:
+        """The mutation's response body: JSON, or multipart with its file."""
+        if not self.upload:
+            return await gql(client, self.document, self.variables(world))
+        files = {"variables.file": ("contrato.pdf", PDF, "application/pdf")}
+        variables = {**self.variables(world), "file": None}
+        response = await gql_upload(client, self.document, variables, files)
+        assert response.status_code in (200, 400), response.text
+        return response.json()
 
 
 def one(field: str, arguments: str, variables: str = "", **case: Any) -> Case:
@@ -197,6 +227,10 @@ CASES = (
     one("createActivity", 'contactId: $id, kind: TASK, subject: "Enviar catálogo"', ID, id="ana"),
     one("updateActivity", 'id: $id, subject: "Llamada de seguimiento"', ID, id="activity"),
     one("deleteActivity", "id: $id", ID, id="activity"),
+    one("uploadDocument", "contactId: $id, file: $file, kind: ID_CARD", "$id: ID!, $file: Upload!",
+        id="ana", upload=True),
+    one("reviewDocument", 'id: $id, status: REJECTED, note: "Ilegible"', ID, id="document"),
+    one("deleteDocument", "id: $id", ID, id="document"),
     one("createTeam", 'name: "Cuentas clave"'),
     one("createUser", 'name: "Iván", email: "ivan@crm.pe", role: MANAGER'),
     one("updateUser", 'id: $id, name: "Rosa María"', ID, id="user"),
@@ -240,7 +274,7 @@ async def test_rule_6_a_failed_audit_or_outbox_write_leaves_no_trace(
         raise AuditWriteFailed(failing)
 
     monkeypatch.setattr(Unit, failing, fail)
-    body = await gql(client, case.document, case.variables(world))
+    body = await case.send(client, world)
     assert (body["data"] or {}).get(case.field) is None
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert await table_rows() == before
@@ -251,7 +285,9 @@ async def test_rule_6_each_change_writes_one_audit_event_and_its_outbox_row(clie
     world = await build_world(client)
     last_event = await AuditEvent.all().order_by("-id").first()
     last_row = await Outbox.all().order_by("-id").first()
-    data = await ok(client, case.document, case.variables(world))
+    body = await case.send(client, world)
+    assert "errors" not in body, body["errors"]
+    data = body["data"]
     assert data[case.field]["errors"] == []
     events = await AuditEvent.filter(id__gt=last_event.id).order_by("id")
     rows = await Outbox.filter(id__gt=last_row.id).order_by("id")
@@ -336,6 +372,7 @@ REMOVALS = {
     "removeChannel": ("channels", "ana.email2"),
     "deleteActivity": ("activities", "activity"),
     "deleteLocation": ("locations", "empty"),
+    "deleteDocument": ("documents", "document"),
 }
 
 

@@ -6,7 +6,7 @@ from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_contact_import')]
+    dependencies = [('models', '0006_document')]
 
     initial = False
 
