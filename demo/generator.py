@@ -19,7 +19,17 @@ from stdnum.mx import rfc as mx_rfc
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models import Account, Activity, AuditEvent, Channel, Contact, Location, Team, User
+from models import (
+    Account,
+    Activity,
+    AuditEvent,
+    Channel,
+    Contact,
+    CustomFieldDefinition,
+    Location,
+    Team,
+    User,
+)
 from models.base import fold
 from models.enums import (
     EVENT_KINDS,
@@ -30,6 +40,8 @@ from models.enums import (
     CaptureSource,
     ChannelKind,
     ContactRole,
+    CustomFieldEntity,
+    CustomFieldType,
     DocumentType,
     LeadSource,
     LocationKind,
@@ -399,6 +411,7 @@ async def fill_demo_data(
         if await Account.exists():
             return DemoSummary()
         staff, teams_created, users_created = await _ensure_staff(unit)
+        fields_defined = await _ensure_custom_fields(unit)
         first_ids = {model: await _next_id(connection, model) for model in BULK_MODELS}
         generator = DemoGenerator(random.Random(seed), now, staff, admin, dict(first_ids))
         written = {model: 0 for model in BULK_MODELS}
@@ -420,7 +433,7 @@ async def fill_demo_data(
         activities=written[Activity],
         users=users_created,
         teams=teams_created,
-        audit_events=written[AuditEvent] + users_created + teams_created,
+        audit_events=written[AuditEvent] + users_created + teams_created + fields_defined,
     )
 
 
@@ -464,6 +477,38 @@ async def _ensure_staff(unit: Unit) -> tuple[Staff, int, int]:
         members[team_name].append(user)
     staff = Staff(*(tuple(members[name]) for name in STAFF_TEAMS))
     return staff, teams_created, users_created
+
+
+# The custom fields the demo's rows hold (key -> label, type, options), defined unless they exist.
+DEMO_CUSTOM_FIELDS = {
+    CustomFieldEntity.ACCOUNT: {
+        "nivelInteres": ("Nivel de interés", CustomFieldType.SELECT, list(INTEREST_LEVELS)),
+        "diaVisita": ("Día de visita", CustomFieldType.SELECT, list(VISIT_DAYS)),
+        "limiteCredito": ("Límite de crédito", CustomFieldType.NUMBER, []),
+    },
+    CustomFieldEntity.CONTACT: {
+        "horarioContacto": ("Horario de contacto", CustomFieldType.SELECT, list(CONTACT_HOURS)),
+        "canalPreferido": ("Canal preferido", CustomFieldType.SELECT,
+                           ["whatsapp", "llamada", "correo"]),
+    },
+}
+
+
+async def _ensure_custom_fields(unit: Unit) -> int:
+    """The demo's custom field definitions, created unless they exist; how many are new."""
+    existing = {(row.entity, row.key) for row in await CustomFieldDefinition.all()}
+    created = 0
+    for entity, definitions in DEMO_CUSTOM_FIELDS.items():
+        for key, (label, kind, options) in definitions.items():
+            if (entity, key) in existing:
+                continue
+            definition = await CustomFieldDefinition.create(
+                entity=entity, key=key, label=label, type=kind, options=options,
+                using_db=unit.connection,
+            )  # fmt: skip
+            await unit.record(AuditAction.CREATED, definition, label)
+            created += 1
+    return created
 
 
 async def _next_id(connection: BaseDBAsyncClient, model: type[Model]) -> int:

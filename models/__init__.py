@@ -5,6 +5,7 @@ from models.activities import Activity
 from models.audit import AuditEvent
 from models.channels import Channel
 from models.contacts import Contact
+from models.custom_fields import CustomFieldDefinition
 from models.documents import Document
 from models.idempotency import IdempotencyKey
 from models.imports import ContactImport, ImportRowError
@@ -20,6 +21,7 @@ __all__ = [
     "Channel",
     "Contact",
     "ContactImport",
+    "CustomFieldDefinition",
     "Document",
     "IdempotencyKey",
     "ImportRowError",

@@ -48,6 +48,11 @@ _POSTGRES_TAG_INDEXES = {
 # The indexes of releases before tag_keys, on the tags as typed: dropped at start-up.
 _OBSOLETE_POSTGRES_INDEXES = tuple(f"idx_{table}_tags" for table in TAGGED_TABLES)
 _OBSOLETE_SQLITE_TABLES = tuple(f"{table}_tag" for table in TAGGED_TABLES)
+# The JSONB containment of the lists' `customField` filter (`custom_fields @> {"k": v}`).
+_POSTGRES_CUSTOM_FIELD_INDEXES = {
+    f"idx_{table}_custom_fields": f'ON "{table}" USING gin ("custom_fields" jsonb_path_ops)'
+    for table in ("account", "contact")
+}
 _POSTGRES_TRIGRAM_INDEXES = {
     f"idx_{table}_search_trgm": f'ON "{table}" USING gin ("search_text" gin_trgm_ops)'
     for table in SEARCHED_TABLES
@@ -57,7 +62,7 @@ _POSTGRES_TRIGRAM_INDEXES = {
 async def _add_postgres_search_indexes(connection) -> None:
     for name in _OBSOLETE_POSTGRES_INDEXES:
         await connection.execute_script(f'DROP INDEX IF EXISTS "{name}"')
-    for name, definition in _POSTGRES_TAG_INDEXES.items():
+    for name, definition in (_POSTGRES_TAG_INDEXES | _POSTGRES_CUSTOM_FIELD_INDEXES).items():
         await connection.execute_script(f'CREATE INDEX IF NOT EXISTS "{name}" {definition}')
     try:
         await connection.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -224,7 +229,8 @@ async def search_indexes_suspended(connection) -> AsyncIterator[None]:
             await _drop_sqlite_side_table(connection, name)
             built.discard(name)
     else:
-        for name in [*_POSTGRES_TAG_INDEXES, *_POSTGRES_TRIGRAM_INDEXES]:
+        for name in [*_POSTGRES_TAG_INDEXES, *_POSTGRES_CUSTOM_FIELD_INDEXES,
+                     *_POSTGRES_TRIGRAM_INDEXES]:
             await connection.execute_script(f'DROP INDEX IF EXISTS "{name}"')
     try:
         yield

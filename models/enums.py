@@ -140,6 +140,21 @@ class AuditAction(StrEnum):
     IMPORTED = "IMPORTED"
 
 
+class CustomFieldEntity(StrEnum):
+    ACCOUNT = "ACCOUNT"
+    CONTACT = "CONTACT"
+
+
+class CustomFieldType(StrEnum):
+    TEXT = "TEXT"
+    NUMBER = "NUMBER"
+    DATE = "DATE"
+    BOOLEAN = "BOOLEAN"
+    SELECT = "SELECT"
+    MULTI_SELECT = "MULTI_SELECT"
+    URL = "URL"
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
 class ImportStatus(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"

@@ -5,16 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pypika_tortoise.terms import Term
 from tortoise.queryset import QuerySet
 
 from engine.pagination import Ordering, Page, PageArgs, SortKey, paginate
 from models import Account
 from models.base import tag_keys
-from models.enums import AuditAction, LocationKind
+from models.enums import AuditAction, CustomFieldEntity, LocationKind
 from models.registry import ENTITIES
 from resolvers import audit
 from resolvers import validation as check
 from resolvers.access import Access
+from resolvers.custom_fields import (
+    Definitions,
+    check_values,
+    custom_field_condition,
+    definitions_of,
+    with_custom_field,
+)
 from resolvers.errors import Problems, Rejected
 from resolvers.listing import (
     created_between,
@@ -35,8 +43,10 @@ ACCOUNT_ORDER_KEYS = {
 }
 
 
-def accounts_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Account]:
-    query = with_status(access.rows(Account), filter)
+def accounts_queryset(
+    access: Access, filter: Any, search: str | None, custom_field: Term | None = None
+) -> QuerySet[Account]:
+    query = with_custom_field(with_status(access.rows(Account), filter), custom_field)
     if filter is not None:
         if filter.owner_id is not None:
             query = query.filter(owner_id=filter_id(filter.owner_id, "User"))
@@ -55,7 +65,11 @@ async def list_accounts(
     args: PageArgs,
     columns: frozenset[str] | None = None,
 ) -> Page:
-    return await paginate(accounts_queryset(access, filter, search), order, args, columns)
+    condition = await custom_field_condition(
+        CustomFieldEntity.ACCOUNT, getattr(filter, "custom_field", None)
+    )
+    query = accounts_queryset(access, filter, search, condition)
+    return await paginate(query, order, args, columns)
 
 
 # ---------------------------------------------------------------- mutations
@@ -63,9 +77,17 @@ async def list_accounts(
 AUDITED_FIELDS = ENTITIES["Account"].audited
 
 
-def _check_fields(problems: Problems, data: Any, creating: bool, region: str) -> dict[str, Any]:
-    """Validated column values of a create or update input (on update only the fields sent);
-    the tax id and the phone are read by ``region``, the main location's country."""
+def _check_fields(
+    problems: Problems,
+    data: Any,
+    region: str,
+    definitions: Definitions,
+    current: Account | None = None,
+) -> dict[str, Any]:
+    """Validated column values of a create (no ``current``) or update input (on update only
+    the fields sent); the tax id and the phone are read by ``region``, the main location's
+    country; ``definitions``: the accounts' custom fields."""
+    creating = current is None
     values: dict[str, Any] = {}
 
     def sent(name: str) -> bool:
@@ -89,7 +111,10 @@ def _check_fields(problems: Problems, data: Any, creating: bool, region: str) ->
         values["tags"] = check.tags(problems, "tags", data.tags)
         values["tag_keys"] = tag_keys(values["tags"])
     if sent("custom_fields"):
-        values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
+        values["custom_fields"] = check_values(
+            problems, "customFields", data.custom_fields, definitions, CustomFieldEntity.ACCOUNT,
+            region, None if creating else current.custom_fields,
+        )  # fmt: skip
     for name in ("is_vip", "status"):
         raw = getattr(data, name, None)
         if check.given(raw) and raw is not None:
@@ -112,7 +137,8 @@ async def create_account(access: Access, data: Any) -> Account:
     )
     main = data.main_location
     address = check_address(problems, main, ("mainLocation",), creating=True) if main else {}
-    values = _check_fields(problems, data, True, check.region_of(address.get("country")))
+    definitions = await definitions_of(CustomFieldEntity.ACCOUNT)
+    values = _check_fields(problems, data, check.region_of(address.get("country")), definitions)
     main_name = None
     if main is not None and main.name is not None:
         main_name = check.text(problems, ("mainLocation", "name"), main.name, 200, required=True)
@@ -144,7 +170,11 @@ async def update_account(access: Access, data: Any) -> Account:
     account = await access.find(problems, Account, data.id, "id")
     if account is None:
         raise Rejected(problems.items)
-    values = _check_fields(problems, data, False, await region_of_site(None, account.id))
+    definitions = {}
+    if check.given(data.custom_fields):
+        definitions = await definitions_of(CustomFieldEntity.ACCOUNT)
+    region = await region_of_site(None, account.id)
+    values = _check_fields(problems, data, region, definitions, account)
     if values.get("status", account.status) != account.status:
         access.require_supervisor("deactivate or reactivate an account")
     if check.given(data.owner_id):

@@ -56,6 +56,7 @@ from models.enums import (
     AuditAction,
     CaptureSource,
     ChannelKind,
+    CustomFieldEntity,
     LocationKind,
     RecordStatus,
 )
@@ -64,6 +65,7 @@ from resolvers import channels as channel_rules
 from resolvers import contacts as rules
 from resolvers import validation as check
 from resolvers.access import Access
+from resolvers.custom_fields import definitions_of
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import expect_id
 from resolvers.unit_of_work import change
@@ -160,11 +162,13 @@ async def create_contacts(
     which checks its rows to plan them); they are not checked a second time."""
     work = [_Item(index, data) for index, data in enumerate(items)]
     await _place(access, work)
+    definitions = await definitions_of(CustomFieldEntity.CONTACT)  # required ones: every create
     for item in work:
         if checked is not None:
             item.values, item.specs = dict(checked[item.index][0]), checked[item.index][1]
             continue
-        item.values = rules._check_fields(item.problems, item.data, item.region)
+        item.values = rules._check_fields(item.problems, item.data, item.region,
+                                          definitions=definitions)  # fmt: skip
         item.specs = rules._check_channels(item.problems, item.data, item.region) or []
     await _owners(access, work)
 
@@ -204,8 +208,12 @@ async def update_contacts(
             seen[pk] = item.index
     work_found = [item for item in work if item.current is not None]
     await _place(access, work_found)
+    definitions = {}
+    if any(check.given(getattr(item.data, "custom_fields", None)) for item in work_found):
+        definitions = await definitions_of(CustomFieldEntity.CONTACT)
     for item in work_found:
-        item.values = rules._check_fields(item.problems, item.data, item.region, item.current)
+        item.values = rules._check_fields(item.problems, item.data, item.region, item.current,
+                                          definitions)  # fmt: skip
         item.specs = rules._check_channels(item.problems, item.data, item.region)
     await _owners(access, work_found)
     for item in work_found:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pypika_tortoise.terms import Term
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
@@ -16,14 +17,22 @@ from models.base import tag_keys
 from models.enums import (
     AuditAction,
     ChannelKind,
+    CustomFieldEntity,
     RecordStatus,
 )
 from models.registry import ENTITIES
 from resolvers import channels as channel_rules
 from resolvers import validation as check
 from resolvers.access import Access
+from resolvers.custom_fields import (
+    Definitions,
+    check_values,
+    custom_field_condition,
+    with_custom_field,
+)
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id
+from resolvers.inputs import NOT_SENT
 from resolvers.listing import (
     created_between,
     filter_id,
@@ -55,10 +64,13 @@ SHORTHAND_KINDS = {"email": ChannelKind.EMAIL, "phone": ChannelKind.PHONE,
 # ---------------------------------------------------------------- reading
 
 
-def contacts_queryset(access: Access, filter: Any, search: str | None) -> QuerySet[Contact]:
-    """The root ``contacts`` list: filters, search, and rule 5 (inactive hidden by default)."""
+def contacts_queryset(
+    access: Access, filter: Any, search: str | None, custom_field: Term | None = None
+) -> QuerySet[Contact]:
+    """The root ``contacts`` list: filters, search, and rule 5 (inactive hidden by default);
+    ``custom_field``: the filter's ``customField`` (``custom_fields.custom_field_condition``)."""
     f = filter
-    query = with_status(access.rows(Contact), f)
+    query = with_custom_field(with_status(access.rows(Contact), f), custom_field)
     if f is not None:
         exact = {
             "account_id": ("account_id", "Account"),
@@ -84,7 +96,11 @@ async def list_contacts(
     args: PageArgs,
     columns: frozenset[str] | None = None,
 ) -> Page:
-    return await paginate(contacts_queryset(access, filter, search), order, args, columns)
+    condition = await custom_field_condition(
+        CustomFieldEntity.CONTACT, getattr(filter, "custom_field", None)
+    )
+    query = contacts_queryset(access, filter, search, condition)
+    return await paginate(query, order, args, columns)
 
 
 def contacts_pages_of(
@@ -257,10 +273,15 @@ class ChannelSpec:
 
 
 def _check_fields(
-    problems: Problems, data: Any, region: str, current: Contact | None = None
+    problems: Problems,
+    data: Any,
+    region: str,
+    current: Contact | None = None,
+    definitions: Definitions | None = None,
 ) -> dict[str, Any]:
     """Validated column values of a create (no ``current``) or update input (only the fields
-    sent); ``region`` reads the home phone (``region_of_site``)."""
+    sent); ``region`` reads the home phone (``region_of_site``); ``definitions``: the
+    contacts' custom fields (``custom_fields.definitions_of``, read once per batch)."""
     creating = current is None
     values: dict[str, Any] = {}
 
@@ -291,8 +312,12 @@ def _check_fields(
     if sent("tags"):
         values["tags"] = check.tags(problems, "tags", data.tags)
         values["tag_keys"] = tag_keys(values["tags"])
-    if sent("custom_fields"):
-        values["custom_fields"] = check.custom_fields(problems, "customFields", data.custom_fields)
+    if creating or sent("custom_fields"):
+        raw = getattr(data, "custom_fields", None)
+        values["custom_fields"] = check_values(
+            problems, "customFields", None if raw is NOT_SENT else raw, definitions or {},
+            CustomFieldEntity.CONTACT, region, None if creating else current.custom_fields,
+        )  # fmt: skip
     for name in ("role", "document_type", "lead_source"):
         if sent(name):
             values[name] = getattr(data, name)

@@ -43,6 +43,7 @@ class ProblemCode(StrEnum):
     ALREADY_IN_STATE = "ALREADY_IN_STATE"
     LAST_ADMIN = "LAST_ADMIN"
     BATCH_CONFLICT = "BATCH_CONFLICT"
+    INVALID_CUSTOM_FIELD = "INVALID_CUSTOM_FIELD"
     # An imported file refused as a whole (resolvers/porting/reader.py), or one of its rows.
     EMPTY_FILE = "EMPTY_FILE"
     UNSUPPORTED_FILE = "UNSUPPORTED_FILE"

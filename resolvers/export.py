@@ -24,9 +24,15 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from engine.rows import keyed_sql
-from models import Account, Channel, Contact, Location, User
-from models.enums import ChannelKind, ContactRole, LeadSource, LocationKind, RecordStatus
+from models import Account, Channel, Contact, CustomFieldDefinition, Location, User
+from models.enums import (
+    ChannelKind,
+    ContactRole,
+    CustomFieldEntity,
+    LeadSource,
+    LocationKind,
+    RecordStatus,
+)
 from resolvers.access import Access, Area
 from resolvers.contacts import contacts_queryset
 from resolvers.errors import BadInput, Forbidden
@@ -216,26 +222,21 @@ async def _columns(
         return chosen
     columns = [OutColumn(c.key, c) for c in EXPORTED if _allowed(access, c)]
     if _allowed(access, CUSTOM_FIELD):
-        keys = await custom_field_keys(query)
+        keys = await custom_field_keys()
         columns += [OutColumn(custom_field_header(k), CUSTOM_FIELD, k) for k in keys]
     return columns
 
 
-async def custom_field_keys(query: QuerySet[Contact]) -> list[str]:
-    """Every custom field key the contacts of ``query`` hold, sorted: one statement."""
-    db, sql, params = keyed_sql(None, Contact, [], lambda _: query.values("id"))
-    if db.capabilities.dialect == "postgres":
-        statement = (
-            'SELECT DISTINCT jsonb_object_keys(c."custom_fields") AS key FROM "contact" c '
-            f'WHERE c."id" IN ({sql}) ORDER BY 1 LIMIT {MAX_CUSTOM_FIELD_COLUMNS}'
-        )
-    else:
-        statement = (
-            'SELECT DISTINCT j.key AS key FROM "contact" c, json_each(c."custom_fields") j '
-            f'WHERE c."id" IN ({sql}) ORDER BY 1 LIMIT {MAX_CUSTOM_FIELD_COLUMNS}'
-        )
-    _, records = await db.execute_query(statement, list(params))
-    return [str(record["key"]) for record in records]
+async def custom_field_keys() -> list[str]:
+    """The contacts' custom fields, a ``cf.<key>`` column each, by key: one statement.
+
+    The columns are the definitions (docs/custom-fields.md), not the keys rows hold. An
+    archived definition has no column: its values stay readable through the API, and a
+    file written here imports back (the import refuses writes to archived fields)."""
+    keys = await CustomFieldDefinition.filter(
+        entity=CustomFieldEntity.CONTACT, archived=False
+    ).order_by("key").limit(MAX_CUSTOM_FIELD_COLUMNS).values_list("key", flat=True)
+    return [str(key) for key in keys]
 
 
 @dataclass(slots=True)

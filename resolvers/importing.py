@@ -36,6 +36,7 @@ from models.enums import (
     AuditAction,
     CaptureSource,
     ChannelKind,
+    CustomFieldEntity,
     ImportStatus,
     LocationKind,
     OnMatch,
@@ -48,6 +49,7 @@ from resolvers.accounts import AUDITED_FIELDS as ACCOUNT_FIELDS
 from resolvers.channels import ChannelValue
 from resolvers.contact_writes import create_contacts, update_contacts
 from resolvers.contacts import ChannelSpec
+from resolvers.custom_fields import Definitions, definitions_of
 from resolvers.errors import Problem, ProblemCode, Problems, Rejected
 from resolvers.ids import encode_id, expect_id
 from resolvers.importing_rows import CONTACT_FIELDS, RowInput, TableColumns, read_row, same_text
@@ -398,7 +400,7 @@ async def _plan(
         placement = found.placement(row, contact, options, state, plan, problems)
         if not problems:
             region = found.region(placement, contact)
-            problems.items.extend(row.checked(region, contact))
+            problems.items.extend(row.checked(region, contact, found.definitions))
         if not problems:
             _in_file(row, contact, state, problems)
         if problems:
@@ -560,6 +562,7 @@ class _Lookups:
         self.sites: dict[int, Location] = {}
         self.owners: dict[str, User] = {}
         self.may_own: dict[int, bool] = {}
+        self.definitions: Definitions = {}
 
     @classmethod
     async def of(cls, access: Access, options: Options, rows: list[RowInput]) -> _Lookups:
@@ -594,6 +597,8 @@ class _Lookups:
                     found.homes.setdefault(home.contact_id, home)
         await found._accounts(access, options, rows)
         await found._owners(access, rows)
+        # The contacts' custom fields, once per chunk: every row's cf.<key> cells are read by them.
+        found.definitions = await definitions_of(CustomFieldEntity.CONTACT)
         return found
 
     async def _accounts(self, access: Access, options: Options, rows: list[RowInput]) -> None:

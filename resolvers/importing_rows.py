@@ -13,10 +13,11 @@ from resolvers import channels as channel_rules
 from resolvers import contacts as contact_rules
 from resolvers import validation as check
 from resolvers.channels import ChannelValue
+from resolvers.custom_fields import Definitions
 from resolvers.errors import Problem, ProblemCode, Problems
 from resolvers.inputs import NOT_SENT, Input
 from resolvers.locations import ADDRESS_FIELDS, check_address
-from resolvers.porting.columns import CellError, ColumnMatch, format_value
+from resolvers.porting.columns import CellError, ColumnMatch, format_value, parse_custom_field
 from resolvers.porting.reader import Table
 
 # The contact fields ``contact_rules._check_fields`` reads, all of them (NOT_SENT: no column).
@@ -170,11 +171,14 @@ class RowInput:
         parts = (self.cells.get("firstName") or first, self.cells.get("lastName") or last)
         return " ".join(" ".join(part.split()) for part in parts if part)
 
-    def checked(self, region: str, current: Any = None) -> list[Problem]:
+    def checked(
+        self, region: str, current: Any = None, definitions: Definitions | None = None
+    ) -> list[Problem]:
         """The contact fields through createContact's (no ``current``) or updateContact's
         checks, and the phone-like channels, numbers read in ``region`` (the region rule of
         the row's site); the values land in ``values``, only those the row fills on an
-        update."""
+        update. ``cf.<key>`` cells are read by their ``definitions``' types, then checked as
+        every write checks them; on an update they change only the keys the file has."""
         problems = Problems()
         for kind, found in self.phones.items():
             values, headers = [], []
@@ -193,9 +197,12 @@ class RowInput:
             name = _contact_field(self.columns.matches[key])
             if name in sent:
                 sent[name] = value
-        if self.custom_fields:
-            sent["custom_fields"] = self.custom_fields
-        values = contact_rules._check_fields(problems, Input("ImportRow", sent), region, current)
+        typed = self._typed_custom_fields(problems, definitions or {})
+        if typed:
+            stored = {} if current is None else dict(current.custom_fields or {})
+            sent["custom_fields"] = {**stored, **typed}
+        values = contact_rules._check_fields(problems, Input("ImportRow", sent), region, current,
+                                             definitions)  # fmt: skip
         if current is not None:
             # Only the columns the file has; what the checks derive (``tag_keys``) goes along.
             values = {
@@ -205,6 +212,22 @@ class RowInput:
             }
         self.values = values
         return problems.items
+
+
+    def _typed_custom_fields(self, problems: Problems, definitions: Definitions) -> dict[str, Any]:
+        """The row's ``cf.<key>`` cells as their definitions' types (an empty cell leaves the
+        key as it is); a key without a definition stays text, for the check to refuse."""
+        typed: dict[str, Any] = {}
+        for key, text in self.custom_fields.items():
+            definition = definitions.get(key)
+            try:
+                value = text if definition is None else parse_custom_field(definition.type, text)
+            except CellError as error:
+                problems.add(error.code, ("customFields", key), error.message)
+                continue
+            if value is not None:
+                typed[key] = value
+        return typed
 
 
 def _contact_field(match: ColumnMatch) -> str | None:

@@ -21,17 +21,21 @@ values with the same codes and store the same canonical forms (docs/canonical-da
   else ``INVALID_DOCUMENT``; passports and other documents are text.
 - ``tax_id(problems, path, value, country)``: a RUC in PE, an RFC in MX, text elsewhere.
 - ``country(problems, path, value)``: an ISO 3166-1 alpha-2 code that exists (``pycountry``).
-- ``url``, ``birthday``, ``integer``, ``tags``, ``custom_fields``: as their names say.
+- ``custom_fields(problems, path, value, definitions, …)``: the values against their
+  definitions (docs/custom-fields.md), ``INVALID_CUSTOM_FIELD`` on ``[*path, key]``.
+- ``url``, ``birthday``, ``integer``, ``tags``: as their names say.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
@@ -43,7 +47,7 @@ from stdnum.pe import ruc as pe_ruc
 
 from models.base import digits, fold
 from models.canonical import e164, parse_phone, phone_region_used, region_of
-from models.enums import DocumentType
+from models.enums import CustomFieldType, DocumentType
 from resolvers.errors import ProblemCode, Problems
 from resolvers.inputs import NOT_SENT
 
@@ -316,43 +320,150 @@ def tags(problems: Problems, path: Path, value: list[str] | None) -> list[str]:
     return cleaned
 
 
-def custom_fields(problems: Problems, path: Path, value: Any) -> dict[str, Any]:
-    """A flat JSON object of scalars, small enough to keep on every row."""
+class CustomFieldRule(Protocol):
+    """What a value check reads of a custom field definition (``models.CustomFieldDefinition``)."""
+
+    key: str
+    label: str
+    type: CustomFieldType
+    options: list[str]
+    required: bool
+    archived: bool
+
+
+MAX_CUSTOM_TEXT = 2000
+
+
+def custom_fields(
+    problems: Problems,
+    path: Path,
+    value: Any,
+    definitions: Mapping[str, CustomFieldRule],
+    *,
+    entity: str,
+    region: str,
+    current: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A row's custom fields checked against its entity's ``definitions`` (key -> definition).
+
+    ``value`` replaces the object (``current``: what an update's row holds; None on create).
+    Each key must be defined (``INVALID_CUSTOM_FIELD`` on ``[*path, key]`` otherwise), each
+    value of its type (SELECT: one of the options; MULTI_SELECT: a list of them; DATE: an ISO
+    date; URL, EMAIL, PHONE: as the other fields of those kinds), null clears a key. Required
+    fields: present on create, not cleared on update. Archived definitions: their stored
+    values are kept (carried over from ``current``), a write that changes one is refused.
+    The object keeps its size limits (fields, bytes).
+    """
+    stored = dict(current or {})
     if value is None:
-        return {}
+        value = {}
     if not isinstance(value, dict):
         problems.add(ProblemCode.INVALID_FORMAT, path, "Custom fields must be a JSON object.")
         return {}
     if len(value) > MAX_CUSTOM_FIELDS:
         problems.add(ProblemCode.OUT_OF_RANGE, path, f"At most {MAX_CUSTOM_FIELDS} fields.")
         return {}
-    # String values are long text: lines kept, as in an activity's body.
-    value = {k: v.replace("\r\n", "\n") if isinstance(v, str) else v for k, v in value.items()}
+    before = len(problems.items)
+    cleaned: dict[str, Any] = {}
     for key, item in value.items():
         reason = bad_characters(key)
         if reason is not None:
             problems.add(ProblemCode.INVALID_CHARACTERS, path, f"A custom field name: {reason}")
-            return {}
-        if not key.strip() or len(key) > 64:
-            problems.add(ProblemCode.INVALID_FORMAT, path, f"Bad custom field name '{key[:64]}'.")
-            return {}
-        reason = bad_characters(item, long=True) if isinstance(item, str) else None
-        if reason is not None:
-            problems.add(ProblemCode.INVALID_CHARACTERS, (*_as_tuple(path), key), reason)
-            return {}
-        if item is not None and not isinstance(item, str | int | float | bool):
-            problems.add(
-                ProblemCode.INVALID_FORMAT,
-                (*_as_tuple(path), key),
-                "Custom field values are strings, numbers, booleans or null.",
-            )
-            return {}
-    if len(json.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
+            continue
+        where = (*_as_tuple(path), key[:64])
+        definition = definitions.get(key)
+        if definition is None:
+            problems.add(ProblemCode.INVALID_CUSTOM_FIELD, where,
+                         f"No custom field '{key[:64]}' is defined for {entity}: an "
+                         "admin or a manager defines it first "
+                         "(createCustomFieldDefinition).")  # fmt: skip
+            continue
+        if definition.archived:
+            if key in stored and stored[key] == item:
+                continue  # sent back as it is: kept below
+            problems.add(ProblemCode.INVALID_CUSTOM_FIELD, where,
+                         f"The custom field '{key}' is archived: its value is kept and "
+                         "readable, but cannot be set or changed.")  # fmt: skip
+            continue
+        if item is None:
+            continue
+        checked = custom_value(problems, where, definition, item, region)
+        if checked is not None:
+            cleaned[key] = checked
+    for key, definition in definitions.items():
+        if definition.archived:
+            if key in stored:
+                cleaned[key] = stored[key]
+            continue
+        if definition.required and key not in cleaned and (current is None or key in stored):
+            if key in value and value[key] is not None:
+                continue  # refused above for its value
+            where = (*_as_tuple(path), key)
+            problems.add(ProblemCode.INVALID_CUSTOM_FIELD, where,
+                         f"The custom field '{key}' ({definition.label}) is required.")  # fmt: skip
+    if len(problems.items) > before:
+        return {}
+    if len(json.dumps(cleaned, default=str)) > MAX_CUSTOM_FIELDS_BYTES:
         problems.add(
             ProblemCode.TOO_LONG, path, f"At most {MAX_CUSTOM_FIELDS_BYTES} bytes of custom fields."
         )
         return {}
-    return value
+    return cleaned
+
+
+def custom_value(
+    problems: Problems, path: Path, definition: CustomFieldRule, item: Any, region: str
+) -> Any:
+    """One custom field value of ``definition``'s type, as stored (None: refused)."""
+    kind = definition.type
+
+    def refuse(expected: str) -> None:
+        shown = json.dumps(item, default=str, ensure_ascii=False)[:60]
+        problems.add(ProblemCode.INVALID_CUSTOM_FIELD, path,
+                     f"The custom field '{definition.key}' is {kind.value}: {expected} "
+                     f"(got {shown}).")  # fmt: skip
+
+    if kind == CustomFieldType.NUMBER:
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            refuse("a number")
+            return None
+        return item
+    if kind == CustomFieldType.BOOLEAN:
+        if not isinstance(item, bool):
+            refuse("true or false")
+            return None
+        return item
+    if kind == CustomFieldType.MULTI_SELECT:
+        if not isinstance(item, list) or not all(isinstance(v, str) for v in item):
+            refuse("a list of its options")
+            return None
+        outside = [v for v in item if v not in definition.options]
+        if outside:
+            refuse(f"each value one of {', '.join(definition.options)}")
+            return None
+        return list(dict.fromkeys(item))
+    if not isinstance(item, str):
+        refuse("text" if kind == CustomFieldType.TEXT else "a string")
+        return None
+    if kind == CustomFieldType.SELECT:
+        if item not in definition.options:
+            refuse(f"one of {', '.join(definition.options)}")
+            return None
+        return item
+    if kind == CustomFieldType.DATE:
+        try:
+            return date.fromisoformat(item.strip()).isoformat()
+        except ValueError:
+            refuse("a date as YYYY-MM-DD")
+            return None
+    if kind == CustomFieldType.URL:
+        return url(problems, path, item, 500)
+    if kind == CustomFieldType.EMAIL:
+        return email(problems, path, item)
+    if kind == CustomFieldType.PHONE:
+        number = phone(problems, path, item, region)
+        return None if number is None else number.value
+    return text(problems, path, item, MAX_CUSTOM_TEXT, long=True)
 
 
 def _as_tuple(path: Path) -> tuple[str, ...]:

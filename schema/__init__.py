@@ -18,6 +18,7 @@ from schema.activities import ActivityMutation, ActivityQuery
 from schema.audit import AuditQuery
 from schema.channels import ChannelMutation
 from schema.contacts import ContactMutation, ContactQuery
+from schema.custom_fields import CustomFieldMutation, CustomFieldQuery
 from schema.documents import DocumentMutation
 from schema.imports import ImportMutation, ImportQuery
 from schema.locations import LocationMutation, LocationQuery
@@ -30,14 +31,14 @@ Query = merge_types(
     "Query",
     (
         NodeQuery, AccountQuery, LocationQuery, ContactQuery, ActivityQuery, UserQuery,
-        AuditQuery, ImportQuery, PicklistQuery, TagQuery,
+        AuditQuery, ImportQuery, PicklistQuery, TagQuery, CustomFieldQuery,
     ),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (
         AccountMutation, LocationMutation, ContactMutation, ChannelMutation, ActivityMutation,
-        DocumentMutation, UserMutation, ImportMutation,
+        DocumentMutation, UserMutation, ImportMutation, CustomFieldMutation,
     ),
 )  # fmt: skip
 

@@ -26,6 +26,7 @@ from resolvers.access import Area
 from resolvers.accounts import ACCOUNT_ORDER_KEYS
 from resolvers.listing import ordering
 from schema.common import INCLUDE_INACTIVE, RecordStatus, mutation, sort_keys
+from schema.custom_fields import CustomFieldFilter
 from schema.documents import DOCUMENT_FILTER
 from schema.errors import UserError
 from schema.locations import LocationFieldsInput
@@ -164,6 +165,9 @@ class AccountFilter:
     is_vip: bool | None = field(default=None, description="Only VIP (true) or non-VIP (false).")
     industry: str | None = field(default=None, description="Only this industry (exact).")
     tag: str | None = field(default=None, description="Only accounts with this tag.")
+    custom_field: CustomFieldFilter | None = field(
+        default=None, description="Only accounts whose custom field matches."
+    )
     created_after: datetime | None = field(default=None, description="Created at or after.")
     created_before: datetime | None = field(default=None, description="Created before.")
 

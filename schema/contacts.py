@@ -28,6 +28,7 @@ from resolvers.listing import ordering
 from resolvers.loaders import ContactStats as ContactFigures
 from schema.channels import ChannelInput
 from schema.common import RecordStatus, Search, mutation, payload, sort_keys
+from schema.custom_fields import CustomFieldFilter
 from schema.documents import DOCUMENT_FILTER, DocumentStats, document_stats_of
 from schema.errors import UserError, user_errors
 
@@ -280,6 +281,9 @@ class ContactFilter:
     owner_id: strawberry.ID | None = field(default=None, description="Only this user's.")
     lead_source: LeadSource | None = field(default=None, description="Only from this source.")
     tag: str | None = field(default=None, description="Only contacts with this tag.")
+    custom_field: CustomFieldFilter | None = field(
+        default=None, description="Only contacts whose custom field matches."
+    )
     created_after: datetime | None = field(default=None, description="Created at or after.")
     created_before: datetime | None = field(default=None, description="Created before.")
 

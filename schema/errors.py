@@ -50,6 +50,10 @@ UserErrorCode = documented_enum(
             "Two items of one batch collide though each is fine alone: the same contact "
             "twice, or two preferred contacts at one location."
         ),
+        "INVALID_CUSTOM_FIELD": (
+            "A custom field value does not fit its definition (type, options, required), its "
+            "key is not defined, or its definition is archived (kept, not writable)."
+        ),
         "EMPTY_FILE": "The uploaded file is empty.",
         "UNSUPPORTED_FILE": "The uploaded file is neither CSV nor XLSX (its bytes say so).",
         "UNREADABLE_FILE": "The file cannot be read: not UTF-8 or Windows-1252 text, or a "

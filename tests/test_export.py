@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from models import ApiToken, Channel, Contact, Location, Team, User
+from models import ApiToken, Channel, Contact, CustomFieldDefinition, Location, Team, User
 from models.enums import Role
 from resolvers.export import BATCH, template_columns
 from resolvers.porting.columns import BY_KEY, EXPORTED
@@ -243,23 +243,26 @@ async def test_the_address_is_the_contacts_own_home_address(client):
     assert ana_row["street"] == "" and ana_row["locationName"] == main.name
 
 
-async def test_every_custom_field_present_is_a_column_and_only_the_visible_ones(client):
-    team = await Team.create(name="Norte")
-    agent = await User.create(name="Nora", email="nora@crm.pe", role=Role.AGENT, team_id=team.id)
-    await ApiToken.create(user_id=agent.id, name="t", secret_hash=hash_secret("nora"))
-    mine, mine_main = await make_account("Bodega Norte", owner_id=agent.id)
-    theirs, theirs_main = await make_account("Bodega Sur")
-    await contact(mine, mine_main, "José", "Pérez", custom_fields={"nivel": "oro", "visitas": 3})
-    await contact(mine, mine_main, "Ana", "Ruiz", custom_fields={"activo": True})
-    await contact(theirs, theirs_main, "Luis", "Soto", custom_fields={"secreto": "x"})
-    response = await export(client, token="nora")
+async def test_every_defined_custom_field_is_a_column_typed_by_its_definition(client):
+    for key, kind in (("activo", "BOOLEAN"), ("nivel", "SELECT"), ("visitas", "NUMBER"),
+                      ("servicios", "MULTI_SELECT"), ("viejo", "TEXT")):  # fmt: skip
+        await CustomFieldDefinition.create(entity="CONTACT", key=key, label=key, type=kind,
+                                           options=["oro", "a;b", "c"] if "SELECT" in kind
+                                           else [], archived=key == "viejo")  # fmt: skip
+    await CustomFieldDefinition.create(entity="ACCOUNT", key="zona", label="Zona", type="TEXT")
+    account, main = await make_account("Bodega Norte")
+    await contact(account, main, "José", "Pérez",
+                  custom_fields={"nivel": "oro", "visitas": 3, "viejo": "x",
+                                 "servicios": ["a;b", "c"]})  # fmt: skip
+    await contact(account, main, "Ana", "Ruiz", custom_fields={"activo": True})
+    response = await export(client)
     header = response.text.splitlines()[0].split(",")
-    assert header[-3:] == ["cf.activo", "cf.nivel", "cf.visitas"]  # sorted; no cf.secreto
+    # By key; an archived field has no column (its values stay readable through the API).
+    assert header[-4:] == ["cf.activo", "cf.nivel", "cf.servicios", "cf.visitas"]
     jose, ana = table(response)
     assert (jose["cf.nivel"], jose["cf.visitas"], jose["cf.activo"]) == ("oro", "3", "")
+    assert jose["cf.servicios"] == "a\\;b;c"  # the options as tags are written
     assert ana["cf.activo"] == "true"
-    header = (await export(client)).text.splitlines()[0]
-    assert header.endswith("cf.activo,cf.nivel,cf.secreto,cf.visitas")
 
 
 async def test_columns_chooses_the_columns_and_their_order(client):
@@ -355,6 +358,8 @@ async def test_xlsx_is_refused_like_csv(client):
 
 
 async def round_trip_contacts(account, main) -> None:
+    for key, kind in (("nivel", "TEXT"), ("visitas", "NUMBER"), ("ok", "BOOLEAN")):
+        await CustomFieldDefinition.create(entity="CONTACT", key=key, label=key, type=kind)
     jose = await contact(
         account, main, "José Ñandú", "Pérez, \"el Gato\"", "jose@x.pe",
         channels=(("EMAIL", "jose2@x.pe", False), ("MOBILE", "+51 987 654 321", True)),

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from models import CustomFieldDefinition
 from resolvers.users import ensure_admin
 from tests.conftest import ADMIN_TOKEN, gid, make_account, ok, wipe
 from tests.test_imports import payload, upload
@@ -110,6 +111,8 @@ async def test_what_export_writes_import_reads_back_unchanged(client, form, cont
     await wipe()
     await ensure_admin(ADMIN_TOKEN)
     account, _ = await make_account('Investigación y Desarrollo; "Ñandú", S.A.C.')
+    for key in ("nivel", "nota", "zona"):
+        await CustomFieldDefinition.create(entity="CONTACT", key=key, label=key, type="TEXT")
     for index, spec in enumerate(contacts):
         await made(client, gid("Account", account.id), index, spec)
     path, params, file_name = FORMATS[form]

@@ -132,7 +132,7 @@ UPDATE = """mutation($input: UpdateContactInput!) {
 async def test_resolvers_receive_plain_inputs_over_http(client, monkeypatch):
     received: list[Any] = []
 
-    def check_fields(problems, data, region, current=None):
+    def check_fields(problems, data, region, current=None, definitions=None):
         received.append(data)
         raise Rejected([])
 

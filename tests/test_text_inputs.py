@@ -25,7 +25,7 @@ from graphql import (
 
 from models import Activity, Contact
 from schema import schema
-from tests.conftest import ADMIN_TOKEN, gid, gql, make_account, ok
+from tests.conftest import ADMIN_TOKEN, define_field, gid, gql, make_account, ok
 from tests.test_unit_of_work import World, build_world, table_rows
 
 # NUL, ESC, DEL, a C1 control, a lone surrogate: none may be stored, in any text.
@@ -59,6 +59,10 @@ VALID: dict[str, Callable[[World], dict[str, Any]]] = {
     "createUser": lambda w: {"name": "Iván", "email": "ivan@crm.pe", "role": "MANAGER"},
     "updateUser": lambda w: {"id": w["user"]},
     "createApiToken": lambda w: {"name": "etl"},
+    "createCustomFieldDefinition": lambda w: {
+        "entity": "CONTACT", "key": "nivel", "label": "Nivel", "type": "SELECT", "options": ["alto"]
+    },
+    "updateCustomFieldDefinition": lambda w: {"id": w["field"]},
     "reviewDocument": lambda w: {"id": w["document"], "status": "VALID"},
 }  # fmt: skip
 # Sent as multipart requests with a file: their text is walked in their own tests
@@ -177,6 +181,7 @@ async def test_custom_field_names_and_values_refuse_control_characters(
     client, custom_fields, field
 ):
     account, _ = await make_account()
+    await define_field(client, "CONTACT", "nota", "TEXT")
     contact = {"accountId": gid("Account", account.id), "firstName": "Ana", "lastName": "Ruiz"}
     data = await ok(client, CONTACT, {"input": {**contact, "customFields": custom_fields}})
     assert data["createContact"]["errors"] == [{"code": "INVALID_CHARACTERS", "field": field}]

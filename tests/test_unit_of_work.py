@@ -23,7 +23,15 @@ from models.registry import ENTITIES, Visibility
 from resolvers.ids import decode_id, encode_id
 from resolvers.unit_of_work import LockOrderError, Unit, change
 from resolvers.users import ensure_admin
-from tests.conftest import ADMIN_TOKEN, gql, gql_upload, ok, tables_children_first, wipe
+from tests.conftest import (
+    ADMIN_TOKEN,
+    define_field,
+    gql,
+    gql_upload,
+    ok,
+    tables_children_first,
+    wipe,
+)
 
 # The file every upload of these cases sends.
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -124,6 +132,7 @@ async def build_world(client) -> World:
         'mutation { createApiToken(input: {name: "cli"}) { apiToken { id } errors { code } } }',
     )
     ids["token"] = payload(data, "createApiToken")["apiToken"]["id"]
+    ids["field"] = await define_field(client, "CONTACT", "nivel", "SELECT", ["alto", "bajo"])
     return World(ids)
 
 
@@ -227,6 +236,9 @@ CASES = (
     one("updateUser", 'id: $id, name: "Rosa María"', ID, id="user"),
     one("createApiToken", 'name: "etl", scopes: ["contacts:read"]'),
     one("revokeApiToken", "id: $id", ID, id="token"),
+    one("createCustomFieldDefinition", 'entity: ACCOUNT, key: "zona", label: "Zona", type: TEXT'),
+    one("updateCustomFieldDefinition", 'id: $id, label: "Nivel de interés"', ID, id="field"),
+    one("archiveCustomFieldDefinition", "id: $id", ID, id="field"),
 )
 
 

@@ -21,7 +21,14 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from models.enums import ChannelKind, ContactRole, DocumentType, LeadSource, RecordStatus
+from models.enums import (
+    ChannelKind,
+    ContactRole,
+    CustomFieldType,
+    DocumentType,
+    LeadSource,
+    RecordStatus,
+)
 from resolvers.errors import ProblemCode
 from resolvers.validation import MAX_TAG_LENGTH, MAX_TAGS, is_phone_number
 
@@ -108,6 +115,8 @@ def format_value(value: Any) -> str:
         return str(value.value)
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, list):  # a MULTI_SELECT custom field: as tags are written
+        return format_tags([str(item) for item in value])
     return str(value)
 
 
@@ -579,6 +588,32 @@ def _header_table() -> dict[str, tuple[str, str, bool]]:
 
 
 _HEADERS = _header_table()
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def parse_custom_field(kind: CustomFieldType, cell: str) -> Any:
+    """A ``cf.<key>`` cell as the value its definition's type stores (then checked as every
+    write checks it, ``validation.custom_fields``): NUMBER ``2500``, ``2500.5`` or
+    ``2500,5``; BOOLEAN as ``parse_boolean``; DATE as ``parse_date``, stored ISO;
+    MULTI_SELECT options separated as tags are; others the text. An empty cell is None."""
+    text = cell.strip()
+    if not text:
+        return None
+    if kind == CustomFieldType.NUMBER:
+        number = text.replace(",", ".") if _DECIMAL_COMMA.match(text) else text
+        if not _NUMBER.match(number):
+            raise CellError(ProblemCode.INVALID_CUSTOM_FIELD, f"'{text[:40]}' is not a number.")
+        value = float(number)
+        return int(value) if value.is_integer() and "." not in number else value
+    if kind == CustomFieldType.BOOLEAN:
+        return parse_boolean(text)
+    if kind == CustomFieldType.DATE:
+        return parse_date(text).isoformat()
+    if kind == CustomFieldType.MULTI_SELECT:
+        return parse_tags(text)
+    return _text(2000)(cell)
 
 
 def custom_field_header(key: str) -> str:
