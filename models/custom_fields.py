@@ -5,6 +5,21 @@ from tortoise import fields
 from models.base import TimestampedModel
 from models.enums import CustomFieldEntity, CustomFieldType
 
+TABLES = {CustomFieldEntity.ACCOUNT: "account", CustomFieldEntity.CONTACT: "contact"}
+
+
+def sqlite_filter_index(entity: str, key: str, kind: str) -> str | None:
+    """SQLite's index for a list's ``customField`` filter on one key: an expression index on
+    ``json_extract(custom_fields, '$.<key>')``, the very expression the filter compares
+    (``resolvers/custom_fields.py``), so ``equals``, ``in``, ``gt`` and ``lt`` search it.
+    None for MULTI_SELECT, whose filter looks inside an array (``json_each``). Keys hold
+    letters, digits and ``_`` only (checked before a definition is stored)."""
+    if kind == CustomFieldType.MULTI_SELECT:
+        return None
+    table = TABLES[CustomFieldEntity(entity)]
+    return (f'CREATE INDEX IF NOT EXISTS "idx_{table}_cf_{key}" '
+            f"ON \"{table}\" (json_extract(\"custom_fields\", '$.{key}'))")  # fmt: skip
+
 
 class CustomFieldDefinition(TimestampedModel):
     id = fields.IntField(primary_key=True)

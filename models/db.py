@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 
 from tortoise import Tortoise, connections
 
+from models.custom_fields import sqlite_filter_index
 from models.migrate import migrate, schema_lock, tortoise_config
 from models.pool import count_connections
 from models.registry import ENTITIES
@@ -215,6 +216,19 @@ async def _add_sqlite_search_indexes(connection) -> None:
     for name, create, backfill, built in _sqlite_side_tables():
         if await _add_sqlite_side_index(connection, name, create, backfill):
             built.add(name)
+    await add_sqlite_custom_field_indexes(connection)
+
+
+async def add_sqlite_custom_field_indexes(connection) -> None:
+    """The expression index of every defined custom field (``sqlite_filter_index``); the
+    definition mutations build a new key's own at once."""
+    _, rows = await connection.execute_query(
+        "SELECT entity, key, type FROM custom_field_definition"
+    )
+    for row in rows:
+        create = sqlite_filter_index(row["entity"], row["key"], row["type"])
+        if create is not None:
+            await connection.execute_script(create)
 
 
 @asynccontextmanager

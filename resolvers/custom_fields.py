@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
 from models import CustomFieldDefinition
+from models.custom_fields import sqlite_filter_index
 from models.enums import AuditAction, CustomFieldEntity, CustomFieldType
 from models.registry import ENTITIES
 from resolvers import audit
@@ -130,6 +131,10 @@ async def create_definition(access: Access, data: Any) -> CustomFieldDefinition:
                               audit.diff({}, audit.snapshot(definition, AUDITED_FIELDS)))
     except IntegrityError:
         raise _duplicate_key(entity, key) from None  # another request took the key meanwhile
+    if connections.get("default").capabilities.dialect == "sqlite":
+        create = sqlite_filter_index(entity, key, data.type)
+        if create is not None:  # the list filter's index on this key (PostgreSQL: one GIN)
+            await connections.get("default").execute_script(create)
     return definition
 
 
@@ -209,7 +214,8 @@ async def custom_field_condition(entity: CustomFieldEntity, wanted: Any) -> Term
     PostgreSQL: ``equals`` and ``in`` are JSONB containment (``custom_fields @> '{"k": v}'``),
     answered by the GIN index ``idx_<table>_custom_fields``; ``gt``/``lt`` read
     ``custom_fields->>'k'`` as a number or an ISO date. SQLite: ``json_extract`` (and
-    ``json_each`` for MULTI_SELECT), which no index serves."""
+    ``json_each`` for MULTI_SELECT), the first served by the key's expression index
+    (``models.custom_fields.sqlite_filter_index``), the second by none."""
     if wanted is None:
         return None
     key = plain_text(wanted.key, "filter")

@@ -348,6 +348,30 @@ async def test_accounts_filter_on_their_custom_fields(client):
     assert data["accounts"]["nodes"] == [{"name": "Sureña"}]
 
 
+@pytest.mark.skipif(bool(os.environ.get("CRM_TEST_POSTGRES_URL")), reason="SQLite's plan")
+async def test_sqlite_answers_the_filter_from_the_keys_expression_index(client):
+    from models.db import add_sqlite_custom_field_indexes
+
+    await define_field(client, "CONTACT", "nivel", "SELECT", ["alto", "bajo"])
+    await define_field(client, "CONTACT", "servicios", "MULTI_SELECT", ["envio", "credito"])
+    db = connections.get("default")
+
+    async def plan(value: str = "alto") -> str:  # a new text each time: no cached plan
+        rows = await db.execute_query_dict(
+            """EXPLAIN QUERY PLAN SELECT "id" FROM "contact" """
+            f"""WHERE json_extract("contact"."custom_fields", '$.nivel') = '{value}'"""
+        )
+        return " ".join(row["detail"] for row in rows)
+
+    assert "idx_contact_cf_nivel" in await plan()  # built by the definition's mutation
+    names = await db.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'index'")
+    assert "idx_contact_cf_servicios" not in {row["name"] for row in names}  # json_each
+    await db.execute_script('DROP INDEX "idx_contact_cf_nivel"')
+    assert "idx_contact_cf_nivel" not in await plan("bajo")
+    await add_sqlite_custom_field_indexes(db)  # what every start-up runs
+    assert "idx_contact_cf_nivel" in await plan("medio")
+
+
 @pytest.mark.skipif(not os.environ.get("CRM_TEST_POSTGRES_URL"), reason="PostgreSQL's plan")
 async def test_postgres_answers_equals_from_the_gin_index(client):
     db = connections.get("default")
