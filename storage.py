@@ -4,8 +4,17 @@ default, or an S3-compatible bucket (``--storage-url s3://bucket/prefix``, throu
 An upload is written to a temporary file in the directory first (hashed and counted as it
 streams in); only a whole, checked file is renamed (or put) under its hash, so a crash
 never leaves half a file under a hash. Equal bytes are stored once; a file goes when the
-last document using it goes (``resolvers.documents``). The server sets the storage of
-every GraphQL operation (``using``); the download route reads it from the app.
+last document using it goes (``resolvers.documents``).
+
+An upload and a deletion of the same bytes may run at once: the deletion has counted no
+document using them while the upload's row is not yet committed. Neither step alone can
+see the other, so both look again after: the deleter first moves the bytes aside
+(``retire``), counts again, and puts them back (``restore``) if a document uses them now;
+the uploader keeps its staged copy until its row is committed and then puts the bytes in
+place if they are missing (``ensure``). Whichever commits last sees the other's work.
+
+The server sets the storage of every GraphQL operation (``using``); the download route
+reads it from the app.
 """
 
 from __future__ import annotations
@@ -13,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -87,18 +98,42 @@ class LocalStorage:
         return Staged(path, digest.hexdigest(), size, head)
 
     async def keep(self, staged: Staged) -> bool:
-        """Move a staged file into the store under its hash; False when those bytes were
-        there already (the staged copy is dropped)."""
+        """Put a staged file in the store under its hash (a copy: the staged file stays
+        for ``ensure``); False when those bytes were there already."""
         target = self.path_of(staged.sha256)
         if await asyncio.to_thread(target.exists):
-            staged.discard()
             return False
-        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(os.replace, staged.path, target)
+        await asyncio.to_thread(_copy_into_place, staged.path, target)
         return True
 
-    async def remove(self, sha256: str) -> None:
-        await asyncio.to_thread(self.path_of(sha256).unlink, missing_ok=True)
+    async def ensure(self, staged: Staged) -> None:
+        """After the upload's row committed: its bytes in place (a deletion that counted
+        before the commit may have taken them), then the staged copy dropped."""
+        try:
+            if not await self.exists(staged.sha256):
+                await self.keep(staged)
+        finally:
+            staged.discard()
+
+    async def retire(self, sha256: str) -> str | None:
+        """Move stored bytes aside; the name to ``restore`` or ``drop`` them by (None: they
+        were not there)."""
+        aside = f"{self.path_of(sha256)}.retired-{uuid.uuid4().hex}"
+        try:
+            await asyncio.to_thread(os.replace, self.path_of(sha256), aside)
+        except FileNotFoundError:
+            return None
+        return aside
+
+    async def restore(self, sha256: str, aside: str) -> None:
+        """Bytes moved aside put back, unless an upload has placed them again meanwhile."""
+        if await self.exists(sha256):
+            await self.drop(aside)
+        else:
+            await asyncio.to_thread(os.replace, aside, self.path_of(sha256))
+
+    async def drop(self, aside: str) -> None:
+        await asyncio.to_thread(Path(aside).unlink, missing_ok=True)
 
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self.path_of(sha256).exists)
@@ -130,19 +165,33 @@ class S3Storage(LocalStorage):
     async def keep(self, staged: Staged) -> bool:
         import obstore
 
-        key = key_of(staged.sha256)
-        try:
-            if await self.exists(staged.sha256):
-                return False
-            await obstore.put_async(self.store, key, staged.path)
-            return True
-        finally:
-            staged.discard()
+        if await self.exists(staged.sha256):
+            return False
+        await obstore.put_async(self.store, key_of(staged.sha256), staged.path)
+        return True
 
-    async def remove(self, sha256: str) -> None:
+    async def retire(self, sha256: str) -> str | None:
         import obstore
 
-        await obstore.delete_async(self.store, key_of(sha256))
+        aside = f"{key_of(sha256)}.retired-{uuid.uuid4().hex}"
+        try:
+            await obstore.rename_async(self.store, key_of(sha256), aside)
+        except FileNotFoundError:
+            return None
+        return aside
+
+    async def restore(self, sha256: str, aside: str) -> None:
+        import obstore
+
+        if await self.exists(sha256):
+            await self.drop(aside)
+        else:
+            await obstore.rename_async(self.store, aside, key_of(sha256))
+
+    async def drop(self, aside: str) -> None:
+        import obstore
+
+        await obstore.delete_async(self.store, aside)
 
     async def exists(self, sha256: str) -> bool:
         import obstore
@@ -159,6 +208,28 @@ class S3Storage(LocalStorage):
         found = await obstore.get_async(self.store, key_of(sha256))
         async for chunk in found.stream(min_chunk_size=CHUNK_BYTES):
             yield bytes(chunk)
+
+
+def _copy_into_place(source: Path, target: Path) -> None:
+    """``source``'s bytes under ``target`` as well, appearing whole or not at all: a hard
+    link (same directory tree: no copy), or a copy renamed into place where links fail."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+        return
+    except FileExistsError:
+        return  # placed by another upload of the same bytes
+    except OSError:
+        pass
+    handle, name = tempfile.mkstemp(dir=source.parent, prefix="place-")
+    try:
+        with os.fdopen(handle, "wb") as out, open(source, "rb") as inp:
+            shutil.copyfileobj(inp, out, CHUNK_BYTES)
+            _flush(out)
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def _flush(out) -> None:

@@ -176,9 +176,11 @@ async def upload_document(access: Access, data: Any) -> Document:
             await unit.record(AuditAction.CREATED, document, document.name,
                               audit.diff({}, audit.snapshot(document, AUDITED_FIELDS)))  # fmt: skip
     except BaseException:
+        staged.discard()
         if placed:
             await _forget_unused(store, staged.sha256)
         raise
+    await store.ensure(staged)  # a deletion of the same bytes may have counted before us
     return document
 
 
@@ -227,9 +229,19 @@ async def delete_document(access: Access, gid: str) -> Document:
 
 
 async def _forget_unused(store: storage.LocalStorage, sha256: str) -> None:
-    """Remove stored bytes no document uses (after the commit that stopped using them)."""
-    if not await Document.filter(sha256=sha256).exists():
-        await store.remove(sha256)
+    """Remove stored bytes no document uses (after the commit that stopped using them).
+
+    Moved aside first, then counted again: an upload of the same bytes that committed in
+    between gets them back (``storage``'s docstring says how the two meet)."""
+    if await Document.filter(sha256=sha256).exists():
+        return
+    aside = await store.retire(sha256)
+    if aside is None:
+        return
+    if await Document.filter(sha256=sha256).exists():
+        await store.restore(sha256, aside)
+    else:
+        await store.drop(aside)
 
 
 # ---------------------------------------------------------------- download

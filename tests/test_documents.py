@@ -13,6 +13,7 @@ import pytest
 
 from models import AuditEvent, Contact, Document, Outbox, Team, User
 from models.enums import Role
+from resolvers.documents import _forget_unused
 from tests.conftest import count_statements, gid, gql, gql_upload, make_account
 from tests.test_access import contact_at, person
 
@@ -359,6 +360,65 @@ async def test_deleting_unlinks_keeps_the_audit_and_removes_unused_bytes(client,
     assert stored_files(app) == []
     assert await Document.all().count() == 0
     assert await Contact.all().count() == 2
+
+
+async def downloads(client, app, world, document) -> bytes:
+    response = await client.get(document["downloadUrl"],
+                                headers={"Authorization": f"Bearer {world.manager}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+async def test_an_upload_committing_while_a_deletion_moves_the_bytes_aside_keeps_them(
+    client, app, world, monkeypatch
+):
+    """The deleter counted no user, then an upload of the same bytes commits (and finds its
+    bytes in place) before the deleter moves them aside: the deleter's second count sees
+    the upload and puts the bytes back."""
+    first = result(await upload(client, {"contactId": world.north_contact}))["document"]
+    store = app.state.storage
+    retire = type(store).retire
+    later = {}
+
+    async def upload_commits_meanwhile(self, sha256):
+        later.update(result(await upload(client, {"contactId": world.south_contact}))["document"])
+        return await retire(self, sha256)
+
+    monkeypatch.setattr(type(store), "retire", upload_commits_meanwhile)
+    body = await gql(client, DELETE, {"id": first["id"]})
+    assert body["data"]["deleteDocument"]["errors"] == []
+    assert later["sha256"] == first["sha256"]
+    assert await downloads(client, app, world, later) == PDF
+    assert len(stored_files(app)) == 1  # nothing left aside
+
+
+async def test_a_deletion_done_before_an_upload_commits_leaves_the_upload_its_bytes(
+    client, app, world, monkeypatch
+):
+    """The upload placed its bytes (there already), then, before its row commits, the last
+    other document using them is deleted and its bytes removed: the upload puts them back
+    after its commit."""
+    result(await upload(client, {"contactId": world.north_contact}))
+    store = app.state.storage
+    keep = type(store).keep
+    gone = []
+
+    async def deletion_meanwhile(self, staged):
+        placed = await keep(self, staged)
+        if gone:  # the upload's own ensure, after its commit
+            return placed
+        # What deleteDocument does for the first document: its row goes, then its bytes.
+        await Document.filter(sha256=staged.sha256).delete()
+        await _forget_unused(self, staged.sha256)
+        gone.append(not self.path_of(staged.sha256).exists())  # the bytes went with it
+        return placed
+
+    monkeypatch.setattr(type(store), "keep", deletion_meanwhile)
+    second = result(await upload(client, {"contactId": world.south_contact}))["document"]
+    monkeypatch.undo()
+    assert gone == [True]
+    assert await downloads(client, app, world, second) == PDF
+    assert len(stored_files(app)) == 1
 
 
 # ---------------------------------------------------------------- no N+1
