@@ -75,6 +75,7 @@ from resolvers.export import (
     CSV_OPTIONS,
     contact_csv,
     contact_xlsx,
+    custom_field_filter,
     export_cost,
     parse_options,
     parse_parameters,
@@ -754,6 +755,7 @@ async def export_contacts(request: Request) -> Response:
         contact_filter, search = parse_parameters(
             params, ("columns",) if xlsx else ("columns", *CSV_OPTIONS)
         )
+        contact_filter.custom_field = await custom_field_filter(params)
         export = contact_xlsx if xlsx else contact_csv
         chunks = export(context.access, contact_filter, search, options)
         verdict = await context.charge_points(

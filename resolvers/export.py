@@ -19,9 +19,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
 from operator import attrgetter
+from types import SimpleNamespace
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models import Account, Channel, Contact, CustomFieldDefinition, Location, User
@@ -35,15 +36,18 @@ from models.enums import (
 )
 from resolvers.access import Access, Area
 from resolvers.contacts import contacts_queryset
+from resolvers.custom_fields import custom_field_condition, definitions_of, with_custom_field
 from resolvers.errors import BadInput, Forbidden
 from resolvers.listing import MAX_SEARCH_LENGTH, plain_text
 from resolvers.porting.columns import (
     CUSTOM_FIELD,
     EXPORTED,
+    CellError,
     Column,
     column_for,
     custom_field_header,
     escape_cell,
+    parse_custom_field,
 )
 from resolvers.validation import camel
 
@@ -71,6 +75,9 @@ class ContactFilter:
     tag: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # The list's ``customField`` filter, from a ``cf.<key>=<value>`` parameter
+    # (``custom_field_filter``): the SQL condition, not a parameter of its own.
+    custom_field: Any = None
 
 
 def _boolean(text: str) -> bool:
@@ -105,7 +112,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "created_after": _instant,
     "created_before": _instant,
 }
-PARAMETERS = {camel(f.name): f.name for f in fields(ContactFilter)} | {"search": "search"}
+PARAMETERS = {
+    camel(f.name): f.name for f in fields(ContactFilter) if f.name != "custom_field"
+} | {"search": "search"}
+CUSTOM_FIELD_PARAMETER = "cf."
 
 
 def parse_parameters(
@@ -114,10 +124,12 @@ def parse_parameters(
     """The filter and search of ``?status=ACTIVE&search=jose…``; BadInput names the culprit.
     ``options`` are the other parameters the caller reads itself."""
     known = set(PARAMETERS) | set(options)
-    unknown = sorted(set(params) - known)
+    unknown = sorted(name for name in set(params) - known
+                     if not name.startswith(CUSTOM_FIELD_PARAMETER))  # fmt: skip
     if unknown:
         raise BadInput(
-            f"Unknown parameter `{unknown[0]}`; use {', '.join(sorted(known))}.",
+            f"Unknown parameter `{unknown[0]}`; use {', '.join(sorted(known))} or "
+            "cf.<key> (a custom field equal to the value).",
             argument=unknown[0],
         )
     for parameter, text in params.items():
@@ -139,6 +151,45 @@ def parse_parameters(
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise BadInput(f"`search` is longer than {MAX_SEARCH_LENGTH}.", argument="search")
     return contact_filter, search
+
+
+async def custom_field_filter(params: Mapping[str, str]) -> Any:
+    """The list's ``customField`` filter from ``cf.<key>=<value>`` (the export's own column
+    name): equal to the value, read as the definition's type reads a ``cf.<key>`` cell (a
+    MULTI_SELECT's list holds any of the options given); one such parameter at a time."""
+    given = {name: text for name, text in params.items()
+             if name.startswith(CUSTOM_FIELD_PARAMETER)}  # fmt: skip
+    if not given:
+        return None
+    if len(given) > 1:
+        raise BadInput("Filter on one custom field at a time (one `cf.<key>` parameter).",
+                       argument=sorted(given)[1])  # fmt: skip
+    [(parameter, text)] = given.items()
+    key = parameter.removeprefix(CUSTOM_FIELD_PARAMETER)
+    definition = (await definitions_of(CustomFieldEntity.CONTACT)).get(key)
+    if definition is None:
+        raise BadInput(f"`{parameter[:70]}`: no custom field '{key[:64]}' is defined for "
+                       "contacts.", argument=parameter[:70])  # fmt: skip
+    try:
+        value = parse_custom_field(definition.type, text)
+    except CellError as error:
+        raise BadInput(f"`{parameter}`: {error.message}", argument=parameter) from None
+    if value is None:
+        raise BadInput(f"`{parameter}`: give the value to compare with.", argument=parameter)
+    many = isinstance(value, list)
+    wanted = SimpleNamespace(key=key, equals=None if many else value,
+                             in_=value if many else None, gt=None, lt=None)  # fmt: skip
+    return await custom_field_condition(CustomFieldEntity.CONTACT, wanted)
+
+
+def _listed(access: Access, contact_filter: ContactFilter, search: str | None) -> QuerySet:
+    """The list's rows. A custom-field condition narrows them through a subquery of ids: as
+    an annotation it would be a column Tortoise expects in every model row it reads."""
+    query = contacts_queryset(access, contact_filter, search)
+    if contact_filter.custom_field is None:
+        return query
+    ids = with_custom_field(Contact.all(), contact_filter.custom_field).values("id")
+    return query.filter(id__in=Subquery(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +347,8 @@ async def export_cost(
 ) -> int:
     """What an export costs in rate-limit points: one, and one per 100 rows it will write.
     An XLSX export of more rows than a sheet holds is refused here, before any byte."""
-    rows = await contacts_queryset(access, contact_filter, search).count()
+    query = _listed(access, contact_filter, search)
+    rows = await query.count()
     if xlsx and rows > XLSX_MAX_ROWS:
         raise BadInput(
             f"{rows} contacts match; a sheet holds at most {XLSX_MAX_ROWS}. Export them as "
@@ -318,7 +370,7 @@ def contact_csv(
     """
     options = options or ExportOptions()
     access.require_read(Area.CONTACTS)
-    query = contacts_queryset(access, contact_filter, search)
+    query = _listed(access, contact_filter, search)
     return _csv(access, query, _chosen(access, options), options)
 
 
@@ -331,7 +383,7 @@ def contact_xlsx(
     """The XLSX workbook, one sheet, every cell text. Refusals come here, before any byte."""
     options = options or ExportOptions()
     access.require_read(Area.CONTACTS)
-    query = contacts_queryset(access, contact_filter, search)
+    query = _listed(access, contact_filter, search)
     return _xlsx(access, query, _chosen(access, options))
 
 

@@ -265,6 +265,47 @@ async def test_every_defined_custom_field_is_a_column_typed_by_its_definition(cl
     assert ana["cf.activo"] == "true"
 
 
+async def test_a_cf_parameter_filters_on_a_custom_field_as_the_list_does(client):
+    for key, kind in (("nivel", "SELECT"), ("visitas", "NUMBER"),
+                      ("servicios", "MULTI_SELECT")):  # fmt: skip
+        await CustomFieldDefinition.create(entity="CONTACT", key=key, label=key, type=kind,
+                                           options=["oro", "plata", "c"] if "SELECT" in kind
+                                           else [])  # fmt: skip
+    account, main = await make_account("Bodega Norte")
+    await contact(account, main, "José", "Pérez",
+                  custom_fields={"nivel": "oro", "visitas": 3, "servicios": ["c"]})
+    await contact(account, main, "Ana", "Ruiz", custom_fields={"nivel": "plata", "visitas": 4})
+
+    async def names(params: dict) -> list[str]:
+        return [row["firstName"] for row in table(await export(client, params))]
+
+    assert await names({"cf.nivel": "oro"}) == ["José"]
+    assert await names({"cf.visitas": "4"}) == ["Ana"]  # read as its NUMBER type
+    assert await names({"cf.servicios": "c"}) == ["José"]  # the list holds it
+    assert await names({"cf.nivel": "plata", "search": "jose"}) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "argument"),
+    [
+        ({"cf.color": "rojo"}, "cf.color"),  # not defined
+        ({"cf.visitas": "muchas"}, "cf.visitas"),  # not a NUMBER
+        ({"cf.nivel": "bronce"}, "filter"),  # not one of the options
+        ({"cf.nivel": ""}, "cf.nivel"),
+        ({"cf.nivel": "oro", "cf.visitas": "3"}, "cf.visitas"),  # one at a time
+    ],
+)
+async def test_a_bad_cf_parameter_is_a_coded_400_naming_it(client, params, argument):
+    await CustomFieldDefinition.create(entity="CONTACT", key="nivel", label="Nivel",
+                                       type="SELECT", options=["oro"])  # fmt: skip
+    await CustomFieldDefinition.create(entity="CONTACT", key="visitas", label="Visitas",
+                                       type="NUMBER")  # fmt: skip
+    response = await export(client, params)
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
+
+
 async def test_columns_chooses_the_columns_and_their_order(client):
     account, main = await make_account()
     await contact(account, main, "José", "Pérez", "jose@x.pe", custom_fields={"nivel": "oro"})
