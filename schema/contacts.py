@@ -360,6 +360,10 @@ class UpdateContactInput:
 # Items of one createContacts / updateContacts: a limit of the API, not of the write path
 # (the import writes bigger chunks through the same resolvers.contact_writes).
 MAX_BATCH_ITEMS = 100
+ATOMIC = (
+    "true: an error in any item and nothing is written; false: the good items are written "
+    "and the bad ones reported."
+)
 
 
 @strawberry.input(description="Contacts to create in one request.")
@@ -368,11 +372,7 @@ class CreateContactsInput:
         description=f"The new contacts, at most {MAX_BATCH_ITEMS}; errors name an item by its "
         "index in this list."
     )
-    atomic: bool = field(
-        default=False,
-        description="true: an error in any item and nothing is written; false: the good items "
-        "are written and the bad ones reported.",
-    )
+    atomic: bool = field(default=False, description=ATOMIC)
 
 
 @strawberry.input(description="Changes to several contacts in one request.")
@@ -381,11 +381,7 @@ class UpdateContactsInput:
         description=f"The changes, one item per contact, at most {MAX_BATCH_ITEMS}; errors name "
         "an item by its index in this list."
     )
-    atomic: bool = field(
-        default=False,
-        description="true: an error in any item and nothing is written; false: the good items "
-        "are written and the bad ones reported.",
-    )
+    atomic: bool = field(default=False, description=ATOMIC)
 
 
 DeactivateContactInput = id_input(
